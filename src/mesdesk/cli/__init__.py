@@ -1,0 +1,53 @@
+"""The `mesdesk` command line. Each area registers its commands from its own module below.
+
+Commands only parse flags, call `mesdesk.services`, and print tables; domain errors become one
+clear line on stderr and exit code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mesdesk.errors import MesdeskError
+
+app = typer.Typer(
+    name="mesdesk",
+    help="MES futures intraday research and paper-trading desk.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """MES futures intraday research and paper-trading desk."""
+
+
+def _register() -> None:
+    # Each module adds its commands to `app` when imported.
+    from mesdesk.cli import demo  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning `MesdeskError` into one line and exit code 2."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except MesdeskError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

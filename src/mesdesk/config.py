@@ -1,0 +1,80 @@
+"""Settings from the environment (and `.env`): the seeds' variables plus `MESDESK_*` ones.
+
+The seeds' names are kept exactly (TIMEZONE, DAILY_GPT_CALL_CAP, DAILY_POINT_STOP,
+FRONTEND_CORS_ORIGIN, OPENAI_API_KEY, ANTHROPIC_API_KEY, DATABENTO_API_KEY, FRED_API_KEY).
+Settings are read when `load_settings()` is called, never at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mesdesk.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every environment variable mesdesk reads, validated once at start."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    timezone: str = Field("America/Chicago", validation_alias="TIMEZONE")
+    daily_gpt_call_cap: int = Field(5, ge=0, le=10_000, validation_alias="DAILY_GPT_CALL_CAP")
+    daily_point_stop: float = Field(-3.0, le=0.0, validation_alias="DAILY_POINT_STOP")
+    frontend_cors_origin: str = Field("*", validation_alias="FRONTEND_CORS_ORIGIN")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    databento_api_key: SecretStr | None = Field(None, validation_alias="DATABENTO_API_KEY")
+    fred_api_key: SecretStr | None = Field(None, validation_alias="FRED_API_KEY")
+
+    data_dir: Path = Field(Path(".mesdesk"), validation_alias="MESDESK_DATA_DIR")
+    database_url: str | None = Field(None, validation_alias="MESDESK_DATABASE_URL")
+    api_token: SecretStr | None = Field(None, validation_alias="MESDESK_API_TOKEN")
+    rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
+    fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/Chicago)") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: MESDESK_DATABASE_URL, else a SQLite file under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mesdesk.sqlite').as_posix()}"
+
+
+_ALIASES = {name: (f.validation_alias or name) for name, f in Settings.model_fields.items()}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; a bad value raises `ConfigError` naming the variable and what it accepts."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            var = str(_ALIASES.get(loc, loc)).upper()
+            problems.append(f"{var}={err.get('input')!r}: {err['msg']}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None

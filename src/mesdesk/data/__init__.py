@@ -1,0 +1,1 @@
+"""Market data: sources, files, providers, the synthetic market, resampling and the cache."""

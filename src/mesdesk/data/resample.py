@@ -1,0 +1,104 @@
+"""Resample bars to a higher timeframe, anchored on the CME trading day (17:00 CT).
+
+Bins up to 1h are clock-aligned (17:00 CT sits on an hour boundary, so they are the same in UTC
+and CT). 4h bins run 17-21, 21-01, 01-05, 05-09, 09-13, 13-16 CT (the last one ends at the 16:00
+close); 1d bins are whole trading days. Every output bar is labelled by its bin's **open** time.
+A bin is emitted only once it is complete: its end is at or before the close of the last input bar
+(`complete_only`), so resampled history never changes when later bars arrive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mesdesk.bars import BAR_COLUMNS, empty_bars
+from mesdesk.calendar import CT, ct_wall
+from mesdesk.errors import ConfigError
+from mesdesk.timeframes import Timeframe
+
+_NS_MIN = 60 * 1_000_000_000
+
+
+def _wall_bins(index: pd.DatetimeIndex, hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin start and end (UTC ns) for wall-clock bins of `hours` anchored at 17:00 CT."""
+    wall = ct_wall(index).to_numpy().astype("datetime64[m]").astype(np.int64)  # wall minutes
+    shifted = wall + 7 * 60  # 17:00 CT -> 00:00 of the trading day
+    day = shifted // (24 * 60)
+    into = shifted - day * 24 * 60
+    if hours >= 24:
+        start_into = np.zeros_like(into)
+        end_into = np.full_like(into, 23 * 60)  # 16:00 CT close
+    else:
+        start_into = (into // (hours * 60)) * hours * 60
+        end_into = np.minimum(start_into + hours * 60, 23 * 60)
+    start_wall = day * 24 * 60 + start_into - 7 * 60
+    end_wall = day * 24 * 60 + end_into - 7 * 60
+    return _wall_minutes_to_utc_ns(start_wall), _wall_minutes_to_utc_ns(end_wall)
+
+
+def _wall_minutes_to_utc_ns(wall_min: np.ndarray) -> np.ndarray:
+    uniq, inv = np.unique(wall_min, return_inverse=True)
+    naive = pd.DatetimeIndex(uniq.astype("datetime64[m]").astype("datetime64[ns]"))
+    # An ambiguous wall time (fall-back 01:00) is its first occurrence; a skipped one shifts forward.
+    local = naive.tz_localize(CT, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    return np.asarray(local.tz_convert("UTC").asi8)[inv]
+
+
+def resample(
+    bars: pd.DataFrame,
+    timeframe: Timeframe,
+    *,
+    source_span: pd.Timedelta | None = None,
+    complete_only: bool = True,
+) -> pd.DataFrame:
+    """Aggregate validated bars to `timeframe` (open first, high max, low min, close last, volume sum).
+
+    `source_span` is the input bar length (inferred as the smallest gap between bars if omitted);
+    it says when the last input bar closes, which decides whether the last bin is complete.
+    """
+    if len(bars) == 0:
+        return empty_bars()
+    if not isinstance(bars.index, pd.DatetimeIndex):
+        raise ConfigError("resample: bars must have a DatetimeIndex")
+    idx = bars.index.as_unit("ns")
+    ts = idx.asi8
+    if source_span is None:
+        diffs = np.diff(ts)
+        span_ns = int(diffs.min()) if diffs.size else _NS_MIN
+    else:
+        span_ns = int(source_span.value)
+    width_ns = int(pd.Timedelta(timeframe.span).value)
+    if width_ns < span_ns:
+        raise ConfigError(f"cannot resample {span_ns // 10**9}s bars down to {timeframe.value}")
+    if timeframe in (Timeframe.H4, Timeframe.D1):
+        start_ns, end_ns = _wall_bins(idx, 4 if timeframe is Timeframe.H4 else 24)
+    else:
+        start_ns = (ts // width_ns) * width_ns
+        end_ns = start_ns + width_ns
+
+    first = np.ones(ts.size, dtype=bool)
+    first[1:] = start_ns[1:] != start_ns[:-1]
+    pos = np.flatnonzero(first)
+    last = np.concatenate((pos[1:] - 1, [ts.size - 1]))
+    o = bars["open"].to_numpy()[pos]
+    h = np.maximum.reduceat(bars["high"].to_numpy(), pos)
+    lo = np.minimum.reduceat(bars["low"].to_numpy(), pos)
+    c = bars["close"].to_numpy()[last]
+    v = np.add.reduceat(bars["volume"].to_numpy(), pos)
+    out = pd.DataFrame(
+        {"open": o, "high": h, "low": lo, "close": c, "volume": v.astype(np.int64)},
+        index=pd.DatetimeIndex(pd.to_datetime(start_ns[pos], unit="ns", utc=True), name="ts"),
+    )[list(BAR_COLUMNS)]
+    if complete_only:
+        data_end = ts[-1] + span_ns
+        out = out[end_ns[pos] <= data_end]
+    return out
+
+
+def bin_close_ns(index: pd.DatetimeIndex, timeframe: Timeframe) -> np.ndarray:
+    """When each bar of `timeframe` (labelled by open) closes, in UTC ns (4h/1d bins end at 16:00 CT)."""
+    if timeframe in (Timeframe.H4, Timeframe.D1):
+        _, end_ns = _wall_bins(index, 4 if timeframe is Timeframe.H4 else 24)
+        return end_ns
+    return np.asarray(index.as_unit("ns").asi8) + int(pd.Timedelta(timeframe.span).value)

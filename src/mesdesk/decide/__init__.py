@@ -1,0 +1,1 @@
+"""Deciders: take/skip answers for candidates (LLM, local model, rules)."""

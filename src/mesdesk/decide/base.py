@@ -1,0 +1,34 @@
+"""The `Decider` protocol: the engine asks it about candidates seen at one decision time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import pandas as pd
+
+from mesdesk.model import Candidate, Decision
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What a decider may look at: only what is known at `now` (UTC).
+
+    `recent_bars` holds bars that closed at or before `now` (open-time index, UTC).
+    `memory` carries learning's view per candidate key (fingerprint stats, matched negatives).
+    """
+
+    now: datetime
+    recent_bars: pd.DataFrame
+    memory: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+
+class Decider(Protocol):
+    """Decides a batch of candidates seen together; returns one `Decision` per candidate, in order."""
+
+    @property
+    def name(self) -> str: ...
+
+    def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]: ...

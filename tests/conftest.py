@@ -1,0 +1,47 @@
+"""Shared fixtures: small bar factories; no network anywhere."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any connection that is not to the loopback interface."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("/"):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def make_bars(
+    start: str,
+    closes: list[float] | np.ndarray,
+    *,
+    freq: str = "1min",
+    spread: float = 0.25,
+    volume: int = 100,
+) -> pd.DataFrame:
+    """Bars from a list of closes: open = previous close, high/low = max/min +- spread (UTC start)."""
+    c = np.asarray(closes, dtype=float)
+    o = np.concatenate(([c[0]], c[:-1]))
+    idx = pd.date_range(start, periods=len(c), freq=freq, tz="UTC", name="ts").as_unit("ns")
+    return pd.DataFrame(
+        {
+            "open": o,
+            "high": np.maximum(o, c) + spread,
+            "low": np.minimum(o, c) - spread,
+            "close": c,
+            "volume": np.full(len(c), volume, dtype=np.int64),
+        },
+        index=idx,
+    )
