@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,3 +47,15 @@ def make_bars(
         },
         index=idx,
     )
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(name="shared_data")
+def fixture_shared_data() -> Path:
+    """The real ES bars folder beside the checkout (`../shared/data`); skips cleanly when absent."""
+    folder = Path(os.environ.get("MESDESK_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    if not folder.is_dir():
+        pytest.skip(f"real bars not present at {folder}")
+    return folder

@@ -59,8 +59,9 @@ def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def trading_days(index: pd.DatetimeIndex) -> np.ndarray:
     """Trading day of each instant as numpy datetime64[D]."""
-    wall: np.ndarray = (ct_wall(index) + pd.Timedelta(hours=7)).to_numpy()
-    return wall.astype("datetime64[D]")
+    wall = (ct_wall(index) + pd.Timedelta(hours=7)).to_numpy()
+    days: np.ndarray = wall.astype("datetime64[D]")
+    return days
 
 
 def minutes_of_ct_day(index: pd.DatetimeIndex) -> np.ndarray:
