@@ -67,7 +67,8 @@ def trading_days(index: pd.DatetimeIndex) -> np.ndarray:
 def minutes_of_ct_day(index: pd.DatetimeIndex) -> np.ndarray:
     """Minutes after CT midnight (wall clock), as int64."""
     wall = ct_wall(index).to_numpy()
-    return ((wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")).astype(np.int64)
+    minutes: np.ndarray = ((wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")).astype(np.int64)
+    return minutes
 
 
 def _minutes(t: time) -> int:
