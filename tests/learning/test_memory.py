@@ -42,7 +42,8 @@ def test_key_is_stable_and_buckets_features() -> None:
     cfg = FingerprintConfig()
     key = fingerprint_key("ORB_retest_go", "long", "rth_a", FEATS, cfg)
     assert key == "ORB_retest_go|long|rth_a|pf1|vm1|atr0|vw1|em1|t0"
-    assert fingerprint_id(key).startswith("orb_") and len(fingerprint_id(key)) == 10
+    assert fingerprint_id(key).startswith("orb_")
+    assert len(fingerprint_id(key)) == 10
     nan_key = fingerprint_key("ORB_retest_go", "long", "rth_a", {**FEATS, "volume_multiple": float("nan")}, cfg)
     assert "|vmx|" in nan_key
 
@@ -52,7 +53,8 @@ def test_status_ladder_uses_an_interval_not_a_raw_rate() -> None:
     s = FingerprintStats("k")
     for _ in range(3):
         s.add(1.25, T0)
-    assert s.win_rate == 100.0 and s.status(cfg) == "probation"  # 3 wins prove nothing
+    assert s.win_rate == 100.0
+    assert s.status(cfg) == "probation"
     losing = FingerprintStats("k")
     for i in range(16):
         losing.add(-0.9 if i % 8 else 1.1, T0)  # 2 wins in 16: mean -0.65, clearly negative
@@ -109,13 +111,16 @@ def test_hard_negative_vetoes_a_candidate_near_losers_and_names_one() -> None:
     for i in range(10):
         mem.add(outcome(i, -0.9 if i != 3 else 0.2, resolved_min=i + 1))
     a = mem.assess(T0 + timedelta(minutes=20), "ORB_retest_go", "long", "rth_a", FEATS)
-    assert a.negative is not None and a.veto
+    assert a.negative is not None
+    assert a.veto
     assert a.negative.neighbors == 10
-    assert a.negative.nearest_loss_key.startswith("c") and a.negative.nearest_loss_key != "c3"
+    assert a.negative.nearest_loss_key.startswith("c")
+    assert a.negative.nearest_loss_key != "c3"
     assert "hard negative" in a.reason
     far = {**FEATS, "dist_vwap_atr": 3.0, "minutes_since_open": 200.0}
     b = mem.assess(T0 + timedelta(minutes=21), "ORB_retest_go", "long", "rth_a", far)
-    assert b.negative is None and not b.veto
+    assert b.negative is None
+    assert not b.veto
     other_side = mem.assess(T0 + timedelta(minutes=22), "ORB_retest_go", "short", "rth_a", FEATS)
     assert other_side.negative is None
 
@@ -125,7 +130,8 @@ def test_winners_nearby_are_no_hard_negative() -> None:
     for i in range(12):
         mem.add(outcome(i, 1.1 if i % 2 else -0.9, resolved_min=i + 1))
     a = mem.assess(T0 + timedelta(minutes=20), "ORB_retest_go", "long", "rth_a", FEATS)
-    assert a.negative is None and not a.veto
+    assert a.negative is None
+    assert not a.veto
 
 
 def test_trailing_win_rate_counts_real_trades_only() -> None:
