@@ -1,0 +1,1 @@
+"""Learning: fingerprints, hard negatives, counterfactual outcomes; point-in-time only."""
