@@ -1,0 +1,101 @@
+"""The app factory: settings in, an app out; nothing is created at import.
+
+`create_app(settings)` builds the store (migrating it), the read context and, when `runner` options
+are given, starts a paper runner in the background that trades only while it holds the database
+lease: with several workers, one trades and the others stand by.
+`serve_app()` is the web host's entry point (settings and runner options from the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from mesdesk.api.routes import router
+from mesdesk.config import Settings, load_settings
+from mesdesk.errors import MesdeskError, StoreError
+from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
+from mesdesk.services.service import BadRequest, Unavailable
+
+STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
+
+
+def _cors_origins(value: str) -> list[str]:
+    return [o.strip() for o in value.split(",") if o.strip()] or ["*"]
+
+
+def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastAPI:
+    """The API for `settings`; with `runner`, a background paper runner contends for the lease."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handle = open_service(settings, runner)
+        app.state.handle = handle
+        try:
+            yield
+        finally:
+            handle.close()
+
+    app = FastAPI(
+        title="mesdesk",
+        summary="MES paper-trading desk: status, trades, journal, budget, signals and forecasts",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    origins = _cors_origins(settings.frontend_cors_origin)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials="*" not in origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(BadRequest)
+    async def _bad_request(_: Request, exc: BadRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(MesdeskError)
+    async def _domain(_: Request, exc: MesdeskError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app
+
+
+def handle_of(app: FastAPI) -> ServiceHandle:
+    return app.state.handle  # type: ignore[no-any-return]
+
+
+def serve_app() -> FastAPI:
+    """Entry point for a web host (gunicorn/uvicorn factory): settings and runner from the environment.
+
+    MESDESK_RUNNER=off serves the API only; otherwise each worker starts a runner that trades
+    only while it holds the lease (replay of the synthetic default unless MESDESK_REPLAY_* say
+    otherwise; see docs/service.md).
+    """
+    settings = load_settings()
+    return create_app(settings, RunnerOptions.from_env(os.environ))

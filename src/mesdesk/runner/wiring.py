@@ -1,0 +1,95 @@
+"""Wiring of the runner to the engine, the setups and the decider (imported only when a runner starts).
+
+Kept apart so the API can serve its read endpoints even where the trading parts are not installed:
+a missing part raises `Unavailable` with its name instead of failing at import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from mesdesk.clock import SimClock
+from mesdesk.config import Settings
+from mesdesk.decide.base import Decider
+from mesdesk.errors import MesdeskError
+from mesdesk.runner.core import CandidateFn, LoopFactory, PositionFn, TradingLoop
+
+
+class Unavailable(MesdeskError):
+    """A part the runner needs is not installed in this build."""
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise Unavailable(f"the paper runner needs {name}, which this build lacks ({exc})") from exc
+
+
+def engine_config(settings: Settings) -> Any:
+    """The engine's config with the settings' daily point stop and RTH end."""
+    eng = _module("mesdesk.engine")
+    limits = eng.RiskLimits.from_settings(settings) if hasattr(eng.RiskLimits, "from_settings") else eng.RiskLimits()
+    session = (
+        eng.SessionConfig.from_settings(settings) if hasattr(eng.SessionConfig, "from_settings") else eng.SessionConfig()
+    )
+    return eng.EngineConfig(limits=limits, session=session)
+
+
+def loop_factory(settings: Settings) -> LoopFactory:
+    eng = _module("mesdesk.engine")
+    config = engine_config(settings)
+
+    def make(decider: Decider, clock: SimClock) -> TradingLoop:
+        loop: TradingLoop = eng.Engine(config, decider, clock)
+        return loop
+
+    return make
+
+
+def candidates_fn() -> CandidateFn:
+    scalper = _module("mesdesk.setups.scalper")
+    config = scalper.ScalperSetupsConfig()
+
+    def detect(bars: pd.DataFrame) -> pd.DataFrame:
+        frame: pd.DataFrame = scalper.detect_candidates(bars, config)
+        return frame
+
+    return detect
+
+
+def default_decider() -> Decider:
+    """The rule decider (take when the prefilter passes): no key, no network, deterministic."""
+    rules = _module("mesdesk.decide.rules")
+    decider: Decider = rules.RuleDecider()
+    return decider
+
+
+def position_fn(settings: Settings) -> PositionFn:
+    """The open position with its WORKING bracket when the engine exposes it, else the initial one."""
+    config = engine_config(settings)
+    bracket = config.bracket
+
+    def describe(loop: TradingLoop, row: Mapping[str, Any]) -> dict[str, Any]:
+        working = getattr(loop, "open_position", None)
+        if callable(working):
+            found = working()
+            if found:
+                return dict(found)
+        sign = 1.0 if row["direction"] == "long" else -1.0
+        entry = float(row["entry_price"])
+        return {
+            "setup": row["setup"],
+            "direction": row["direction"],
+            "entry_ts": row["entry_ts"],
+            "entry_price": entry,
+            "target": round(entry + sign * bracket.tp_pts, 2),
+            "stop": round(entry - sign * bracket.sl_pts, 2),
+            "bracket": "initial",
+        }
+
+    return describe

@@ -1,0 +1,249 @@
+"""Opening the service: the store, the read context and (optionally) the paper runner under its lease.
+
+`open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call. The runner's
+name separates books: a replay of 2025-09-16 writes under "replay-2025-09-16", live trading under
+"paper"; the read endpoints show the book of the runner this process was opened for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from mesdesk.bars import validate_bars
+from mesdesk.calendar import trading_day_open
+from mesdesk.config import Settings
+from mesdesk.errors import ConfigError, DataError
+from mesdesk.services.service import ServiceContext, Unavailable
+from mesdesk.store.base import make_engine, migrate
+from mesdesk.store.runner_store import ServiceStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("replay", "live", "off")
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """What the runner trades on. `replay_day` None = the synthetic default's last day."""
+
+    mode: str = "replay"
+    replay_day: date | None = None
+    replay_file: Path | None = None
+    speed: float = 60.0
+    lookback_days: int = 5
+    synthetic_days: int = 10
+    seed: int = 7
+    live_source: str = "yahoo"
+    symbol: str = "MES"
+    poll_s: float = 5.0
+    lease_ttl_s: float = 15.0
+    renew_every_s: float = 3.0
+    fresh: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"MESDESK_RUNNER={self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.speed < 0:
+            raise ConfigError(f"--speed must be >= 0 (0 = as fast as possible), got {self.speed}")
+
+    @property
+    def runner_name(self) -> str:
+        if self.mode == "live":
+            return "paper"
+        return f"replay-{self.replay_day.isoformat()}" if self.replay_day else "replay"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RunnerOptions:
+        """MESDESK_RUNNER (replay|live|off), MESDESK_REPLAY_DATE, MESDESK_REPLAY_FILE, MESDESK_REPLAY_SPEED,
+        MESDESK_LIVE_SOURCE (yahoo|databento), MESDESK_POLL_S, MESDESK_LEASE_TTL_S."""
+
+        def num(name: str, default: float) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r}: expected a number") from None
+
+        day_raw = env.get("MESDESK_REPLAY_DATE") or None
+        try:
+            day = date.fromisoformat(day_raw) if day_raw else None
+        except ValueError:
+            raise ConfigError(f"MESDESK_REPLAY_DATE={day_raw!r}: expected YYYY-MM-DD") from None
+        file_raw = env.get("MESDESK_REPLAY_FILE") or None
+        ttl = num("MESDESK_LEASE_TTL_S", 15.0)
+        return cls(
+            mode=env.get("MESDESK_RUNNER", "replay") or "replay",
+            replay_day=day,
+            replay_file=Path(file_raw) if file_raw else None,
+            speed=num("MESDESK_REPLAY_SPEED", 60.0),
+            live_source=env.get("MESDESK_LIVE_SOURCE", "yahoo"),
+            poll_s=num("MESDESK_POLL_S", 5.0),
+            lease_ttl_s=ttl,
+            renew_every_s=min(3.0, ttl / 3),
+        )
+
+
+@dataclass
+class ServiceHandle:
+    """An open service: the read context and the runner thread (if any)."""
+
+    ctx: ServiceContext
+    runner: object | None = None
+    runner_error: str | None = None
+
+    def close(self) -> None:
+        stop = getattr(self.runner, "stop", None)
+        if callable(stop):
+            stop()
+        self.ctx.store.engine.dispose()
+
+
+def open_store(settings: Settings) -> ServiceStore:
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    return ServiceStore(engine)
+
+
+def open_service(settings: Settings, options: RunnerOptions | None) -> ServiceHandle:
+    """Migrate the store and, unless `options` is None or mode "off", start a runner thread."""
+    store = open_store(settings)
+    name = options.runner_name if options is not None else "paper"
+    handle = ServiceHandle(ctx=ServiceContext(settings=settings, store=store, runner=name))
+    if options is None or options.mode == "off":
+        return handle
+    try:
+        service = build_runner(settings, options, store)
+    except (Unavailable, DataError, ConfigError) as exc:
+        handle.runner_error = str(exc)
+        log.error("paper runner not started: %s", exc)
+        return handle
+    service.start()
+    handle.runner = service
+    return handle
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore) -> object:
+    """The `RunnerService` for `options` (not started)."""
+    from mesdesk.runner import wiring
+    from mesdesk.runner.core import PaperRunner, RunnerConfig
+    from mesdesk.runner.service import Driver, RunnerService
+
+    try:
+        config = RunnerConfig(
+            name=options.runner_name,
+            lease_ttl_s=options.lease_ttl_s,
+            renew_every_s=options.renew_every_s,
+            lookback_days=options.lookback_days,
+        )
+        runner = PaperRunner(
+            store,
+            _holder(),
+            loop_factory=wiring.loop_factory(settings),
+            candidates_fn=wiring.candidates_fn(),
+            decider=wiring.default_decider(),
+            position_fn=wiring.position_fn(settings),
+            config=config,
+            wall=lambda: datetime.now(UTC),
+        )
+    except wiring.Unavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    if options.fresh:
+        store.reset_runner(config.name)
+    driver: Driver = replay_driver(options) if options.mode == "replay" else live_driver(settings, options)
+    store.ensure_state(config.name, mode=driver.mode, source=driver.name)
+    return RunnerService(runner, driver, store, config, wall=lambda: datetime.now(UTC))
+
+
+def replay_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
+    """Bars to replay, the trading day to trade, and a description of where they come from."""
+    if options.replay_file is not None:
+        bars = _read_bars(options.replay_file)
+        from mesdesk.calendar import trading_days
+
+        days = sorted({pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index))})
+        day = options.replay_day or days[-1]
+        if day not in days:
+            raise DataError(f"{options.replay_file}: no bars on trading day {day} (has {days[0]}..{days[-1]})")
+        return bars, day, f"file:{options.replay_file.name}"
+    return _synthetic_bars(options)
+
+
+def _read_bars(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    try:
+        from mesdesk.data import files  # the foundation's loader: flexible columns and zones
+
+        return files.load_bars(path)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        if "ts" in frame.columns:
+            frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True), name="ts"))
+        return validate_bars(frame, source=str(path))
+
+
+def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
+    try:
+        from mesdesk.data import synthetic  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise Unavailable("the synthetic market is not in this build; give --replay-file PATH") from exc
+    days = options.synthetic_days
+    end_day = options.replay_day
+    bars = synthetic.generate(days=days, seed=options.seed, end=end_day) if end_day else synthetic.generate(
+        days=days, seed=options.seed
+    )
+    from mesdesk.calendar import trading_days
+
+    all_days = sorted({pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index))})
+    return bars, end_day or all_days[-1], f"synthetic(seed={options.seed})"
+
+
+def replay_driver(options: RunnerOptions) -> object:
+    from mesdesk.runner.service import ReplayDriver
+
+    bars, day, name = replay_bars(options)
+    return ReplayDriver(bars, start=trading_day_open(day), speed=options.speed, name=f"{name}:{day.isoformat()}")
+
+
+def live_driver(settings: Settings, options: RunnerOptions) -> object:
+    from mesdesk.runner.service import LiveDriver
+    from mesdesk.timeframes import Timeframe
+
+    source = _live_source(settings, options.live_source)
+    return LiveDriver(
+        source,
+        symbol=options.symbol,
+        timeframe=Timeframe.M1,
+        lookback_days=options.lookback_days,
+        poll_s=options.poll_s,
+        grace_s=max(options.poll_s * 2, 20.0),
+    )
+
+
+def _live_source(settings: Settings, name: str) -> object:
+    module = {"yahoo": "mesdesk.data.yahoo", "databento": "mesdesk.data.databento"}.get(name)
+    if module is None:
+        raise ConfigError(f"MESDESK_LIVE_SOURCE={name!r}: choose yahoo or databento")
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"live source {name} is not in this build ({module})") from exc
+    cls = getattr(mod, "YahooSource" if name == "yahoo" else "DatabentoSource")
+    return cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()

@@ -1,0 +1,399 @@
+"""The monitoring service's application layer: what the API's routes (and the CLI) call.
+
+Every function reads the store through a `ServiceContext`; none of them knows about HTTP. Views are
+plain dicts shaped exactly as the seeds' JSON (see docs/service.md). "Today" is the CME trading day
+(17:00 CT start) of the runner's last processed bar when a runner has run, else of the wall clock:
+a replay of 2025-09-16 shows that day's trades as "today".
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+from mesdesk.calendar import trading_day
+from mesdesk.clock import Clock, WallClock
+from mesdesk.config import Settings
+from mesdesk.errors import ConfigError, MesdeskError
+from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
+from mesdesk.store.service import JournalRow, TradeRow
+
+T = TypeVar("T")
+
+# Sources that are not an LLM call: they never count against DAILY_GPT_CALL_CAP.
+LOCAL_SOURCES = frozenset({"local", "rules", "recorded", "fallback"})
+SIGNAL_TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d")
+FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
+
+
+class Unavailable(MesdeskError):
+    """A part of the product this build or configuration cannot serve (the API answers 503)."""
+
+
+class BadRequest(ConfigError):
+    """A bad parameter (the API answers 422 with this message)."""
+
+
+class _TTLCache:
+    """A few-entry cache with a time to live: keeps hot read endpoints off the database."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, make: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and now - hit[0] < self.ttl_s:
+                return hit[1]  # type: ignore[no-any-return]
+        value = make()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass
+class ServiceContext:
+    """What the read side needs: settings, the store, the runner's name, a clock."""
+
+    settings: Settings
+    store: ServiceStore
+    runner: str = "paper"
+    clock: Clock = field(default_factory=WallClock)
+    cache_ttl_s: float = 0.25
+    _cache: _TTLCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._cache = _TTLCache(self.cache_ttl_s)
+
+    def cached(self, key: str, make: Callable[[], T]) -> T:
+        return self._cache.get(key, make)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _iso_utc(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_ct(ts: datetime, settings: Settings) -> str:
+    return ts.astimezone(settings.tz).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _today(ctx: ServiceContext, snap: RunnerSnapshot | None) -> date:
+    if snap is not None and snap.trading_day is not None:
+        return snap.trading_day
+    return trading_day(ctx.clock.now())
+
+
+def parse_day(text: str | None, param: str = "date") -> date | None:
+    """A YYYY-MM-DD date parameter; `BadRequest` naming the parameter otherwise."""
+    if text is None or text == "":
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{param}={text!r}: expected a date as YYYY-MM-DD, e.g. 2025-09-16") from None
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+# ---------------------------------------------------------------- seed 000
+
+
+def health(ctx: ServiceContext) -> dict[str, Any]:
+    now = ctx.clock.now()
+    return {"status": "ok", "server_time_utc": _iso_utc(now), "server_time_ct": _iso_ct(now, ctx.settings)}
+
+
+def _state(ctx: ServiceContext) -> RunnerSnapshot | None:
+    return ctx.store.state(ctx.runner)
+
+
+def summary(ctx: ServiceContext) -> dict[str, Any]:
+    """/metrics/summary; cached for `cache_ttl_s` (250 ms by default)."""
+    return ctx.cached("summary", lambda: _summary(ctx))
+
+
+def _summary(ctx: ServiceContext) -> dict[str, Any]:
+    snap = _state(ctx)
+    today = _today(ctx, snap)
+    todays = ctx.store.trades(ctx.runner, today)
+    trailing = ctx.store.trades(ctx.runner, limit=20)
+    wins = sum(t.result == "win" for t in trailing)
+    ttt = [t.time_to_target for t in todays if t.exit_reason == "tp" and t.time_to_target is not None]
+    budget_view = budget(ctx)
+    return {
+        "running": bool(snap.running) if snap is not None else False,
+        "trades_today": len(todays),
+        "win_rate_trailing20": round(100.0 * wins / len(trailing), 1) if trailing else None,
+        "net_points_today": round(sum(t.pnl_pts for t in todays), 4),
+        "avg_time_to_target_sec": round(sum(ttt) / len(ttt), 1) if ttt else None,
+        "gpt_calls_used": budget_view["calls_used"],
+        "gpt_calls_cap": budget_view["calls_cap"],
+    }
+
+
+_LIVE_FIELDS = ("setup_type", "direction", "prefilter_score", "volume_multiple", "atr_5m", "session_label", "timestamp_ct")
+
+
+def live(ctx: ServiceContext) -> dict[str, Any]:
+    """/metrics/live: the latest candidate the runner saw (every field null before the first one)."""
+    snap = _state(ctx)
+    seen = dict(snap.live) if snap is not None and snap.live else {}
+    return {name: seen.get(name) for name in _LIVE_FIELDS}
+
+
+def _budget_module_status(ctx: ServiceContext, now: datetime) -> dict[str, Any] | None:
+    try:
+        module = importlib.import_module("mesdesk.decide.budget")
+    except ImportError:
+        return None
+    budget_cls = getattr(module, "Budget", None)
+    if budget_cls is None:
+        return None
+    status = budget_cls(ctx.store.engine, ctx.settings.daily_gpt_call_cap).status(now)
+    return {
+        "calls_used": int(status.calls_used),
+        "calls_cap": int(status.calls_cap),
+        "paused": bool(status.paused),
+        "paused_reason": status.paused_reason,
+    }
+
+
+def budget(ctx: ServiceContext) -> dict[str, Any]:
+    """/metrics/budget: LLM calls used today against DAILY_GPT_CALL_CAP, and why trading is paused.
+
+    `paused` is true when the budget is spent (decisions fall back to the local decider) or when the
+    runner paused trading (stale data); `paused_reason` says which.
+    """
+    return ctx.cached("budget", lambda: _budget(ctx))
+
+
+def _budget(ctx: ServiceContext) -> dict[str, Any]:
+    now = ctx.clock.now()
+    view = _budget_module_status(ctx, now)
+    if view is None:
+        day_start = now - timedelta(hours=24)
+        cap = ctx.settings.daily_gpt_call_cap
+        used = ctx.store.decision_count(ctx.runner, day_start) - ctx.store.decision_count(
+            ctx.runner, day_start, sorted(LOCAL_SOURCES)
+        )
+        exhausted = used >= cap
+        view = {
+            "calls_used": used,
+            "calls_cap": cap,
+            "paused": exhausted,
+            "paused_reason": f"daily GPT call cap {cap} reached" if exhausted else None,
+        }
+    snap = _state(ctx)
+    if not view["paused"] and snap is not None and snap.paused:
+        view["paused"], view["paused_reason"] = True, snap.paused_reason
+    return view
+
+
+def set_running(ctx: ServiceContext, running: bool) -> dict[str, Any]:
+    """/control/start and /control/stop: the runner obeys the flag at its next bar."""
+    ctx.store.set_running(ctx.runner, running, ctx.clock.now())
+    ctx.invalidate()
+    return {"running": running}
+
+
+def _trade_view(t: TradeRow) -> dict[str, Any]:
+    return {
+        "result": t.result,
+        "prefilter_score": _round(t.prefilter_score, 2),
+        "confidence": _round(t.confidence, 2),
+        "setup": t.setup,
+        "session": t.session,
+        "entry_price": t.entry_price,
+        "exit_price": t.exit_price,
+        "pnl_pts": _round(t.pnl_pts),
+        "time_to_target": _round(t.time_to_target, 1),
+        "mae": _round(t.mae),
+        "mfe": _round(t.mfe),
+        "direction": t.direction,
+        "entry_ts": _iso_utc(t.entry_ts),
+        "exit_ts": _iso_utc(t.exit_ts),
+        "exit_reason": t.exit_reason,
+        "ambiguous": t.ambiguous,
+    }
+
+
+def trades(ctx: ServiceContext, day_text: str | None) -> list[dict[str, Any]]:
+    """/metrics/trades?date=YYYY-MM-DD (CME trading day; today when omitted), oldest first."""
+    day = parse_day(day_text) or _today(ctx, _state(ctx))
+    return [_trade_view(t) for t in ctx.store.trades(ctx.runner, day)]
+
+
+def _journal_view(row: JournalRow, settings: Settings) -> dict[str, Any]:
+    return {
+        "ts": _iso_utc(row.ts),
+        "timestamp_ct": row.timestamp_ct,
+        "setup": row.setup,
+        "direction": row.direction,
+        "ref_entry": row.ref_entry,
+        "prefilter_score": _round(row.prefilter_score, 2),
+        "passed_prefilter": row.passed_prefilter,
+        "decision": row.decision,
+        "decision_source": row.decision_source,
+        "fallback": row.fallback,
+        "confidence": _round(row.confidence, 2),
+        "reason": row.reason,
+        "gate": row.gate,
+        "traded": row.entry_ts is not None,
+        "entry_price": row.entry_price,
+        "exit_price": row.exit_price,
+        "exit_reason": row.exit_reason,
+        "pnl_pts": _round(row.pnl_pts),
+    }
+
+
+def journal(ctx: ServiceContext, day_text: str | None, limit: int) -> list[dict[str, Any]]:
+    """/metrics/journal: every candidate with its decision and gate (why it was or was not traded)."""
+    day = parse_day(day_text)
+    return [_journal_view(r, ctx.settings) for r in ctx.store.journal(ctx.runner, day, limit)]
+
+
+def equity(ctx: ServiceContext) -> list[dict[str, Any]]:
+    """/metrics/equity: cumulative net points after each closed trade."""
+    return ctx.cached(
+        "equity",
+        lambda: [
+            {"ts": _iso_utc(e.ts), "trading_day": e.trading_day.isoformat(), "pnl_pts": e.pnl_pts, "equity_pts": e.equity_pts}
+            for e in ctx.store.equity(ctx.runner)
+        ],
+    )
+
+
+def fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
+    """/metrics/fingerprints: learning's view of every resolved journal row up to now."""
+    return ctx.cached("fingerprints", lambda: _fingerprints(ctx))
+
+
+def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
+    try:
+        from mesdesk.learn.memory import LearningMemory
+        from mesdesk.learn.outcomes import Outcome
+    except ImportError as exc:  # pragma: no cover - learning ships with the package
+        raise Unavailable("fingerprints need the learning module") from exc
+    memory = LearningMemory()
+    rows = [r for r in ctx.store.journal(ctx.runner, None, limit=100_000) if r.pnl_pts is not None and r.exit_ts]
+    for r in rows:
+        assert r.exit_ts is not None
+        feats = {k: float(v) for k, v in (r.features or {}).items() if isinstance(v, int | float)}
+        feats.update(prefilter_score=r.prefilter_score, ref_entry=r.ref_entry)
+        if r.volume_multiple is not None:
+            feats["volume_multiple"] = r.volume_multiple
+        if r.atr_5m is not None:
+            feats["atr_5m"] = r.atr_5m
+        memory.add(
+            Outcome(
+                key=r.candidate_key,
+                setup=r.setup,
+                direction=r.direction,
+                session=r.session_label,
+                decided_at=min(r.ts, r.exit_ts),
+                resolved_at=r.exit_ts,
+                pnl_pts=float(r.pnl_pts or 0.0),
+                counterfactual=r.entry_ts is None,
+                features=feats,
+            )
+        )
+    if rows:
+        memory.advance(max(r.exit_ts for r in rows if r.exit_ts is not None))
+    return [
+        {k: fp[k] for k in ("setup", "fingerprint_id", "status", "samples", "win_rate", "expectancy")}
+        for fp in memory.fingerprints()
+    ]
+
+
+def runner_status(ctx: ServiceContext) -> dict[str, Any]:
+    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease."""
+    snap = _state(ctx)
+    now = ctx.clock.now()
+    if snap is None:
+        return {"runner": ctx.runner, "running": False, "mode": "idle", "holder": None, "position": None}
+    return {
+        "runner": ctx.runner,
+        "running": snap.running,
+        "mode": snap.mode,
+        "source": snap.source,
+        "last_bar_ts": _iso_utc(snap.last_bar_ts) if snap.last_bar_ts else None,
+        "last_bar_ct": _iso_ct(snap.last_bar_ts, ctx.settings) if snap.last_bar_ts else None,
+        "trading_day": snap.trading_day.isoformat() if snap.trading_day else None,
+        "trades_today": snap.trades_today,
+        "losses_today": snap.losses_today,
+        "net_pts_today": snap.net_pts_today,
+        "paused": snap.paused,
+        "paused_reason": snap.paused_reason,
+        "position": dict(snap.position) if snap.position else None,
+        "holder": ctx.store.lease_holder(ctx.runner, now),
+    }
+
+
+# ---------------------------------------------------------------- seed 003
+
+
+def _optional(module: str, name: str, what: str) -> Callable[..., Any]:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise Unavailable(f"{what} is not available in this build ({module} missing)") from exc
+    fn = getattr(mod, name, None)
+    if fn is None:
+        raise Unavailable(f"{what} is not available in this build ({module}.{name} missing)")
+    return fn  # type: ignore[no-any-return]
+
+
+def check_timeframe(timeframe: str) -> str:
+    if timeframe not in SIGNAL_TIMEFRAMES:
+        raise BadRequest(f"timeframe={timeframe!r}: choose one of {', '.join(SIGNAL_TIMEFRAMES)}")
+    return timeframe
+
+
+def check_model(model: str) -> str:
+    if model not in FORECAST_MODELS:
+        raise BadRequest(f"model={model!r}: choose one of {', '.join(FORECAST_MODELS)}")
+    return model
+
+
+def signals(ctx: ServiceContext, timeframe: str) -> Any:
+    """/mes/signals: measured-move signals of one timeframe (the scanner's payload, cached 60 s)."""
+    tf = check_timeframe(timeframe)
+    fn = _optional("mesdesk.services.scan", "signals_payload", "the measured-move scanner")
+    return ctx.cached(f"signals:{tf}:{int(time.monotonic() // 60)}", lambda: fn(tf, settings=ctx.settings))
+
+
+def forecast(ctx: ServiceContext, model: str) -> Any:
+    """/mes/forecast: the forecast area's payload for `model` (quant, gpt, opus, autogluon)."""
+    m = check_model(model)
+    fn = _optional("mesdesk.services.forecast", "forecast_payload", "the forecaster")
+    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: fn(m, settings=ctx.settings))
+
+
+def full(ctx: ServiceContext) -> dict[str, Any]:
+    """/mes/full: signals of every timeframe and the quant forecast in one answer."""
+    return {
+        "signals": {tf: signals(ctx, tf) for tf in SIGNAL_TIMEFRAMES},
+        "forecast": forecast(ctx, "quant"),
+    }
