@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_day, trading_days
+from mesdesk.calendar import trading_day, trading_day_open
 from mesdesk.clock import SimClock
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus
@@ -37,7 +37,15 @@ from mesdesk.store.runner_store import ServiceStore, StepRecord
 log = logging.getLogger(__name__)
 
 STOPPED_SOURCE = "stopped"
-_LIVE_FIELDS = ("setup_type", "direction", "prefilter_score", "volume_multiple", "atr_5m", "session_label", "timestamp_ct")
+_LIVE_FIELDS = (
+    "setup_type",
+    "direction",
+    "prefilter_score",
+    "volume_multiple",
+    "atr_5m",
+    "session_label",
+    "timestamp_ct",
+)
 
 
 class TradingLoop(Protocol):
@@ -50,7 +58,7 @@ class TradingLoop(Protocol):
     def trades(self) -> pd.DataFrame: ...
 
 
-LoopFactory = Callable[[Decider, SimClock], TradingLoop]
+LoopFactory = Callable[[Decider, SimClock, timedelta], TradingLoop]
 CandidateFn = Callable[[pd.DataFrame], pd.DataFrame]
 PositionFn = Callable[[TradingLoop, Mapping[str, Any]], dict[str, Any]]
 
@@ -81,7 +89,12 @@ class RecordingDecider:
     """
 
     def __init__(
-        self, inner: Decider, store: ServiceStore, runner: str, running: Callable[[], bool], wall: Callable[[], datetime]
+        self,
+        inner: Decider,
+        store: ServiceStore,
+        runner: str,
+        running: Callable[[], bool],
+        wall: Callable[[], datetime],
     ) -> None:
         self._inner = inner
         self._store = store
@@ -128,9 +141,9 @@ def _dt(value: Any) -> datetime | None:
         return None
     if isinstance(value, int | np.integer):
         return None if int(value) < 0 else pd.Timestamp(int(value), unit="ns", tz="UTC").to_pydatetime()
-    ts = pd.Timestamp(value)
-    if ts is pd.NaT or pd.isna(ts):
+    if pd.isna(value):
         return None
+    ts = pd.Timestamp(value)
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
     return ts.tz_convert("UTC").to_pydatetime()
@@ -326,6 +339,9 @@ class PaperRunner:
         self._cursor: datetime | None = None
         self._written: dict[str, dict[str, Any]] = {}
         self._trades_written: set[str] = set()
+        self._last: dict[str, Any] | None = None
+        self._last_candidates = -1
+        self._busy = True
 
     @property
     def cursor(self) -> datetime | None:
@@ -336,6 +352,7 @@ class PaperRunner:
         """Forget in-memory state and take the cursor from the store (call after taking the lease)."""
         self._loop, self._clock, self._day = None, None, None
         self._written, self._trades_written = {}, set()
+        self._last, self._last_candidates, self._busy = None, -1, True
         snap = self.store.state(self.config.name)
         self._cursor = snap.last_bar_ts if snap is not None else None
         self._running = snap.running if snap is not None else True
@@ -355,14 +372,13 @@ class PaperRunner:
         if self._cursor is not None and (last_open < self._cursor or (last_open == self._cursor and not rebuild)):
             return False
         day = trading_day(last_open)
+        index = pd.DatetimeIndex(bars.index)
+        span = _span(index)
         if self._loop is None or self._day != day:
-            self._start_day(day, last_open)
+            self._start_day(day, last_open, span)
         assert self._loop is not None
         assert self._clock is not None
-        index = pd.DatetimeIndex(bars.index)
-        days = trading_days(index)
-        today_mask = days == np.datetime64(day, "D")
-        first_today = int(np.argmax(today_mask))
+        first_today = int(index.searchsorted(pd.Timestamp(trading_day_open(day)), side="left"))
         day_start = index[first_today] - pd.Timedelta(days=self.config.lookback_days)
         history = bars.loc[index >= day_start]
         offset = len(bars) - len(history)
@@ -372,56 +388,70 @@ class PaperRunner:
             candidates = candidates.loc[cand_days == day].reset_index(drop=True)
             candidates["bar_index"] = candidates["bar_index"].astype(np.int64) - (first_today - offset)
         day_bars = bars.iloc[first_today:]
-        span = _span(index)
         self._clock.advance_to(last_open + span)
         self._loop.advance(day_bars, candidates)
         self._commit(last_open, day, candidates, now)
         self._cursor = last_open
         return True
 
-    def _start_day(self, day: date, first_open: datetime) -> None:
+    def _start_day(self, day: date, first_open: datetime, span: timedelta) -> None:
         self._clock = SimClock(first_open)
-        self._loop = self._loop_factory(self._decider, self._clock)
+        self._loop = self._loop_factory(self._decider, self._clock, span)
         self._day = day
         self._written = {}
+        self._last, self._last_candidates, self._busy = None, -1, True
 
     def _commit(self, bar_open: datetime, day: date, candidates: pd.DataFrame, now: datetime) -> None:
         assert self._loop is not None
-        journal = journal_rows(self._loop.journal())
+        if len(candidates) == self._last_candidates and not self._busy and self._last is not None:
+            # Nothing new can have happened: no new candidate, nothing pending, no open position.
+            quiet = StepRecord(**{**self._last, "bar_ts": bar_open, "journal": (), "trades": ()})
+            self.store.commit_step(self.config.name, self.holder, now, quiet)
+            return
+        from mesdesk.engine.journal import trades_from_journal
+
+        frame = self._loop.journal()
+        journal = journal_rows(frame)
         changed = [r for r in journal if self._written.get(r["candidate_key"]) != r]
         sources = {r["candidate_key"]: r["decision_source"] for r in journal}
-        trades = trade_rows(self._loop.trades(), sources)
+        trades = trade_rows(trades_from_journal(frame), sources) if len(frame) else []
         new_trades = [t for t in trades if t["trade_key"] not in self._trades_written]
         today_trades = [t for t in trades if t["trading_day"] == day]
         open_rows = [r for r in journal if r["entry_ts"] is not None and r["exit_ts"] is None]
+        pending = any(r["decision"] == "take" and r["gate"] == "ok" and r["entry_ts"] is None for r in journal)
         position = (
             _jsonable({**self._position_fn(self._loop, open_rows[-1]), "candidate_key": open_rows[-1]["candidate_key"]})
             if open_rows
             else None
         )
-        step = StepRecord(
-            bar_ts=bar_open,
-            trading_day=day,
-            trades_today=sum(r["entry_ts"] is not None and r["trading_day"] == day for r in journal),
-            losses_today=sum(t["result"] == "loss" for t in today_trades),
-            net_pts_today=round(sum(t["pnl_pts"] for t in today_trades), 10),
-            position=position,
-            live=_live(candidates),
-            paused=False,
-            paused_reason=None,
-            journal=changed,
-            trades=new_trades,
+        fields: dict[str, Any] = {
+            "bar_ts": bar_open,
+            "trading_day": day,
+            "trades_today": sum(r["entry_ts"] is not None and r["trading_day"] == day for r in journal),
+            "losses_today": sum(t["result"] == "loss" for t in today_trades),
+            "net_pts_today": round(sum(t["pnl_pts"] for t in today_trades), 10),
+            "position": position,
+            "live": _live(candidates),
+            "paused": False,
+            "paused_reason": None,
+        }
+        self.store.commit_step(
+            self.config.name, self.holder, now, StepRecord(**fields, journal=changed, trades=new_trades)
         )
-        self.store.commit_step(self.config.name, self.holder, now, step)
         for r in changed:
             self._written[r["candidate_key"]] = r
         self._trades_written.update(t["trade_key"] for t in new_trades)
+        self._last = fields
+        self._last_candidates = len(candidates)
+        self._busy = bool(open_rows) or pending or len(journal) < len(candidates)
 
 
 def _span(index: pd.DatetimeIndex) -> timedelta:
     if len(index) >= 2:
         diffs = np.diff(index.asi8)
-        return timedelta(microseconds=int(np.min(diffs[diffs > 0])) // 1000) if (diffs > 0).any() else timedelta(minutes=1)
+        return (
+            timedelta(microseconds=int(np.min(diffs[diffs > 0])) // 1000) if (diffs > 0).any() else timedelta(minutes=1)
+        )
     return timedelta(minutes=1)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -33,19 +34,18 @@ def _module(name: str) -> Any:
 def engine_config(settings: Settings) -> Any:
     """The engine's config with the settings' daily point stop and RTH end."""
     eng = _module("mesdesk.engine")
-    limits = eng.RiskLimits.from_settings(settings) if hasattr(eng.RiskLimits, "from_settings") else eng.RiskLimits()
-    session = (
-        eng.SessionConfig.from_settings(settings) if hasattr(eng.SessionConfig, "from_settings") else eng.SessionConfig()
+    return eng.EngineConfig(
+        limits=eng.RiskLimits.from_settings(settings), session=eng.SessionConfig.from_settings(settings)
     )
-    return eng.EngineConfig(limits=limits, session=session)
 
 
 def loop_factory(settings: Settings) -> LoopFactory:
     eng = _module("mesdesk.engine")
     config = engine_config(settings)
 
-    def make(decider: Decider, clock: SimClock) -> TradingLoop:
-        loop: TradingLoop = eng.Engine(config, decider, clock)
+    def make(decider: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
+        bar_span = pd.Timedelta(span)
+        loop: TradingLoop = eng.Engine(config, decider, clock, bar_span=bar_span, path_span=bar_span)
         return loop
 
     return make

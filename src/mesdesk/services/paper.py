@@ -21,7 +21,9 @@ import pandas as pd
 from mesdesk.bars import validate_bars
 from mesdesk.calendar import trading_day_open
 from mesdesk.config import Settings
+from mesdesk.data.source import BarSource
 from mesdesk.errors import ConfigError, DataError
+from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.service import ServiceContext, Unavailable
 from mesdesk.store.base import make_engine, migrate
 from mesdesk.store.runner_store import ServiceStore
@@ -99,13 +101,12 @@ class ServiceHandle:
     """An open service: the read context and the runner thread (if any)."""
 
     ctx: ServiceContext
-    runner: object | None = None
+    runner: RunnerService | None = None
     runner_error: str | None = None
 
     def close(self) -> None:
-        stop = getattr(self.runner, "stop", None)
-        if callable(stop):
-            stop()
+        if self.runner is not None:
+            self.runner.stop()
         self.ctx.store.engine.dispose()
 
 
@@ -137,11 +138,10 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore) -> object:
+def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore) -> RunnerService:
     """The `RunnerService` for `options` (not started)."""
     from mesdesk.runner import wiring
     from mesdesk.runner.core import PaperRunner, RunnerConfig
-    from mesdesk.runner.service import Driver, RunnerService
 
     try:
         config = RunnerConfig(
@@ -188,13 +188,12 @@ def _read_bars(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: no such file")
     try:
         from mesdesk.data import files  # the foundation's loader: flexible columns and zones
-
-        return files.load_bars(path)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
+    except ImportError:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
         if "ts" in frame.columns:
             frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True), name="ts"))
         return validate_bars(frame, source=str(path))
+    return files.load_bars(path)
 
 
 def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
@@ -204,8 +203,10 @@ def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
         raise Unavailable("the synthetic market is not in this build; give --replay-file PATH") from exc
     days = options.synthetic_days
     end_day = options.replay_day
-    bars = synthetic.generate(days=days, seed=options.seed, end=end_day) if end_day else synthetic.generate(
-        days=days, seed=options.seed
+    bars = (
+        synthetic.generate(days=days, seed=options.seed, end=end_day)
+        if end_day
+        else synthetic.generate(days=days, seed=options.seed)
     )
     from mesdesk.calendar import trading_days
 
@@ -213,15 +214,12 @@ def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
     return bars, end_day or all_days[-1], f"synthetic(seed={options.seed})"
 
 
-def replay_driver(options: RunnerOptions) -> object:
-    from mesdesk.runner.service import ReplayDriver
-
+def replay_driver(options: RunnerOptions) -> ReplayDriver:
     bars, day, name = replay_bars(options)
     return ReplayDriver(bars, start=trading_day_open(day), speed=options.speed, name=f"{name}:{day.isoformat()}")
 
 
-def live_driver(settings: Settings, options: RunnerOptions) -> object:
-    from mesdesk.runner.service import LiveDriver
+def live_driver(settings: Settings, options: RunnerOptions) -> LiveDriver:
     from mesdesk.timeframes import Timeframe
 
     source = _live_source(settings, options.live_source)
@@ -235,7 +233,7 @@ def live_driver(settings: Settings, options: RunnerOptions) -> object:
     )
 
 
-def _live_source(settings: Settings, name: str) -> object:
+def _live_source(settings: Settings, name: str) -> BarSource:
     module = {"yahoo": "mesdesk.data.yahoo", "databento": "mesdesk.data.databento"}.get(name)
     if module is None:
         raise ConfigError(f"MESDESK_LIVE_SOURCE={name!r}: choose yahoo or databento")
@@ -246,4 +244,5 @@ def _live_source(settings: Settings, name: str) -> object:
     except ImportError as exc:
         raise Unavailable(f"live source {name} is not in this build ({module})") from exc
     cls = getattr(mod, "YahooSource" if name == "yahoo" else "DatabentoSource")
-    return cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()
+    source: BarSource = cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()
+    return source

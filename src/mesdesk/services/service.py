@@ -153,7 +153,15 @@ def _summary(ctx: ServiceContext) -> dict[str, Any]:
     }
 
 
-_LIVE_FIELDS = ("setup_type", "direction", "prefilter_score", "volume_multiple", "atr_5m", "session_label", "timestamp_ct")
+_LIVE_FIELDS = (
+    "setup_type",
+    "direction",
+    "prefilter_score",
+    "volume_multiple",
+    "atr_5m",
+    "session_label",
+    "timestamp_ct",
+)
 
 
 def live(ctx: ServiceContext) -> dict[str, Any]:
@@ -279,7 +287,12 @@ def equity(ctx: ServiceContext) -> list[dict[str, Any]]:
     return ctx.cached(
         "equity",
         lambda: [
-            {"ts": _iso_utc(e.ts), "trading_day": e.trading_day.isoformat(), "pnl_pts": e.pnl_pts, "equity_pts": e.equity_pts}
+            {
+                "ts": _iso_utc(e.ts),
+                "trading_day": e.trading_day.isoformat(),
+                "pnl_pts": e.pnl_pts,
+                "equity_pts": e.equity_pts,
+            }
             for e in ctx.store.equity(ctx.runner)
         ],
     )
