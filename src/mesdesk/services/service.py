@@ -13,20 +13,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, WallClock
 from mesdesk.config import Settings
+from mesdesk.decide.budget import Budget
 from mesdesk.errors import ConfigError, MesdeskError
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
 from mesdesk.store.service import JournalRow, TradeRow
 
 T = TypeVar("T")
 
-# Sources that are not an LLM call: they never count against DAILY_GPT_CALL_CAP.
-LOCAL_SOURCES = frozenset({"local", "rules", "recorded", "fallback"})
+# The budget ledger scope the live deciders reserve their calls in (mesdesk.decide.budget).
+BUDGET_SCOPE = "live"
 SIGNAL_TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d")
 FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
 
@@ -171,48 +172,23 @@ def live(ctx: ServiceContext) -> dict[str, Any]:
     return {name: seen.get(name) for name in _LIVE_FIELDS}
 
 
-def _budget_module_status(ctx: ServiceContext, now: datetime) -> dict[str, Any] | None:
-    try:
-        module = importlib.import_module("mesdesk.decide.budget")
-    except ImportError:
-        return None
-    budget_cls = getattr(module, "Budget", None)
-    if budget_cls is None:
-        return None
-    status = budget_cls(ctx.store.engine, ctx.settings.daily_gpt_call_cap).status(now)
-    return {
-        "calls_used": int(status.calls_used),
-        "calls_cap": int(status.calls_cap),
-        "paused": bool(status.paused),
-        "paused_reason": status.paused_reason,
-    }
-
-
 def budget(ctx: ServiceContext) -> dict[str, Any]:
-    """/metrics/budget: LLM calls used today against DAILY_GPT_CALL_CAP, and why trading is paused.
+    """/metrics/budget: LLM calls used today (the budget ledger) against DAILY_GPT_CALL_CAP.
 
     `paused` is true when the budget is spent (decisions fall back to the local decider) or when the
-    runner paused trading (stale data); `paused_reason` says which.
+    runner paused trading (stale data, replay over); `paused_reason` says which.
     """
     return ctx.cached("budget", lambda: _budget(ctx))
 
 
 def _budget(ctx: ServiceContext) -> dict[str, Any]:
-    now = ctx.clock.now()
-    view = _budget_module_status(ctx, now)
-    if view is None:
-        day_start = now - timedelta(hours=24)
-        cap = ctx.settings.daily_gpt_call_cap
-        used = ctx.store.decision_count(ctx.runner, day_start) - ctx.store.decision_count(
-            ctx.runner, day_start, sorted(LOCAL_SOURCES)
-        )
-        exhausted = used >= cap
-        view = {
-            "calls_used": used,
-            "calls_cap": cap,
-            "paused": exhausted,
-            "paused_reason": f"daily GPT call cap {cap} reached" if exhausted else None,
-        }
+    status = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE).status(ctx.clock.now())
+    view: dict[str, Any] = {
+        "calls_used": status.calls_used,
+        "calls_cap": status.calls_cap,
+        "paused": status.paused,
+        "paused_reason": status.paused_reason,
+    }
     snap = _state(ctx)
     if not view["paused"] and snap is not None and snap.paused:
         view["paused"], view["paused_reason"] = True, snap.paused_reason

@@ -1,0 +1,244 @@
+"""The HTTP API: the seeds' exact fields, bad parameters as 4xx, control auth, CORS, dashboard files."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mesdesk.api import create_app
+from mesdesk.config import Settings, load_settings
+from mesdesk.decide.budget import Budget
+from mesdesk.store.runner_store import ServiceStore, StepRecord
+
+from .test_store import journal, trade
+
+DAY = date(2025, 9, 16)
+T0 = datetime(2025, 9, 16, 14, 0, tzinfo=UTC)
+LOOPBACK = ("127.0.0.1", 40000)
+REMOTE = ("203.0.113.9", 40000)
+
+
+def make_settings(tmp_path: Path, db_url: str, **extra: Any) -> Settings:
+    return load_settings(MESDESK_DATA_DIR=str(tmp_path), MESDESK_DATABASE_URL=db_url, **extra)
+
+
+def seed(store: ServiceStore) -> None:
+    """Two closed trades and a journal of three candidates on 2025-09-16 under runner "paper"."""
+    store.ensure_state("paper", mode="replay", source="test")
+    assert store.acquire_lease("paper", "t", T0, timedelta(hours=1))
+    rows = [
+        journal("c1", exit_ts=T0 + timedelta(minutes=5), exit_price=5826.5, pnl_pts=1.0, entry_ts=T0),
+        journal("c2", decision="skip", reason="prefilter 70 < 75", gate="ok"),
+        journal("c3", decision="not_asked", gate="max trades 6 reached"),
+    ]
+    live = {
+        "setup_type": "ORB_retest_go",
+        "direction": "long",
+        "prefilter_score": 82.0,
+        "volume_multiple": 2.1,
+        "atr_5m": 1.2,
+        "session_label": "rth_a",
+        "timestamp_ct": "2025-09-16T09:45:00",
+    }
+    step = StepRecord(
+        bar_ts=T0 + timedelta(minutes=30),
+        trading_day=DAY,
+        trades_today=2,
+        losses_today=1,
+        net_pts_today=0.25,
+        position=None,
+        live=live,
+        paused=False,
+        paused_reason=None,
+        journal=rows,
+        trades=[trade("k1", 1.0, 5), trade("k2", -0.75, 9)],
+    )
+    store.commit_step("paper", "t", T0, step)
+    assert Budget(store.engine, 5).reserve(datetime.now(UTC), provider="openai") is not None
+
+
+def test_budget_counts_the_ledgers_calls_and_pauses_at_the_cap(client: TestClient) -> None:
+    store = client.app.state.handle.ctx.store  # type: ignore[attr-defined]
+    for _ in range(4):
+        assert Budget(store.engine, 5).reserve(datetime.now(UTC)) is not None
+    client.app.state.handle.ctx.invalidate()  # type: ignore[attr-defined]
+    body = client.get("/metrics/budget").json()
+    assert body["calls_used"] == 5
+    assert body["paused"] is True
+    assert "5/5" in body["paused_reason"]
+
+
+@pytest.fixture(name="client")
+def fixture_client(tmp_path: Path, db_url: str) -> Iterator[TestClient]:
+    app = create_app(make_settings(tmp_path, db_url))
+    with TestClient(app, client=LOOPBACK) as client:
+        seed(app.state.handle.ctx.store)
+        yield client
+
+
+def test_health_has_the_seed_fields(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert set(body) == {"status", "server_time_utc", "server_time_ct"}
+    assert body["status"] == "ok"
+    assert body["server_time_utc"].endswith("Z")
+    utc = datetime.fromisoformat(body["server_time_utc"].replace("Z", "+00:00"))
+    ct = datetime.fromisoformat(body["server_time_ct"])
+    assert ct.tzinfo is None
+    assert timedelta(hours=5) <= utc.replace(tzinfo=None) - ct <= timedelta(hours=6)
+
+
+def test_summary_counts_todays_trades(client: TestClient) -> None:
+    body = client.get("/metrics/summary").json()
+    assert body == {
+        "running": True,
+        "trades_today": 2,
+        "win_rate_trailing20": 50.0,
+        "net_points_today": 0.25,
+        "avg_time_to_target_sec": 42.0,
+        "gpt_calls_used": 1,
+        "gpt_calls_cap": 5,
+    }
+
+
+def test_live_shows_the_latest_candidate_with_the_seed_fields(client: TestClient) -> None:
+    body = client.get("/metrics/live").json()
+    assert body == {
+        "setup_type": "ORB_retest_go",
+        "direction": "long",
+        "prefilter_score": 82.0,
+        "volume_multiple": 2.1,
+        "atr_5m": 1.2,
+        "session_label": "rth_a",
+        "timestamp_ct": "2025-09-16T09:45:00",
+    }
+
+
+def test_budget_has_the_seed_fields(client: TestClient) -> None:
+    body = client.get("/metrics/budget").json()
+    assert set(body) == {"calls_used", "calls_cap", "paused", "paused_reason"}
+    assert body["calls_cap"] == 5
+    assert body["paused"] is False
+
+
+def test_trades_of_a_day_carry_the_seed_fields(client: TestClient) -> None:
+    body = client.get("/metrics/trades", params={"date": "2025-09-16"}).json()
+    seed_fields = {
+        "result",
+        "prefilter_score",
+        "confidence",
+        "setup",
+        "session",
+        "entry_price",
+        "exit_price",
+        "pnl_pts",
+        "time_to_target",
+        "mae",
+        "mfe",
+    }
+    assert len(body) == 2
+    assert seed_fields <= set(body[0])
+    assert [t["pnl_pts"] for t in body] == [1.0, -0.75]
+    assert body[0]["result"] == "win"
+    assert client.get("/metrics/trades", params={"date": "2025-09-17"}).json() == []
+
+
+@pytest.mark.parametrize("bad", ["garbage", "2025-13-01", "2025-9-16", "16/09/2025", ""])
+def test_bad_date_is_a_422_naming_the_parameter(client: TestClient, bad: str) -> None:
+    res = client.get("/metrics/trades", params={"date": bad})
+    if bad == "":  # an empty value means "today"
+        assert res.status_code == 200
+        return
+    assert res.status_code == 422
+    assert "date=" in res.json()["detail"]
+
+
+def test_journal_says_why_each_candidate_was_or_was_not_traded(client: TestClient) -> None:
+    body = client.get("/metrics/journal", params={"date": "2025-09-16"}).json()
+    by_gate = {r["gate"] for r in body}
+    assert "max trades 6 reached" in by_gate
+    assert {r["decision"] for r in body} == {"take", "skip", "not_asked"}
+    assert client.get("/metrics/journal", params={"limit": 0}).status_code == 422
+
+
+def test_equity_accumulates(client: TestClient) -> None:
+    body = client.get("/metrics/equity").json()
+    assert [p["equity_pts"] for p in body] == [1.0, 0.25]
+
+
+def test_fingerprints_have_the_seed_fields(client: TestClient) -> None:
+    body = client.get("/metrics/fingerprints").json()
+    assert len(body) == 1
+    assert set(body[0]) == {"setup", "fingerprint_id", "status", "samples", "win_rate", "expectancy"}
+    assert body[0]["samples"] == 1
+    assert body[0]["status"] == "probation"
+
+
+def test_control_from_loopback_without_a_token(client: TestClient) -> None:
+    assert client.post("/control/stop").json() == {"running": False}
+    assert client.get("/metrics/summary").json()["running"] is False
+    assert client.post("/control/start").json() == {"running": True}
+
+
+def test_control_from_another_host_needs_a_token(tmp_path: Path, sqlite_url: str) -> None:
+    app = create_app(make_settings(tmp_path, sqlite_url))
+    with TestClient(app, client=REMOTE) as remote:
+        res = remote.post("/control/stop")
+        assert res.status_code == 403
+        assert "MESDESK_API_TOKEN" in res.json()["detail"]
+
+
+def test_control_with_a_token_set(tmp_path: Path, sqlite_url: str) -> None:
+    app = create_app(make_settings(tmp_path, sqlite_url, MESDESK_API_TOKEN="s3cret"))
+    with TestClient(app, client=REMOTE) as remote:
+        assert remote.post("/control/stop").status_code == 401
+        assert remote.post("/control/stop", headers={"Authorization": "Bearer nope"}).status_code == 401
+        ok = remote.post("/control/stop", headers={"Authorization": "Bearer s3cret"})
+        assert ok.json() == {"running": False}
+
+
+def test_cors_allows_the_configured_origin(tmp_path: Path, sqlite_url: str) -> None:
+    app = create_app(make_settings(tmp_path, sqlite_url, FRONTEND_CORS_ORIGIN="https://desk.example.com"))
+    with TestClient(app) as c:
+        ok = c.get("/health", headers={"Origin": "https://desk.example.com"})
+        assert ok.headers["access-control-allow-origin"] == "https://desk.example.com"
+        other = c.get("/health", headers={"Origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize("path", ["/mes/signals", "/mes_signals"])
+def test_signals_refuse_an_unknown_timeframe(client: TestClient, path: str) -> None:
+    res = client.get(path, params={"timeframe": "7m"})
+    assert res.status_code == 422
+    assert "timeframe='7m'" in res.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/mes/forecast", "/mes_forecast"])
+def test_forecast_refuses_an_unknown_model(client: TestClient, path: str) -> None:
+    res = client.get(path, params={"model": "foo"})
+    assert res.status_code == 422
+    assert "model='foo'" in res.json()["detail"]
+
+
+def test_signals_without_the_scanner_are_a_503_with_a_reason(client: TestClient) -> None:
+    if importlib.util.find_spec("mesdesk.services.scan") is not None:
+        pytest.skip("the scanner is installed in this build")
+    res = client.get("/mes/signals", params={"timeframe": "15m"})
+    assert res.status_code == 503
+    assert "scanner" in res.json()["detail"]
+
+
+def test_dashboard_and_docs_are_served(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "mesdesk" in page.text
+    assert client.get("/static/dashboard.js").status_code == 200
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/health", "/metrics/summary", "/metrics/trades", "/mes/signals", "/mes_forecast", "/mes/full"):
+        assert p in paths
