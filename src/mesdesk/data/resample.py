@@ -54,7 +54,8 @@ def _clip_to_early_close(day_number: np.ndarray, end_ns: np.ndarray) -> np.ndarr
             continue
         if close is not None and close < DAY_CLOSE_CT:
             close_ns[i] = pd.Timestamp(datetime.combine(day, close, tzinfo=CT)).value
-    return np.minimum(end_ns, close_ns[inverse])
+    clipped: np.ndarray = np.minimum(end_ns, close_ns[inverse])
+    return clipped
 
 
 def _wall_minutes_to_utc_ns(wall_min: np.ndarray) -> np.ndarray:
