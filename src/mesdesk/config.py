@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
 
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "databento_api_key",
+        "fred_api_key",
+        "database_url",
+        "api_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -57,12 +57,15 @@ def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".txt", ".gz"):
-            return _read_csv(path)
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt", ".gz"):
+            frame = _read_csv(path)
+        else:
+            raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
     except (ValueError, OSError, pa.ArrowException) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from exc
-    raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    pa.default_memory_pool().release_unused()  # arrow's buffers are copied out: give them back now
+    return frame
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
