@@ -58,9 +58,23 @@ def trading_day_close(day: date) -> datetime:
     return datetime.combine(day, DAY_CLOSE_CT, tzinfo=CT).astimezone(UTC)
 
 
+_NS_HOUR = 3_600_000_000_000
+
+
 def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Central wall-clock times (naive) of UTC instants."""
-    return index.tz_convert(CT).tz_localize(None)
+    """Central wall-clock times (naive) of UTC instants.
+
+    The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), which keeps
+    a year of minutes at a few milliseconds whatever time-zone backend pandas uses.
+    """
+    if index.tz is None:
+        raise ValueError("ct_wall needs timezone-aware timestamps")
+    ns = np.asarray(index.as_unit("ns").asi8)
+    hours = ns // _NS_HOUR
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    starts = pd.DatetimeIndex(uniq * _NS_HOUR, tz="UTC")
+    offsets = np.asarray(starts.tz_convert(CT).tz_localize(None).asi8) - uniq * _NS_HOUR
+    return pd.DatetimeIndex((ns + offsets[inverse]).astype("datetime64[ns]"), name=index.name)
 
 
 def trading_days(index: pd.DatetimeIndex) -> np.ndarray:
@@ -184,20 +198,45 @@ class _Table:
     closes: Mapping[date, time]  # early closes only (CT wall time)
 
 
-@lru_cache(maxsize=1)
-def _table() -> _Table:
-    """Sessions and early closes: exchange_calendars 'CMES' corrected by the overrides (built once)."""
-    import exchange_calendars as xcals  # slow import: only when a holiday question is asked
+def library_days(first_year: int = _CAL_FIRST_YEAR, last_year: int = _CAL_LAST_YEAR) -> LibraryDays:
+    """What exchange_calendars 'CMES' says: weekdays without a session and early closes (CT), uncorrected.
 
-    cal = xcals.get_calendar("CMES", start=f"{_CAL_FIRST_YEAR}-01-01", end=f"{_CAL_LAST_YEAR}-12-31")
+    Building the calendar takes a second or more, so mesdesk ships this result in `_cme_library_days`
+    (regenerate with ``python -m mesdesk._cme_library_days``); a test checks the copy against the library.
+    """
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("CMES", start=f"{first_year}-01-01", end=f"{last_year}-12-31")
     schedule = cal.schedule
     sessions = {ts.date() for ts in schedule.index}
+    weekdays = [d.date() for d in pd.bdate_range(f"{first_year}-01-01", f"{last_year}-12-31")]
     close_ct = schedule["close"].dt.tz_convert(CT)
     early = {
-        ts.date(): c.time().replace(tzinfo=None)
+        ts.date(): c.strftime("%H:%M")
         for ts, c in close_ct.items()
         if (c.hour, c.minute) < (DAY_CLOSE_CT.hour, DAY_CLOSE_CT.minute)
     }
+    return LibraryDays(tuple(d for d in weekdays if d not in sessions), tuple(sorted(early.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryDays:
+    """The calendar library's view: weekdays without a session, and (day, 'HH:MM' CT) early closes."""
+
+    no_session: tuple[date, ...]
+    early_closes: tuple[tuple[date, str], ...]
+
+
+@lru_cache(maxsize=1)
+def _table() -> _Table:
+    """Sessions and early closes: the library's view (shipped copy) corrected by the overrides."""
+    from mesdesk._cme_library_days import LIBRARY_DAYS
+
+    closed = set(LIBRARY_DAYS.no_session)
+    first, last = date(_CAL_FIRST_YEAR, 1, 1).toordinal(), date(_CAL_LAST_YEAR, 12, 31).toordinal()
+    every_day = (date.fromordinal(n) for n in range(first, last + 1))
+    sessions = {d for d in every_day if d.weekday() < 5 and d not in closed}
+    early = {day: time.fromisoformat(hhmm) for day, hhmm in LIBRARY_DAYS.early_closes}
     fixes = {**_rule_overrides(early), **CALENDAR_OVERRIDES}
     for day, fix in fixes.items():
         if fix.close_ct is None:
@@ -288,15 +327,16 @@ def market_open_mask(index: pd.DatetimeIndex) -> np.ndarray:
     days = trading_days(index)
     wall = ct_wall(index).to_numpy()
     minutes = (wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")
-    out = np.zeros(len(index), dtype=bool)
-    for day in np.unique(days):
-        close = session_close_ct(pd.Timestamp(day).date())
-        if close is None:
-            continue
-        sel = days == day
-        before_close = (wall[sel].astype("datetime64[D]") < day) | (minutes[sel] < _minutes(close))
-        out[sel] = before_close & ~((minutes[sel] >= _minutes(DAY_CLOSE_CT)) & (minutes[sel] < _minutes(DAY_OPEN_CT)))
-    return out
+    uniq, inverse = np.unique(days, return_inverse=True)
+    closes = []
+    for day in uniq.astype(object):
+        close = session_close_ct(day)
+        closes.append(-1 if close is None else _minutes(close))
+    close_min = np.asarray(closes, dtype=np.int64)[inverse]
+    evening = wall.astype("datetime64[D]") < days  # 17:00-24:00 CT belongs to the next day's session
+    in_break = (minutes >= _minutes(DAY_CLOSE_CT)) & (minutes < _minutes(DAY_OPEN_CT))
+    mask: np.ndarray = (close_min >= 0) & (evening | (minutes < close_min)) & ~in_break
+    return mask
 
 
 # ---------------------------------------------------------------- contract months and rolls

@@ -133,7 +133,7 @@ def volume_multiple(
     lo = np.maximum(d - lookback_days, 0)
     total = csum[d, s] - csum[lo, s]
     n = ccnt[d, s] - ccnt[lo, s]
-    ok = n >= min_days
+    ok = (n >= min_days) & (n > 0)
     mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(ok & (mean > 0), v / np.where(mean > 0, mean, 1.0), np.nan)
@@ -151,7 +151,7 @@ def opening_range(
 
     `in_range` marks the bars that form the range (e.g. the first N minutes of RTH); `after_range`
     marks bars that close at or after the range end on the same day. A bar only sees its own day's
-    range, and only once the range has closed.
+    range, and only once the range has closed and every range bar comes before it in the input.
     """
     h = np.asarray(high, dtype=np.float64)
     lo = np.asarray(low, dtype=np.float64)
@@ -166,12 +166,26 @@ def opening_range(
     n = int(d0.max()) + 1
     hi_by_day = np.full(n, -np.inf)
     lo_by_day = np.full(n, np.inf)
+    last_in_range = np.full(n, np.iinfo(np.int64).max)
     np.maximum.at(hi_by_day, d0[inr], h[inr])
     np.minimum.at(lo_by_day, d0[inr], lo[inr])
-    has = np.isfinite(hi_by_day)[d0] & aft
+    positions = np.arange(h.size)
+    last_in_range[np.unique(d0[inr])] = -1
+    np.maximum.at(last_in_range, d0[inr], positions[inr])
+    # A bar sees its day's range only once every range bar lies before it, whatever `after_range` says
+    # (a loose mask such as "minutes >= 09:00 CT" would otherwise hand the evening session tomorrow's range).
+    has = np.isfinite(hi_by_day)[d0] & aft & (positions > last_in_range[d0])
     or_high[has] = hi_by_day[d0[has]]
     or_low[has] = lo_by_day[d0[has]]
     return or_high, or_low
+
+
+def _window_extreme(x: FloatArray, k: int, op: np.ufunc) -> FloatArray:
+    """out[j] = op over x[j..j+k-1] (k contiguous passes: faster than reducing strided windows)."""
+    out = x[: x.size - k + 1].copy()
+    for shift in range(1, k):
+        op(out, x[shift : shift + out.size], out=out)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,13 +214,12 @@ def pivots(high: npt.ArrayLike, low: npt.ArrayLike, order: int) -> Pivots:
     if n < 2 * k + 1:
         empty_i = np.empty(0, dtype=np.int64)
         return Pivots(empty_i, empty_i, np.empty(0), np.empty(0, dtype=bool))
-    win = np.lib.stride_tricks.sliding_window_view
     centers = np.arange(k, n - k)
-    hw = win(h, 2 * k + 1)
-    lw = win(lo, 2 * k + 1)
+    hmax, lmin = _window_extreme(h, k, np.maximum), _window_extreme(lo, k, np.minimum)
     hc, lc = h[centers], lo[centers]
-    is_ph = (hc > hw[:, :k].max(axis=1)) & (hc >= hw[:, k + 1 :].max(axis=1))
-    is_pl = (lc < lw[:, :k].min(axis=1)) & (lc <= lw[:, k + 1 :].min(axis=1))
+    # window j covers bars j..j+k-1: the k bars before a center i start at i-k, the k after at i+1
+    is_ph = (hc > hmax[centers - k]) & (hc >= hmax[centers + 1])
+    is_pl = (lc < lmin[centers - k]) & (lc <= lmin[centers + 1])
     ph = centers[is_ph]
     pl = centers[is_pl]
     idx = np.concatenate((ph, pl))

@@ -3,38 +3,69 @@
 Bins up to 1h are clock-aligned (17:00 CT sits on an hour boundary, so they are the same in UTC
 and CT). 4h bins run 17-21, 21-01, 01-05, 05-09, 09-13, 13-16 CT (the last one ends at the 16:00
 close); 1d bins are whole trading days. Every output bar is labelled by its bin's **open** time.
+On an early-close day (see `mesdesk.calendar`) the last bins end at that close.
 A bin is emitted only once it is complete: its end is at or before the close of the last input bar
 (`complete_only`), so resampled history never changes when later bars arrive.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import numpy as np
 import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS, empty_bars
-from mesdesk.calendar import CT, ct_wall
+from mesdesk.calendar import CT, DAY_CLOSE_CT, ct_wall, session_close_ct
 from mesdesk.errors import ConfigError
 from mesdesk.timeframes import Timeframe
 
 _NS_MIN = 60 * 1_000_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _wall_bins(index: pd.DatetimeIndex, hours: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin start and end (UTC ns) for wall-clock bins of `hours` anchored at 17:00 CT."""
+    """Bin start and end (UTC ns) for wall-clock bins of `hours` anchored at 17:00 CT.
+
+    Edges are computed once per run of bars sharing a bin, then repeated (a year of minutes has a
+    few thousand runs), which keeps the time-zone work small.
+    """
     wall = ct_wall(index).to_numpy().astype("datetime64[m]").astype(np.int64)  # wall minutes
     shifted = wall + 7 * 60  # 17:00 CT -> 00:00 of the trading day
     day = shifted // (24 * 60)
     into = shifted - day * 24 * 60
+    slot = np.zeros_like(into) if hours >= 24 else into // (hours * 60)
+    key = day * 8 + slot
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    pos = np.flatnonzero(first)
+    counts = np.diff(np.append(pos, key.size))
+    run_day = day[pos]
     if hours >= 24:
-        start_into = np.zeros_like(into)
-        end_into = np.full_like(into, 23 * 60)  # 16:00 CT close
+        start_into = np.zeros(pos.size, dtype=np.int64)
+        end_into = np.full(pos.size, 23 * 60, dtype=np.int64)  # 16:00 CT close
     else:
-        start_into = (into // (hours * 60)) * hours * 60
+        start_into = slot[pos] * hours * 60
         end_into = np.minimum(start_into + hours * 60, 23 * 60)
-    start_wall = day * 24 * 60 + start_into - 7 * 60
-    end_wall = day * 24 * 60 + end_into - 7 * 60
-    return _wall_minutes_to_utc_ns(start_wall), _wall_minutes_to_utc_ns(end_wall)
+    start_ns = _wall_minutes_to_utc_ns(run_day * 24 * 60 + start_into - 7 * 60)
+    end_ns = _clip_to_early_close(run_day, _wall_minutes_to_utc_ns(run_day * 24 * 60 + end_into - 7 * 60))
+    return np.repeat(start_ns, counts), np.repeat(end_ns, counts)
+
+
+def _clip_to_early_close(day_number: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+    """End bins no later than the session's early close (a 12:15 CT close completes the day at 12:15)."""
+    uniq, inverse = np.unique(day_number, return_inverse=True)
+    close_ns = np.full(uniq.size, np.iinfo(np.int64).max, dtype=np.int64)
+    for i, number in enumerate(uniq):
+        day = date.fromordinal(int(number) + _EPOCH_ORDINAL)
+        try:
+            close = session_close_ct(day)
+        except ConfigError:  # outside the calendar's years: regular 16:00 CT close
+            continue
+        if close is not None and close < DAY_CLOSE_CT:
+            close_ns[i] = pd.Timestamp(datetime.combine(day, close, tzinfo=CT)).value
+    clipped: np.ndarray = np.minimum(end_ns, close_ns[inverse])
+    return clipped
 
 
 def _wall_minutes_to_utc_ns(wall_min: np.ndarray) -> np.ndarray:
