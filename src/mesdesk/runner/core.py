@@ -283,6 +283,11 @@ def trade_rows(trades: pd.DataFrame, sources: Mapping[str, str]) -> list[dict[st
     return out
 
 
+def _rounded(value: Any, digits: int) -> float | None:
+    out = _f(value)
+    return None if out is None else round(out, digits)
+
+
 def _live(candidates: pd.DataFrame) -> dict[str, Any] | None:
     if candidates.empty:
         return None
@@ -290,9 +295,9 @@ def _live(candidates: pd.DataFrame) -> dict[str, Any] | None:
     return {
         "setup_type": str(rec["setup_type"]),
         "direction": str(rec["direction"]),
-        "prefilter_score": _f(rec["prefilter_score"]),
-        "volume_multiple": _f(rec.get("volume_multiple")),
-        "atr_5m": _f(rec.get("atr_5m")),
+        "prefilter_score": _rounded(rec["prefilter_score"], 2),
+        "volume_multiple": _rounded(rec.get("volume_multiple"), 2),
+        "atr_5m": _rounded(rec.get("atr_5m"), 2),
         "session_label": str(rec.get("session_label")),
         "timestamp_ct": str(rec.get("timestamp_ct")),
     }

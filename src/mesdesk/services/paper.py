@@ -13,13 +13,13 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from mesdesk.bars import validate_bars
-from mesdesk.calendar import trading_day_open
+from mesdesk.calendar import CT, trading_day_open, trading_days
 from mesdesk.config import Settings
 from mesdesk.data.source import BarSource
 from mesdesk.errors import ConfigError, DataError
@@ -31,15 +31,23 @@ from mesdesk.store.runner_store import ServiceStore
 log = logging.getLogger(__name__)
 
 MODES = ("replay", "live", "off")
+DEFAULT_REPLAY_DAY = date(2025, 9, 16)  # the date of the README's example; a Tuesday
 
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    """What the runner trades on. `replay_day` None = the synthetic default's last day."""
+    """What the runner trades on.
+
+    A replay trades `replay_day` (default 2025-09-16) of the synthetic market or of `replay_file`,
+    starting at `replay_from_ct` (CT wall time; None = the session open at 17:00 CT the evening
+    before); earlier bars are history only. `speed` is bars per bar-span of wall time (60: a
+    1-minute bar each second; 0: as fast as possible).
+    """
 
     mode: str = "replay"
     replay_day: date | None = None
     replay_file: Path | None = None
+    replay_from_ct: time | None = time(8, 0)
     speed: float = 60.0
     lookback_days: int = 5
     synthetic_days: int = 10
@@ -61,7 +69,7 @@ class RunnerOptions:
     def runner_name(self) -> str:
         if self.mode == "live":
             return "paper"
-        return f"replay-{self.replay_day.isoformat()}" if self.replay_day else "replay"
+        return f"replay-{(self.replay_day or DEFAULT_REPLAY_DAY).isoformat()}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunnerOptions:
@@ -173,8 +181,6 @@ def replay_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
     """Bars to replay, the trading day to trade, and a description of where they come from."""
     if options.replay_file is not None:
         bars = _read_bars(options.replay_file)
-        from mesdesk.calendar import trading_days
-
         days = sorted({pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index))})
         day = options.replay_day or days[-1]
         if day not in days:
@@ -197,26 +203,23 @@ def _read_bars(path: Path) -> pd.DataFrame:
 
 
 def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
-    try:
-        from mesdesk.data import synthetic  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise Unavailable("the synthetic market is not in this build; give --replay-file PATH") from exc
-    days = options.synthetic_days
-    end_day = options.replay_day
-    bars = (
-        synthetic.generate(days=days, seed=options.seed, end=end_day)
-        if end_day
-        else synthetic.generate(days=days, seed=options.seed)
-    )
-    from mesdesk.calendar import trading_days
+    from mesdesk.data.synthetic import SyntheticConfig, generate_bars
 
-    all_days = sorted({pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index))})
-    return bars, end_day or all_days[-1], f"synthetic(seed={options.seed})"
+    day = options.replay_day or DEFAULT_REPLAY_DAY
+    first = day - timedelta(days=options.lookback_days + 4)  # weekends and holidays: a few spare days
+    bars = generate_bars(first, day, SyntheticConfig(seed=options.seed))
+    days = {pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index))}
+    if day not in days:
+        raise DataError(f"--replay {day}: not a CME trading day (weekend or holiday); pick another date")
+    return bars, day, f"synthetic(seed={options.seed})"
 
 
 def replay_driver(options: RunnerOptions) -> ReplayDriver:
     bars, day, name = replay_bars(options)
-    return ReplayDriver(bars, start=trading_day_open(day), speed=options.speed, name=f"{name}:{day.isoformat()}")
+    start = (
+        datetime.combine(day, options.replay_from_ct, tzinfo=CT) if options.replay_from_ct else trading_day_open(day)
+    )
+    return ReplayDriver(bars, start=start, speed=options.speed, name=f"{name}:{day.isoformat()}")
 
 
 def live_driver(settings: Settings, options: RunnerOptions) -> LiveDriver:

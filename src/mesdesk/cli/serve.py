@@ -1,0 +1,77 @@
+"""`mesdesk serve`: the API, the dashboard at / and a paper runner (a replay unless --live)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mesdesk.cli import app
+from mesdesk.errors import ConfigError
+
+
+def _parse_day(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--replay {text!r}: expected a date as YYYY-MM-DD, e.g. 2025-09-16") from None
+
+
+def _parse_ct(text: str) -> time | None:
+    if text.lower() in ("open", "session"):
+        return None
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--from {text!r}: expected HH:MM (CT) or 'open'") from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    replay: Annotated[
+        str | None, typer.Option("--replay", help="Trading day to replay, YYYY-MM-DD (default 2025-09-16).")
+    ] = None,
+    replay_file: Annotated[
+        Path | None, typer.Option("--replay-file", help="Replay bars from a CSV/Parquet file instead.")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.0, help="Replay speed, x real time (0 = as fast as possible).")
+    ] = 60.0,
+    from_ct: Annotated[
+        str, typer.Option("--from", help="Replay trading starts at this CT time ('open' = 17:00 CT).")
+    ] = "08:00",
+    live: Annotated[str | None, typer.Option("--live", help="Trade live bars instead: yahoo or databento.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")] = False,
+    no_runner: Annotated[bool, typer.Option("--no-runner", help="Serve the API only; no runner trades.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API and the dashboard; with no key, replay the synthetic market so it works at once.
+
+    A restart resumes the same runner where it stopped (open position, counters, budget); --fresh
+    starts its book over. OpenAPI at /docs.
+    """
+    import uvicorn
+
+    from mesdesk.api import create_app
+    from mesdesk.config import load_settings
+    from mesdesk.services.paper import RunnerOptions
+
+    settings = load_settings()
+    mode = "off" if no_runner else ("live" if live else "replay")
+    options = RunnerOptions(
+        mode=mode,
+        replay_day=_parse_day(replay),
+        replay_file=replay_file,
+        replay_from_ct=_parse_ct(from_ct),
+        speed=speed,
+        live_source=live or "yahoo",
+        fresh=fresh,
+    )
+    typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {options.runner_name})")
+    uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level)
