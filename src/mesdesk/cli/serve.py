@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated
@@ -64,6 +65,7 @@ def serve(
 
     settings = load_settings()
     mode = "off" if no_runner else ("live" if live else "replay")
+    env = RunnerOptions.from_env(os.environ)  # lease timing (MESDESK_LEASE_TTL_S) and polling
     options = RunnerOptions(
         mode=mode,
         replay_day=_parse_day(replay),
@@ -72,6 +74,9 @@ def serve(
         speed=speed,
         live_source=live or "yahoo",
         fresh=fresh,
+        poll_s=env.poll_s,
+        lease_ttl_s=env.lease_ttl_s,
+        renew_every_s=env.renew_every_s,
     )
     typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {options.runner_name})")
     uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level)
