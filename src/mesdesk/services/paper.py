@@ -73,8 +73,8 @@ class RunnerOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunnerOptions:
-        """MESDESK_RUNNER (replay|live|off), MESDESK_REPLAY_DATE, MESDESK_REPLAY_FILE, MESDESK_REPLAY_SPEED,
-        MESDESK_LIVE_SOURCE (yahoo|databento), MESDESK_POLL_S, MESDESK_LEASE_TTL_S."""
+        """MESDESK_RUNNER (replay|live|off), MESDESK_REPLAY_DATE, MESDESK_REPLAY_FILE, MESDESK_REPLAY_FROM,
+        MESDESK_REPLAY_SPEED, MESDESK_LIVE_SOURCE (yahoo|databento), MESDESK_POLL_S, MESDESK_LEASE_TTL_S."""
 
         def num(name: str, default: float) -> float:
             raw = env.get(name)
@@ -92,10 +92,16 @@ class RunnerOptions:
             raise ConfigError(f"MESDESK_REPLAY_DATE={day_raw!r}: expected YYYY-MM-DD") from None
         file_raw = env.get("MESDESK_REPLAY_FILE") or None
         ttl = num("MESDESK_LEASE_TTL_S", 15.0)
+        from_raw = env.get("MESDESK_REPLAY_FROM") or "08:00"
+        try:
+            from_ct = None if from_raw == "open" else time.fromisoformat(from_raw)
+        except ValueError:
+            raise ConfigError(f"MESDESK_REPLAY_FROM={from_raw!r}: expected HH:MM (CT) or 'open'") from None
         return cls(
             mode=env.get("MESDESK_RUNNER", "replay") or "replay",
             replay_day=day,
             replay_file=Path(file_raw) if file_raw else None,
+            replay_from_ct=from_ct,
             speed=num("MESDESK_REPLAY_SPEED", 60.0),
             live_source=env.get("MESDESK_LIVE_SOURCE", "yahoo"),
             poll_s=num("MESDESK_POLL_S", 5.0),
