@@ -9,14 +9,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mesdesk.calendar import trading_days
 from mesdesk.cli import main
-from mesdesk.data.vix import synthetic_vix
+from mesdesk.data.resample import resample
+from mesdesk.data.vix import _trading_days_fast, synthetic_vix
 from mesdesk.errors import ConfigError
 from mesdesk.services.scan import ScanRequest, run_scan, signals_payload, write_signals_csv
 from mesdesk.setups.measured_move import MeasuredMoveConfig
 from mesdesk.setups.measured_move_outcomes import OUTCOME_COLUMNS
-from mesdesk.setups.measured_move_scan import CSV_COLUMNS, RESOLVED, ScanConfig, evaluate, scan_bars
-from mesdesk.timeframes import Timeframe
+from mesdesk.setups.measured_move_scan import (
+    CSV_COLUMNS,
+    RESOLVED,
+    ScanConfig,
+    evaluate,
+    scan_bars,
+    timeframe_bars,
+)
+from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 from .test_measured_move import random_walk_bars
 
@@ -183,3 +192,19 @@ def test_written_csv_round_trips_times_as_utc(minute_bars: pd.DataFrame, tmp_pat
     back = pd.read_csv(path)
     assert len(back) == len(result.signals)
     assert pd.to_datetime(back["confirmed_at"], utc=True).tolist() == result.signals["confirmed_at"].tolist()
+
+
+def test_chained_resampling_equals_resampling_the_base_directly() -> None:
+    # two weeks of minutes across the 2025-03-09 DST change, with a gap (a missing hour)
+    bars = random_walk_bars(14 * 1440, seed=3, freq="1min")
+    bars = bars.drop(bars.index[3000:3060])
+    chain = timeframe_bars(bars, SCAN_TIMEFRAMES, pd.Timedelta(minutes=1))
+    for tf in SCAN_TIMEFRAMES:
+        direct = resample(bars, tf, source_span=pd.Timedelta(minutes=1))
+        pd.testing.assert_frame_equal(chain[tf], direct, check_freq=False)
+
+
+def test_synthetic_vix_trading_days_match_the_calendar_across_dst() -> None:
+    bars = random_walk_bars(14 * 1440, seed=3, freq="1min")
+    index = pd.DatetimeIndex(bars.index)
+    assert (_trading_days_fast(index) == trading_days(index)).all()
