@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mesdesk.data.files import load_bars
 from mesdesk.data.vix import synthetic_vix
-from mesdesk.services.scan import _read_bars_file
 from mesdesk.setups.measured_move_scan import ScanConfig, scan_bars
 
 OUTCOMES = {"target_100", "target_123_6", "stop", "expiry", "open", "void"}
@@ -17,7 +17,7 @@ OUTCOMES = {"target_100", "target_123_6", "stop", "expiry", "open", "void"}
 
 @pytest.mark.parametrize("name", ["ES_1m_2025-09-15_2025-10-10.csv", "ES_5m_2026-02-17_2026-04-28.csv"])
 def test_every_real_signal_obeys_the_rules(shared_data: Path, name: str) -> None:
-    bars = _read_bars_file(shared_data / name)
+    bars = load_bars(shared_data / name)
     sig = scan_bars(bars, ScanConfig(), synthetic_vix(bars))
     assert len(sig) > 20
     assert set(sig["outcome"]) <= OUTCOMES

@@ -11,6 +11,7 @@ import pytest
 
 from mesdesk.calendar import trading_days
 from mesdesk.cli import main
+from mesdesk.config import load_settings
 from mesdesk.data.resample import resample
 from mesdesk.data.vix import _trading_days_fast, synthetic_vix
 from mesdesk.errors import ConfigError
@@ -208,3 +209,33 @@ def test_synthetic_vix_trading_days_match_the_calendar_across_dst() -> None:
     bars = random_walk_bars(14 * 1440, seed=3, freq="1min")
     index = pd.DatetimeIndex(bars.index)
     assert (_trading_days_fast(index) == trading_days(index)).all()
+
+
+def test_default_source_is_the_synthetic_market_with_a_synthetic_vix() -> None:
+    request = ScanRequest(days_back=6, config=ScanConfig(timeframes=(Timeframe.M5,)))
+    result = run_scan(request, load_settings(FRED_API_KEY=None))
+    assert result.bars_from == "synthetic (seed 7)"
+    assert result.vix_from.startswith("synthetic")
+    assert result.first_bar.tz is not None
+    again = run_scan(request, load_settings(FRED_API_KEY=None))
+    pd.testing.assert_frame_equal(result.signals, again.signals)  # deterministic by seed
+
+
+def test_fred_vixcls_is_used_when_a_key_is_set(
+    minute_bars: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mesdesk.data import fred
+
+    asked: list[tuple[str, object, object]] = []
+
+    def fake_series(self: fred.FredClient, series_id: str, start: object = None, end: object = None) -> pd.Series:
+        asked.append((series_id, start, end))
+        return flat_vix(19.0).rename("VIXCLS")
+
+    monkeypatch.setattr(fred.FredClient, "series", fake_series)
+    request = ScanRequest(source="file", file=tmp_path / "unused.csv", config=ScanConfig(timeframes=(Timeframe.M5,)))
+    result = run_scan(request, load_settings(FRED_API_KEY="k"), bars=minute_bars)
+    assert result.vix_from == "FRED VIXCLS"
+    assert asked[0][0] == "VIXCLS"
+    assert (result.signals["vix"] == 19.0).all()
+    assert (result.signals["vix_filter_passed"] == (result.signals["direction"] == "short")).all()

@@ -14,15 +14,16 @@ from __future__ import annotations
 import importlib
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.bars import validate_bars
 from mesdesk.config import Settings, load_settings
+from mesdesk.data.files import load_bars
+from mesdesk.data.synthetic import SyntheticConfig, generate_bars
 from mesdesk.data.vix import load_vix_csv, synthetic_vix
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.setups.measured_move_scan import (
@@ -36,6 +37,7 @@ from mesdesk.setups.measured_move_scan import (
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 SOURCES = ("synthetic", "file", "databento", "yahoo")
+SYNTHETIC_ORIGIN = date(2025, 1, 2)  # the synthetic market's first day (deterministic by seed)
 _PROVIDER_CLASSES = {"databento": "DatabentoSource", "yahoo": "YahooSource"}
 
 
@@ -73,36 +75,10 @@ class ScanResult:
     vix_from: str
 
 
-def _read_bars_file(path: Path) -> pd.DataFrame:
-    """Bars from a CSV/Parquet file, through the project's file loader when it is present."""
-    try:
-        files = importlib.import_module("mesdesk.data.files")
-    except ModuleNotFoundError:
-        files = None
-    if files is not None:
-        loaded: pd.DataFrame = files.load_bars(path)
-        return loaded
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    raw = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    ts_col = next((c for c in ("ts_utc", "ts", "timestamp") if c in raw.columns), None)
-    if ts_col is None:
-        raise DataError(f"{path}: needs a ts_utc, ts or timestamp column (bar open, with time zone)")
-    try:
-        index = pd.DatetimeIndex(pd.to_datetime(raw[ts_col], utc=True), name="ts")
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{path}: column {ts_col}: {exc}") from None
-    raw.index = index
-    return validate_bars(raw, source=str(path), row_base=2)
-
-
-def _synthetic_bars(days: int, seed: int) -> pd.DataFrame:
-    try:
-        synthetic = importlib.import_module("mesdesk.data.synthetic")
-    except ModuleNotFoundError:
-        raise ConfigError("--source synthetic: the synthetic market is not part of this build") from None
-    bars: pd.DataFrame = synthetic.generate_bars(days=days, seed=seed)
-    return bars
+def _synthetic_bars(days_back: int, seed: int) -> pd.DataFrame:
+    """Synthetic 1-minute bars covering `days_back` calendar days from the market's fixed origin."""
+    first = SYNTHETIC_ORIGIN
+    return generate_bars(first, first + timedelta(days=days_back), SyntheticConfig(seed=seed))
 
 
 def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> pd.DataFrame:
@@ -122,7 +98,7 @@ def load_scan_bars(request: ScanRequest, settings: Settings, now: datetime | Non
     """The base bars of the request (1m or 5m) cut to the last ``days_back`` days, and their origin."""
     if request.source == "file":
         assert request.file is not None  # checked in ScanRequest
-        bars, origin = _read_bars_file(request.file), f"file {request.file}"
+        bars, origin = load_bars(request.file), f"file {request.file}"
     elif request.source == "synthetic":
         bars, origin = _synthetic_bars(request.days_back, request.seed), f"synthetic (seed {request.seed})"
     else:
