@@ -239,3 +239,19 @@ def test_fred_vixcls_is_used_when_a_key_is_set(
     assert asked[0][0] == "VIXCLS"
     assert (result.signals["vix"] == 19.0).all()
     assert (result.signals["vix_filter_passed"] == (result.signals["direction"] == "short")).all()
+
+
+def test_cli_flags_reach_the_rules(minute_bars: pd.DataFrame, tmp_path: Path) -> None:
+    bars_file = tmp_path / "bars.csv"
+    write_bars_csv(minute_bars, bars_file)
+    out_csv = tmp_path / "signals.csv"
+    main(["scan", "--source", "file", "--file", str(bars_file), "--csv", str(out_csv), "--timeframes", "5m",
+          "--swing-order", "3", "--min-rr", "3", "--require-volume-confirmation", "--max-hold-bars", "20"])  # fmt: skip
+    written = pd.read_csv(out_csv, parse_dates=["confirmed_at", "expiry_at"])
+    assert len(written) > 0
+    assert (written["rr"] >= 3).all()
+    assert written["volume_confirmed"].all()
+    known = written.dropna(subset=["expiry_at"])
+    assert ((known["expiry_at"] - known["confirmed_at"]) >= pd.Timedelta(minutes=100)).all()
+    c_to_conf = pd.to_datetime(written["confirmed_at"]) - pd.to_datetime(written["c_time"])
+    assert (c_to_conf == pd.Timedelta(minutes=20)).all()  # 3 bars after C's bar opened: its close + 15 min

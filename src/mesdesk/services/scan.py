@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,21 +182,7 @@ def signals_payload(
     base = request or ScanRequest()
     if tf not in SCAN_TIMEFRAMES:
         raise ConfigError(f"timeframe={timeframe!r}: the scanner runs on 5m, 15m, 1h, 4h, 1d")
-    one = ScanRequest(
-        days_back=base.days_back,
-        source=base.source,
-        file=base.file,
-        vix_file=base.vix_file,
-        symbol=base.symbol,
-        seed=base.seed,
-        config=ScanConfig(
-            timeframes=(tf,),
-            rules=base.config.rules,
-            outcomes=base.config.outcomes,
-            vix_long_max=base.config.vix_long_max,
-            vix_short_min=base.config.vix_short_min,
-        ),
-    )
+    one = replace(base, config=replace(base.config, timeframes=(tf,)))
     return signal_records(run_scan(one, settings, bars=bars).signals)
 
 
