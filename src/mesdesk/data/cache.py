@@ -51,6 +51,7 @@ Fetcher = Callable[[list[Interval]], Iterable[Piece]]
 
 _META_COVERAGE = b"mesdesk.coverage"
 _META_VERSION = b"mesdesk.cache_version"
+_META_KEY = b"mesdesk.key"
 _VERSION = b"1"
 
 
@@ -63,7 +64,7 @@ class CacheKey:
     timeframe: Timeframe
 
     def relative_path(self) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9._=-]", "_", self.symbol)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", self.symbol)
         return Path(self.source) / safe / f"{self.timeframe.value}.parquet"
 
 
@@ -152,7 +153,7 @@ class BarCache:
         if not path.exists():
             return None
         try:
-            table = pq.read_table(path)  # type: ignore[no-untyped-call]
+            table = pq.ParquetFile(path).read()  # type: ignore[no-untyped-call]
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cache file {path} is unreadable ({exc}); fetch again with --refresh") from None
         meta = table.schema.metadata or {}
@@ -223,6 +224,7 @@ class BarCache:
         meta = dict(table.schema.metadata or {})
         meta[_META_COVERAGE] = json.dumps(coverage).encode()
         meta[_META_VERSION] = _VERSION
+        meta[_META_KEY] = json.dumps([key.source, key.symbol, key.timeframe.value]).encode()
         table = table.replace_schema_metadata(meta)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
@@ -261,13 +263,14 @@ class BarCache:
         return _slice(frame, lo, hi)
 
     def entries(self) -> Iterator[CacheEntry]:
-        """Every cache file, for listings (files that fail to read are skipped by the caller)."""
+        """Every cache file, for listings; a file that cannot be read raises `DataError` naming it."""
         for path in sorted(self.root.glob("*/*/*.parquet")):
-            source, symbol = path.parent.parent.name, path.parent.name
             try:
-                key = CacheKey(source, symbol, Timeframe(path.stem))
-            except ValueError:
-                continue
+                meta = pq.ParquetFile(path).schema_arrow.metadata or {}  # type: ignore[no-untyped-call]
+                source, symbol, tf = json.loads(meta[_META_KEY])
+                key = CacheKey(str(source), str(symbol), Timeframe(tf))
+            except (OSError, pa.ArrowException, KeyError, ValueError, TypeError):
+                raise DataError(f"cache file {path} is unreadable; delete it or fetch again with --refresh") from None
             got = self.read(key)
             if got is None:
                 continue

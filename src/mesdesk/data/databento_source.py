@@ -35,9 +35,9 @@ import pandas as pd
 import requests
 
 from mesdesk.bars import BAR_COLUMNS, empty_bars
-from mesdesk.calendar import trading_day, trading_day_open, trading_days
+from mesdesk.calendar import trading_days
 from mesdesk.data.cache import BarCache, CacheKey, Interval, Piece, index_ns
-from mesdesk.data.fetching import ChunkDone, Progress, closed_before, split, ts, utc
+from mesdesk.data.fetching import ChunkDone, Progress, bin_floor, closed_before, split, ts, utc
 from mesdesk.data.http import RetryPolicy, Sleep
 from mesdesk.data.resample import resample
 from mesdesk.errors import BudgetExceeded, ConfigError, DataError, ProviderError
@@ -135,7 +135,7 @@ class DatabentoSource:
         if hi <= lo:
             raise ConfigError(f"start {lo} must be before end {hi}")
         base = _BASE[timeframe]
-        fetch_lo = _bin_floor(lo, timeframe)
+        fetch_lo = bin_floor(lo, timeframe)
         key = CacheKey(self.name, symbol, base)
         if self._cache is not None:
             frame = self._cache.get(
@@ -146,13 +146,13 @@ class DatabentoSource:
             frame = pd.concat(pieces) if pieces else empty_bars()
         if timeframe is not base:
             frame = _resample_with_symbol(frame, timeframe, base)
-        frame = closed_before(frame, self._now(), pd.Timedelta(timeframe.span))
+        frame = closed_before(frame, self._now(), timeframe)
         return frame.loc[(frame.index >= lo) & (frame.index < hi)]
 
     def estimate_cost_usd(self, symbol: str, timeframe: Timeframe, start: pd.Timestamp, end: pd.Timestamp) -> float:
         """What downloading [start, end) would cost now (only the part not in the cache)."""
         base = _BASE[timeframe]
-        lo = _bin_floor(utc(start, "start"), timeframe)
+        lo = bin_floor(utc(start, "start"), timeframe)
         hi = utc(end, "end")
         missing = (
             self._cache.missing(CacheKey(self.name, symbol, base), lo, hi) if self._cache else [(lo.value, hi.value)]
@@ -188,7 +188,7 @@ class DatabentoSource:
         log.info("databento: %d chunk(s), estimated $%.4f", len(plan), cost)
         for i, (a, b, covered_end) in enumerate(plan, start=1):
             frame = self._download(symbol, base, a, b)
-            frame = closed_before(frame, self._now(), pd.Timedelta(base.span))
+            frame = closed_before(frame, self._now(), base)
             if self._progress is not None:
                 label = f"{symbol} {base.value} {ts(a):%Y-%m-%d}..{ts(b):%Y-%m-%d}"
                 self._progress(ChunkDone(PROVIDER, i, len(plan), len(frame), label))
@@ -341,13 +341,6 @@ def _classify(exc: Exception, what: str) -> tuple[ProviderError, str | None]:
     if isinstance(exc, ProviderError):
         return exc, None
     raise exc
-
-
-def _bin_floor(start: pd.Timestamp, timeframe: Timeframe) -> pd.Timestamp:
-    """The open of the `timeframe` bin containing `start` (so derived bars are built whole)."""
-    if timeframe in (Timeframe.D1, Timeframe.H4):
-        return pd.Timestamp(trading_day_open(trading_day(start.to_pydatetime()))).tz_convert("UTC")
-    return start.floor(pd.Timedelta(timeframe.span))
 
 
 def _resample_with_symbol(frame: pd.DataFrame, timeframe: Timeframe, base: Timeframe) -> pd.DataFrame:

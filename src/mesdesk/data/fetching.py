@@ -8,8 +8,11 @@ from datetime import datetime
 
 import pandas as pd
 
+from mesdesk.calendar import trading_day, trading_day_open
 from mesdesk.data.cache import Interval
+from mesdesk.data.resample import bin_close_ns
 from mesdesk.errors import ConfigError
+from mesdesk.timeframes import Timeframe
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +57,21 @@ def split(intervals: list[Interval], chunk: pd.Timedelta) -> list[Interval]:
     return out
 
 
-def closed_before(frame: pd.DataFrame, now: pd.Timestamp, span: pd.Timedelta) -> pd.DataFrame:
-    """Drop bars that have not closed by `now` (the live partial bar)."""
+def closed_before(frame: pd.DataFrame, now: pd.Timestamp, timeframe: Timeframe) -> pd.DataFrame:
+    """Drop bars that have not closed by `now` (the live partial bar); daily bars close 16:00 CT."""
     if len(frame) == 0:
         return frame
-    closes = pd.DatetimeIndex(frame.index) + span
-    return frame[closes <= now]
+    closes = bin_close_ns(pd.DatetimeIndex(frame.index), timeframe)
+    kept: pd.DataFrame = frame[closes <= now.value]
+    return kept
 
 
 def ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns", tz="UTC")
+
+
+def bin_floor(start: pd.Timestamp, timeframe: Timeframe) -> pd.Timestamp:
+    """The open of the `timeframe` bin containing `start` (4h and 1d bins start on the CME trading day)."""
+    if timeframe in (Timeframe.H4, Timeframe.D1):
+        return pd.Timestamp(trading_day_open(trading_day(start.to_pydatetime()))).tz_convert("UTC")
+    return start.floor(pd.Timedelta(timeframe.span))
