@@ -187,15 +187,27 @@ class BarCache:
     # --- writing --------------------------------------------------------------------------------
 
     def store(
-        self, key: CacheKey, new: pd.DataFrame, fetched: Interval, covered: Interval | None = None
+        self,
+        key: CacheKey,
+        new: pd.DataFrame,
+        fetched: Interval,
+        covered: Interval | None = None,
+        *,
+        discard_broken: bool = False,
     ) -> pd.DataFrame:
         """Replace the cached bars inside `fetched` by `new`, mark `covered`; written atomically.
 
         The provider's latest answer for a range replaces the old one (no stale bars survive a
-        refresh). `covered` defaults to `fetched`.
+        refresh). `covered` defaults to `fetched`. With `discard_broken`, an unreadable or invalid
+        existing file is replaced instead of raising.
         """
         covered = fetched if covered is None else covered
-        got = self.read(key)
+        try:
+            got = self.read(key)
+        except DataError:
+            if not discard_broken:
+                raise
+            got = None
         old, coverage = got if got is not None else (None, [])
         if len(new):
             new = normalise(new, source=f"{key.source} {key.symbol} {key.timeframe.value}")
@@ -259,7 +271,7 @@ class BarCache:
         missing = [(lo, hi)] if got is None else subtract_intervals((lo, hi), got[1])
         frame = got[0] if got is not None else empty_bars()
         for piece in fetch(missing) if missing else ():
-            frame = self.store(key, piece.bars, piece.fetched, piece.covered)
+            frame = self.store(key, piece.bars, piece.fetched, piece.covered, discard_broken=refresh)
         return _slice(frame, lo, hi)
 
     def entries(self) -> Iterator[CacheEntry]:
