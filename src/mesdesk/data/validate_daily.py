@@ -105,7 +105,7 @@ def compare_daily(
         if bad:
             differences.append(
                 DayDifference(
-                    trading_day=pd.Timestamp(day).date(),
+                    trading_day=pd.Timestamp(str(day)).date(),
                     fields=bad,
                     intraday=tuple(float(row[f"{f}_i"]) for f in PRICE_COLUMNS),  # type: ignore[arg-type]
                     yahoo=tuple(float(row[f"{f}_y"]) for f in PRICE_COLUMNS),  # type: ignore[arg-type]
@@ -114,8 +114,8 @@ def compare_daily(
             )
     shifted = theirs_raw.index.to_numpy().astype("datetime64[D]")
     shifted = np.busday_offset(shifted, shift, roll="forward")
-    mine_days = set(mine.index.to_numpy().astype("datetime64[D]").tolist())
-    their_days = set(shifted.tolist())
+    mine_days: set[date] = set(pd.DatetimeIndex(mine.index).date.tolist())
+    their_days: set[date] = set(pd.DatetimeIndex(shifted).date.tolist())
     return DailyReport(
         tolerance_pts=tolerance_pts,
         shift_days=shift,
