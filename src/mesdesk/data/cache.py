@@ -131,8 +131,9 @@ def normalise(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         return bars
     original = frame[extras].copy()
     original.index = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ns").rename("ts")
+    same_order = original.index.equals(bars.index)
     for col in extras:
-        bars[col] = original[col].reindex(bars.index)
+        bars[col] = original[col].to_numpy() if same_order else original[col].reindex(bars.index).to_numpy()
     return bars
 
 
