@@ -255,3 +255,34 @@ def test_cli_flags_reach_the_rules(minute_bars: pd.DataFrame, tmp_path: Path) ->
     assert ((known["expiry_at"] - known["confirmed_at"]) >= pd.Timedelta(minutes=100)).all()
     c_to_conf = pd.to_datetime(written["confirmed_at"]) - pd.to_datetime(written["c_time"])
     assert (c_to_conf == pd.Timedelta(minutes=20)).all()  # 3 bars after C's bar opened: its close + 15 min
+
+
+@pytest.mark.parametrize(
+    ("source", "days", "symbol", "base"),
+    [("databento", 90, "MES.c.0", "1m"), ("yahoo", 20, "MES=F", "1m"), ("yahoo", 45, "MES=F", "5m")],
+)
+def test_provider_sources_are_asked_for_base_bars_over_days_back(
+    minute_bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, source: str, days: int, symbol: str, base: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from mesdesk.services import scan as scan_service
+
+    asked: list[tuple[str, Timeframe, pd.Timestamp, pd.Timestamp]] = []
+
+    class FakeSource:
+        def bars(self, sym: str, tf: Timeframe, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+            asked.append((sym, tf, start, end))
+            return minute_bars.assign(symbol=sym)
+
+    monkeypatch.setattr(scan_service, "make_source", lambda name, settings: FakeSource())
+    now = datetime(2025, 3, 9, 0, 0, tzinfo=UTC)
+    request = ScanRequest(source=source, days_back=days)
+    bars, origin = scan_service.load_scan_bars(request, load_settings(), now)
+    sym, tf, start, end = asked[0]
+    assert sym == scan_service.DEFAULT_SYMBOLS[source]
+    assert symbol.split(".")[0] in sym
+    assert tf.value == base
+    assert end - start == pd.Timedelta(days=days)
+    assert list(bars.columns) == ["open", "high", "low", "close", "volume"]
+    assert origin == f"{source} {sym} {base}"

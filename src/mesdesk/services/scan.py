@@ -11,7 +11,6 @@ The CLI (`mesdesk scan`) and the API (``GET /mes/signals?timeframe=``) call only
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -21,11 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mesdesk.bars import BAR_COLUMNS
 from mesdesk.config import Settings, load_settings
 from mesdesk.data.files import load_bars
 from mesdesk.data.synthetic import SyntheticConfig, generate_bars
 from mesdesk.data.vix import load_vix_csv, synthetic_vix
 from mesdesk.errors import ConfigError, DataError
+from mesdesk.services.data import DEFAULT_SYMBOLS, make_source
 from mesdesk.setups.measured_move_scan import (
     CSV_COLUMNS,
     EXTRA_COLUMNS,
@@ -38,7 +39,7 @@ from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 SOURCES = ("synthetic", "file", "databento", "yahoo")
 SYNTHETIC_ORIGIN = date(2025, 1, 2)  # the synthetic market's first day (deterministic by seed)
-_PROVIDER_CLASSES = {"databento": "DatabentoSource", "yahoo": "YahooSource"}
+YAHOO_1M_DAYS = 29
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class ScanRequest:
     source: str = "synthetic"
     file: Path | None = None
     vix_file: Path | None = None
-    symbol: str = "MES"
+    symbol: str | None = None  # databento/yahoo: the source's default (MES front month, MES=F)
     seed: int = 7
     config: ScanConfig = field(default_factory=ScanConfig)
 
@@ -81,17 +82,21 @@ def _synthetic_bars(days_back: int, seed: int) -> pd.DataFrame:
     return generate_bars(first, first + timedelta(days=days_back), SyntheticConfig(seed=seed))
 
 
-def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> pd.DataFrame:
-    name = request.source
-    try:
-        module = importlib.import_module(f"mesdesk.data.{name}")
-    except ModuleNotFoundError:
-        raise ConfigError(f"--source {name}: this provider is not part of this build") from None
-    cls = getattr(module, _PROVIDER_CLASSES[name])
-    source = cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()
-    start = now - pd.Timedelta(days=request.days_back)
-    frame: pd.DataFrame = source.bars(request.symbol, Timeframe.M1, start, now)
-    return frame
+def provider_base(source: str, days_back: int) -> Timeframe:
+    """Base bars asked of a provider: 1m, except Yahoo beyond its 1m reach (30 days), where 5m (60 days)."""
+    if source == "yahoo" and days_back > YAHOO_1M_DAYS:
+        return Timeframe.M5
+    return Timeframe.M1
+
+
+def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> tuple[pd.DataFrame, str]:
+    symbol = request.symbol or DEFAULT_SYMBOLS[request.source]
+    source = make_source(request.source, settings)
+    end = pd.Timestamp(now).floor("1min")
+    start = end - pd.Timedelta(days=request.days_back)
+    base = provider_base(request.source, request.days_back)
+    frame: pd.DataFrame = source.bars(symbol, base, start, end)
+    return frame[[*BAR_COLUMNS]], f"{request.source} {symbol} {base.value}"
 
 
 def load_scan_bars(request: ScanRequest, settings: Settings, now: datetime | None = None) -> tuple[pd.DataFrame, str]:
@@ -102,8 +107,7 @@ def load_scan_bars(request: ScanRequest, settings: Settings, now: datetime | Non
     elif request.source == "synthetic":
         bars, origin = _synthetic_bars(request.days_back, request.seed), f"synthetic (seed {request.seed})"
     else:
-        bars = _provider_bars(request, settings, now or datetime.now(tz=UTC))
-        origin = f"{request.source} {request.symbol}"
+        bars, origin = _provider_bars(request, settings, now or datetime.now(tz=UTC))
     if len(bars) == 0:
         raise DataError(f"{origin}: no bars")
     cutoff = bars.index[-1] - pd.Timedelta(days=request.days_back)
