@@ -286,3 +286,17 @@ def test_provider_sources_are_asked_for_base_bars_over_days_back(
     assert end - start == pd.Timedelta(days=days)
     assert list(bars.columns) == ["open", "high", "low", "close", "volume"]
     assert origin == f"{source} {sym} {base}"
+
+
+@pytest.mark.parametrize("first", ["2025-06-30", "2025-11-24"], ids=["july-3-early-close", "thanksgiving"])
+def test_chained_resampling_holds_across_holidays_and_early_closes(first: str) -> None:
+    from datetime import date, timedelta
+
+    from mesdesk.data.synthetic import SyntheticConfig, generate_bars
+
+    start = date.fromisoformat(first)
+    bars = generate_bars(start, start + timedelta(days=8), SyntheticConfig(seed=3))
+    chain = timeframe_bars(bars, SCAN_TIMEFRAMES, pd.Timedelta(minutes=1))
+    for tf in SCAN_TIMEFRAMES:
+        direct = resample(bars, tf, source_span=pd.Timedelta(minutes=1))
+        pd.testing.assert_frame_equal(chain[tf], direct, check_freq=False)
