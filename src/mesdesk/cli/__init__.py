@@ -28,7 +28,10 @@ def _root() -> None:
 
 def _register() -> None:
     # Each module adds its commands to `app` when imported.
-    from mesdesk.cli import demo  # noqa: F401
+    from mesdesk.cli import (
+        demo,  # noqa: F401
+        scan,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Setups: the scalper's candidates and the measured-move (ABC) scanner."""
