@@ -4,9 +4,9 @@
 when FRED_API_KEY is set). Without a key, `synthetic_macro` gives a documented stand-in so the
 forecast still runs offline:
 
-- ``VIXCLS``: the annualised realised volatility of each trading day's bar returns, in VIX points
-  (100 x sigma x sqrt(252)), dated by that trading day. It is a volatility proxy computed from the
-  bars themselves, not the CBOE index.
+- ``VIXCLS``: `mesdesk.data.vix.synthetic_vix` (the scanner's stand-in): annualised realised
+  volatility of the bars over the last 10 trading days plus a flat 3-point premium, dated by trading
+  day. A volatility proxy computed from the bars themselves, not the CBOE index.
 - ``DFF``, ``DTWEXBGS``, ``DEXCHUS``: seeded random walks around 4.33 %, 120.0 and 7.20 (daily steps
   of 1 bp, 0.3 % and 0.2 %). They carry no information about the market: correlations and model
   weights on them measure noise, and the payload says that its macro source is ``synthetic``.
@@ -28,6 +28,7 @@ import pandas as pd
 
 from mesdesk.calendar import trading_days
 from mesdesk.data.fred import fred_point_in_time
+from mesdesk.data.vix import synthetic_vix
 from mesdesk.errors import DataError
 
 MACRO_SERIES: dict[str, str] = {"vix": "VIXCLS", "fed_rates": "DFF", "usd_fx": "DTWEXBGS", "china": "DEXCHUS"}
@@ -71,15 +72,8 @@ def synthetic_macro(bars: pd.DataFrame, *, seed: int = SYNTHETIC_SEED) -> MacroD
     """The offline stand-in described in the module docstring, built from `bars` (validated, UTC)."""
     if len(bars) < 2:
         raise DataError("synthetic macro needs at least two bars")
-    index = pd.DatetimeIndex(bars.index)
-    days = trading_days(index)
-    log_ret = np.diff(np.log(bars["close"].to_numpy()), prepend=np.nan)
-    same_day = np.concatenate(([False], days[1:] == days[:-1]))
-    frame = pd.DataFrame({"day": days, "r": np.where(same_day, log_ret, np.nan)})
-    grouped = frame.groupby("day")["r"]
-    per_day = grouped.std(ddof=1) * np.sqrt(grouped.count())
-    vix = (100.0 * per_day * np.sqrt(252.0)).rename("VIXCLS")
-    vix.index = pd.DatetimeIndex(vix.index, name="date")
+    days = trading_days(pd.DatetimeIndex(bars.index))
+    vix = synthetic_vix(bars).rename("VIXCLS")
 
     first = pd.Timestamp(days[0]) - pd.Timedelta(days=40)
     dates = pd.date_range(first, pd.Timestamp(days[-1]), freq="D", name="date")
