@@ -77,7 +77,7 @@ class FeatureSet:
 def forward_returns_pct(t_ns: np.ndarray, close: np.ndarray, horizon_ns: int) -> np.ndarray:
     """For each time, 100 x (close as of t + h / close at t - 1); NaN when t + h is after the last time."""
     future = align_asof(t_ns, close, t_ns + horizon_ns)
-    out = 100.0 * (future / close - 1.0)
+    out: np.ndarray = 100.0 * (future / close - 1.0)
     out[t_ns + horizon_ns > t_ns[-1]] = np.nan
     return out
 

@@ -37,7 +37,9 @@ def parse_horizon(text: str, *, param: str = "horizons") -> Horizon:
     match = _PATTERN.match(text.lower())
     if match is None or int(match.group(1)) <= 0:
         raise ConfigError(f"{param}: {text!r} is not a horizon; write a positive number then m, h or d (e.g. 60m, 7d)")
-    return Horizon(label=f"{int(match.group(1))}{match.group(2)}", duration=int(match.group(1)) * _UNITS[match.group(2)])
+    return Horizon(
+        label=f"{int(match.group(1))}{match.group(2)}", duration=int(match.group(1)) * _UNITS[match.group(2)]
+    )
 
 
 def parse_horizons(text: str | list[str] | tuple[str, ...], *, param: str = "horizons") -> tuple[Horizon, ...]:

@@ -12,11 +12,10 @@ price): `r2_oos = 1 - mse / mse_naive` is positive only when the model beats it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import warnings
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
@@ -176,7 +175,9 @@ def walk_forward(
     tested = np.isfinite(pred)
     if not tested.any():
         raise DataError(f"walk-forward: no fold had {min_train_rows} purged training rows ({n} rows in all)")
-    return WalkForward(pred=pred, tested=tested, score=score(pred[tested], y[tested]), n_folds=folds, n_train_last=n_train)
+    return WalkForward(
+        pred=pred, tested=tested, score=score(pred[tested], y[tested]), n_folds=folds, n_train_last=n_train
+    )
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from mesdesk.forecast.horizons import Horizon
 from mesdesk.forecast.models import (
     ModelConfig,
     Score,
-    holdout_split,
     fit_quietly,
+    holdout_split,
     make_mlp,
     make_ridge,
     score,
@@ -179,7 +179,9 @@ class HorizonEvaluation:
     n_folds: int
 
 
-def evaluate(fs: FeatureSet, horizons: tuple[Horizon, ...], cfg: ModelConfig) -> tuple[list[HorizonEvaluation], dict[str, str]]:
+def evaluate(
+    fs: FeatureSet, horizons: tuple[Horizon, ...], cfg: ModelConfig
+) -> tuple[list[HorizonEvaluation], dict[str, str]]:
     """Purged walk-forward of the ridge and the MLP per supported horizon (same folds for both)."""
     results: list[HorizonEvaluation] = []
     dropped: dict[str, str] = {}
@@ -196,4 +198,13 @@ def evaluate(fs: FeatureSet, horizons: tuple[Horizon, ...], cfg: ModelConfig) ->
     return results, dropped
 
 
-__all__ = ["Diagnostics", "HorizonEvaluation", "QuantResult", "Rows", "evaluate", "quant_forecast", "score", "training_rows"]
+__all__ = [
+    "Diagnostics",
+    "HorizonEvaluation",
+    "QuantResult",
+    "Rows",
+    "evaluate",
+    "quant_forecast",
+    "score",
+    "training_rows",
+]
