@@ -30,6 +30,7 @@ def _register() -> None:
     # Each module adds its commands to `app` when imported.
     from mesdesk.cli import (
         demo,  # noqa: F401
+        forecast,  # noqa: F401
         scan,  # noqa: F401
     )
 

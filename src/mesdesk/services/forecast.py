@@ -30,6 +30,7 @@ from mesdesk.data.resample import resample
 from mesdesk.decide.budget import Budget
 from mesdesk.decide.llm import LLMClient, make_llm_client
 from mesdesk.errors import BudgetExceeded, ConfigError, DataError, MesdeskError, ProviderError, StoreError
+from mesdesk.forecast.autogluon_trainer import TrainConfig
 from mesdesk.forecast.features import FeatureSet, build_features
 from mesdesk.forecast.horizons import DEFAULT_HORIZONS, Horizon, parse_horizons
 from mesdesk.forecast.llm_forecast import InvalidForecast, ask_llm
@@ -390,3 +391,13 @@ def evaluate_forecast(
         first_decision=pd.Timestamp(index[0]),
         last_decision=pd.Timestamp(index[-1]),
     )
+
+
+def train_autogluon(request: ForecastRequest, config: TrainConfig, settings: Settings | None = None) -> dict[str, Any]:
+    """``mesdesk train-autogluon``: load the request's bars and train (see `forecast.autogluon_trainer`)."""
+    from mesdesk.forecast.autogluon_trainer import require_autogluon, train
+
+    require_autogluon()  # fail before loading data when the extra is missing
+    cfg = settings or load_settings()
+    bars, origin = load_scan_bars(request.scan_request(), cfg)
+    return train(bars, config, bars_from=origin)
