@@ -77,10 +77,10 @@ def synthetic_macro(bars: pd.DataFrame, *, seed: int = SYNTHETIC_SEED) -> MacroD
 
     first = pd.Timestamp(days[0]) - pd.Timedelta(days=40)
     dates = pd.date_range(first, pd.Timestamp(days[-1]), freq="D", name="date")
-    rng = np.random.default_rng(seed)
     series: dict[str, pd.Series] = {"VIXCLS": vix.dropna()}
-    for sid, (level, step, kind) in _WALKS.items():
-        shocks = rng.normal(0.0, step, len(dates))
+    for i, (sid, (level, step, kind)) in enumerate(_WALKS.items()):
+        # one generator per series: a longer history extends each walk without changing its past
+        shocks = np.random.default_rng([seed, i]).normal(0.0, step, len(dates))
         values = level + np.cumsum(shocks) if kind == "abs" else level * np.exp(np.cumsum(shocks))
         series[sid] = pd.Series(np.round(values, 4), index=dates, name=sid)
     return MacroData(series=series, source="synthetic")

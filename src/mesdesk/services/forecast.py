@@ -324,6 +324,11 @@ def forecast_payload(
     _check_model(model)
     cfg = settings or load_settings()
     req = request or ForecastRequest(days_back=cfg.forecast_days_back)
+    if model == "autogluon":  # fail fast, before any data is loaded
+        from mesdesk.forecast.autogluon_trainer import find_model_dir, require_autogluon
+
+        require_autogluon()
+        find_model_dir(cfg.autogluon_models_dir)
     store = cache if cache is not None else shared_cache(cfg.forecast_cache_s)
     key = (model, req, None if bars is None else (len(bars), bars.index[-1]))
     hit = store.get(key)
