@@ -95,6 +95,9 @@ def scan(
     vix_short_min: Annotated[
         float, typer.Option("--vix-short-min", help="Shorts are filtered when VIX is below this.")
     ] = 16.0,
+    target_fill: Annotated[
+        str, typer.Option("--target-fill", help="Targets fill when traded 'through' (default) or on a 'touch'.")
+    ] = "through",
     evaluate: Annotated[bool, typer.Option("--evaluate", help="Add per-timeframe hit rates and expectancy.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
 ) -> None:
@@ -111,7 +114,7 @@ def scan(
         rules=MeasuredMoveConfig(
             swing_order=swing_order, min_rr=min_rr, require_volume_confirmation=require_volume_confirmation
         ),
-        outcomes=OutcomeConfig(max_hold_bars=max_hold_bars),
+        outcomes=OutcomeConfig(max_hold_bars=max_hold_bars, target_fill=target_fill),  # type: ignore[arg-type]
         vix_long_max=vix_long_max,
         vix_short_min=vix_short_min,
     )

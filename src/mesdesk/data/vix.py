@@ -86,6 +86,17 @@ def load_vix_csv(path: Path) -> pd.Series:
     return series.sort_index()
 
 
+def _trading_days_fast(index: pd.DatetimeIndex) -> npt.NDArray[np.datetime64]:
+    """`trading_days` computed once per clock hour (the 17:00 CT boundary is on the hour)."""
+    hours = index.as_unit("ns").asi8 // 3_600_000_000_000
+    first = np.ones(hours.size, dtype=bool)
+    first[1:] = hours[1:] != hours[:-1]
+    starts = np.flatnonzero(first)
+    per_hour = trading_days(index[starts])
+    counts = np.diff(np.append(starts, hours.size))
+    return np.asarray(np.repeat(per_hour, counts))
+
+
 def synthetic_vix(bars: pd.DataFrame, *, window_days: int = 10, premium_pts: float = 3.0) -> pd.Series:
     """A deterministic, VIX-like daily series made from the bars' own realized volatility. SYNTHETIC.
 
@@ -100,7 +111,7 @@ def synthetic_vix(bars: pd.DataFrame, *, window_days: int = 10, premium_pts: flo
         return pd.Series(dtype="float64", name="vix")
     close = bars["close"].to_numpy(dtype=np.float64)
     r = np.diff(np.log(close))
-    days = trading_days(pd.DatetimeIndex(bars.index))[1:]
+    days = _trading_days_fast(pd.DatetimeIndex(bars.index))[1:]
     rv = pd.Series(r * r).groupby(days).sum()
     mean_rv = rv.rolling(window_days, min_periods=1).mean()
     vix = 100.0 * np.sqrt(252.0 * mean_rv.to_numpy()) + premium_pts

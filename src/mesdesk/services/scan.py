@@ -11,20 +11,22 @@ The CLI (`mesdesk scan`) and the API (``GET /mes/signals?timeframe=``) call only
 
 from __future__ import annotations
 
-import importlib
 import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.bars import validate_bars
+from mesdesk.bars import BAR_COLUMNS
 from mesdesk.config import Settings, load_settings
+from mesdesk.data.files import load_bars
+from mesdesk.data.synthetic import SyntheticConfig, generate_bars
 from mesdesk.data.vix import load_vix_csv, synthetic_vix
 from mesdesk.errors import ConfigError, DataError
+from mesdesk.services.data import DEFAULT_SYMBOLS, make_source
 from mesdesk.setups.measured_move_scan import (
     CSV_COLUMNS,
     EXTRA_COLUMNS,
@@ -36,7 +38,8 @@ from mesdesk.setups.measured_move_scan import (
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 SOURCES = ("synthetic", "file", "databento", "yahoo")
-_PROVIDER_CLASSES = {"databento": "DatabentoSource", "yahoo": "YahooSource"}
+SYNTHETIC_ORIGIN = date(2025, 1, 2)  # the synthetic market's first day (deterministic by seed)
+YAHOO_1M_DAYS = 29
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ class ScanRequest:
     source: str = "synthetic"
     file: Path | None = None
     vix_file: Path | None = None
-    symbol: str = "MES"
+    symbol: str | None = None  # databento/yahoo: the source's default (MES front month, MES=F)
     seed: int = 7
     config: ScanConfig = field(default_factory=ScanConfig)
 
@@ -73,61 +76,38 @@ class ScanResult:
     vix_from: str
 
 
-def _read_bars_file(path: Path) -> pd.DataFrame:
-    """Bars from a CSV/Parquet file, through the project's file loader when it is present."""
-    try:
-        files = importlib.import_module("mesdesk.data.files")
-    except ModuleNotFoundError:
-        files = None
-    if files is not None:
-        loaded: pd.DataFrame = files.load_bars(path)
-        return loaded
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    raw = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    ts_col = next((c for c in ("ts_utc", "ts", "timestamp") if c in raw.columns), None)
-    if ts_col is None:
-        raise DataError(f"{path}: needs a ts_utc, ts or timestamp column (bar open, with time zone)")
-    try:
-        index = pd.DatetimeIndex(pd.to_datetime(raw[ts_col], utc=True), name="ts")
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{path}: column {ts_col}: {exc}") from None
-    raw.index = index
-    return validate_bars(raw, source=str(path), row_base=2)
+def _synthetic_bars(days_back: int, seed: int) -> pd.DataFrame:
+    """Synthetic 1-minute bars covering `days_back` calendar days from the market's fixed origin."""
+    first = SYNTHETIC_ORIGIN
+    return generate_bars(first, first + timedelta(days=days_back), SyntheticConfig(seed=seed))
 
 
-def _synthetic_bars(days: int, seed: int) -> pd.DataFrame:
-    try:
-        synthetic = importlib.import_module("mesdesk.data.synthetic")
-    except ModuleNotFoundError:
-        raise ConfigError("--source synthetic: the synthetic market is not part of this build") from None
-    bars: pd.DataFrame = synthetic.generate_bars(days=days, seed=seed)
-    return bars
+def provider_base(source: str, days_back: int) -> Timeframe:
+    """Base bars asked of a provider: 1m, except Yahoo beyond its 1m reach (30 days), where 5m (60 days)."""
+    if source == "yahoo" and days_back > YAHOO_1M_DAYS:
+        return Timeframe.M5
+    return Timeframe.M1
 
 
-def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> pd.DataFrame:
-    name = request.source
-    try:
-        module = importlib.import_module(f"mesdesk.data.{name}")
-    except ModuleNotFoundError:
-        raise ConfigError(f"--source {name}: this provider is not part of this build") from None
-    cls = getattr(module, _PROVIDER_CLASSES[name])
-    source = cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()
-    start = now - pd.Timedelta(days=request.days_back)
-    frame: pd.DataFrame = source.bars(request.symbol, Timeframe.M1, start, now)
-    return frame
+def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> tuple[pd.DataFrame, str]:
+    symbol = request.symbol or DEFAULT_SYMBOLS[request.source]
+    source = make_source(request.source, settings)
+    end = pd.Timestamp(now).floor("1min")
+    start = end - pd.Timedelta(days=request.days_back)
+    base = provider_base(request.source, request.days_back)
+    frame: pd.DataFrame = source.bars(symbol, base, start, end)
+    return frame[[*BAR_COLUMNS]], f"{request.source} {symbol} {base.value}"
 
 
 def load_scan_bars(request: ScanRequest, settings: Settings, now: datetime | None = None) -> tuple[pd.DataFrame, str]:
     """The base bars of the request (1m or 5m) cut to the last ``days_back`` days, and their origin."""
     if request.source == "file":
         assert request.file is not None  # checked in ScanRequest
-        bars, origin = _read_bars_file(request.file), f"file {request.file}"
+        bars, origin = load_bars(request.file), f"file {request.file}"
     elif request.source == "synthetic":
         bars, origin = _synthetic_bars(request.days_back, request.seed), f"synthetic (seed {request.seed})"
     else:
-        bars = _provider_bars(request, settings, now or datetime.now(tz=UTC))
-        origin = f"{request.source} {request.symbol}"
+        bars, origin = _provider_bars(request, settings, now or datetime.now(tz=UTC))
     if len(bars) == 0:
         raise DataError(f"{origin}: no bars")
     cutoff = bars.index[-1] - pd.Timedelta(days=request.days_back)
@@ -206,21 +186,7 @@ def signals_payload(
     base = request or ScanRequest()
     if tf not in SCAN_TIMEFRAMES:
         raise ConfigError(f"timeframe={timeframe!r}: the scanner runs on 5m, 15m, 1h, 4h, 1d")
-    one = ScanRequest(
-        days_back=base.days_back,
-        source=base.source,
-        file=base.file,
-        vix_file=base.vix_file,
-        symbol=base.symbol,
-        seed=base.seed,
-        config=ScanConfig(
-            timeframes=(tf,),
-            rules=base.config.rules,
-            outcomes=base.config.outcomes,
-            vix_long_max=base.config.vix_long_max,
-            vix_short_min=base.config.vix_short_min,
-        ),
-    )
+    one = replace(base, config=replace(base.config, timeframes=(tf,)))
     return signal_records(run_scan(one, settings, bars=bars).signals)
 
 

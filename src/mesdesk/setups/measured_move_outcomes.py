@@ -97,9 +97,6 @@ class PathBars:
         return PathBars(self.open_ns, self.close_ns, -self.open, -self.low, -self.high, -self.close)
 
 
-_NAT = pd.NaT
-
-
 def _first(mask: npt.NDArray[np.bool_]) -> int:
     """Position of the first True, or -1."""
     return int(mask.argmax()) if mask.any() else -1

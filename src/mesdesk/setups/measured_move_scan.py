@@ -83,6 +83,35 @@ def base_span(bars: pd.DataFrame) -> pd.Timedelta:
     return pd.Timedelta(int(np.diff(ns).min()) if ns.size > 1 else 60_000_000_000, unit="ns")
 
 
+_CHAIN = (Timeframe.M5, Timeframe.M15, Timeframe.H1, Timeframe.H4, Timeframe.D1)
+
+
+def timeframe_bars(
+    bars: pd.DataFrame, timeframes: tuple[Timeframe, ...], span: pd.Timedelta
+) -> dict[Timeframe, pd.DataFrame]:
+    """Complete bars of each timeframe, resampled in a chain (base -> 5m -> 15m -> 1h -> 4h -> 1d).
+
+    Each step's bins are unions of the previous step's bins (all anchored on 17:00 CT), and a bin is
+    complete in the coarser frame exactly when it is complete in the base bars, so the chain gives the
+    same bars as resampling the base directly, with the slow CT wall-clock binning of 4h/1d done on
+    hourly bars instead of minutes.
+    """
+    for tf in timeframes:
+        if pd.Timedelta(tf.span) < span:
+            raise ConfigError(f"timeframes: {tf.value} is finer than the base bars ({span})")
+    wanted = max(_CHAIN.index(tf) for tf in timeframes)
+    out: dict[Timeframe, pd.DataFrame] = {}
+    source, source_span = bars, span
+    for tf in _CHAIN[: wanted + 1]:
+        tf_span = pd.Timedelta(tf.span)
+        if tf_span < span:
+            continue
+        frame = source if tf_span == source_span else resample(source, tf, source_span=source_span)
+        out[tf] = frame
+        source, source_span = frame, tf_span
+    return {tf: out[tf] for tf in timeframes}
+
+
 def scan_bars(bars: pd.DataFrame, config: ScanConfig, vix: pd.Series) -> pd.DataFrame:
     """Signals of every configured timeframe from validated base bars, sorted by confirmation time.
 
@@ -92,10 +121,7 @@ def scan_bars(bars: pd.DataFrame, config: ScanConfig, vix: pd.Series) -> pd.Data
     span = base_span(bars)
     path = PathBars.from_frame(bars, span)
     frames = []
-    for tf in config.timeframes:
-        if pd.Timedelta(tf.span) < span:
-            raise ConfigError(f"timeframes: {tf.value} is finer than the base bars ({span})")
-        tf_bars = bars if pd.Timedelta(tf.span) == span else resample(bars, tf, source_span=span)
+    for tf, tf_bars in timeframe_bars(bars, config.timeframes, span).items():
         sig = detect_measured_moves(tf_bars, tf, config.rules)
         if sig.empty:
             continue
