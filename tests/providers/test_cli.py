@@ -77,6 +77,8 @@ def test_databento_fetch_prints_a_summary_and_caches(
     code, out2, _ = _run(argv, capsys)
     assert code == 0
     assert len(mocked.calls) == calls  # served from the cache
+    assert "served from the cache" in out2
+    assert "estimated cost $0.02" in out
     code, listing, _ = _run(["data", "ls"], capsys)
     assert code == 0
     assert "databento" in listing

@@ -111,6 +111,8 @@ class DatabentoSource:
         self._progress = progress
         self._now = now
         self._sleep = sleep
+        self.chunks_downloaded = 0
+        self.cost_usd = 0.0  # estimated cost of what this source has downloaded
 
     @classmethod
     def from_key(cls, api_key: str | None, **kwargs: Any) -> DatabentoSource:
@@ -186,8 +188,10 @@ class DatabentoSource:
                 f"above --max-cost ${self.config.max_cost_usd:.2f}; nothing downloaded"
             )
         log.info("databento: %d chunk(s), estimated $%.4f", len(plan), cost)
+        self.cost_usd += cost
         for i, (a, b, covered_end) in enumerate(plan, start=1):
             frame = self._download(symbol, base, a, b)
+            self.chunks_downloaded += 1
             frame = closed_before(frame, self._now(), base)
             if self._progress is not None:
                 label = f"{symbol} {base.value} {ts(a):%Y-%m-%d}..{ts(b):%Y-%m-%d}"

@@ -251,6 +251,7 @@ class YahooSource:
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
     settle: pd.Timedelta = pd.Timedelta(hours=1)
     name: str = PROVIDER
+    chunks_downloaded: int = 0
 
     def bars(
         self,
@@ -290,6 +291,7 @@ class YahooSource:
         settled = (now - self.settle).value
         for i, (a, b) in enumerate(chunks, start=1):
             frame = self._chunk(symbol, base, a, b)
+            self.chunks_downloaded += 1
             frame = closed_before(frame, now, base)
             if self.progress is not None:
                 label = f"{symbol} {limit.interval} {ts(a):%Y-%m-%d}..{ts(b):%Y-%m-%d}"
