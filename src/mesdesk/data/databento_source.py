@@ -103,14 +103,14 @@ class DatabentoSource:
         config: DatabentoConfig | None = None,
         progress: Progress | None = None,
         now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self._client = client
         self._cache = cache
         self.config = config or DatabentoConfig()
         self._progress = progress
         self._now = now
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self.chunks_downloaded = 0
         self.cost_usd = 0.0  # estimated cost of what this source has downloaded
 

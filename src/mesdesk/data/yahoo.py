@@ -165,14 +165,14 @@ class YahooClient:
         session: requests.Session | None = None,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self._session = session or requests.Session()
         agent = str(self._session.headers.get("User-Agent") or "")
         if not agent or agent.startswith("python-requests"):
             self._session.headers["User-Agent"] = USER_AGENT
         self._policy = policy or RetryPolicy(attempts=4, backoff_s=2.0)
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._crumb: str | None = None
 
     def chart(self, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp) -> Chart:
