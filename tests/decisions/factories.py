@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from conftest import make_bars
 from mesdesk.calendar import trading_day
 from mesdesk.decide.base import DecisionContext
 from mesdesk.model import Candidate, Direction, SetupType
-
-from conftest import make_bars
 
 # 2025-01-20 09:45 CT (CST) = 15:45 UTC, inside rth_a
 T0 = datetime(2025, 1, 20, 15, 45, tzinfo=UTC)
