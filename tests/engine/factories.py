@@ -64,3 +64,22 @@ def candidate_frame(
         }
     )
     return frame
+
+
+UP = (5000.00, 5001.75, 5000.00, 5001.50)  # trades through a long's target (entry 5000.25 -> 5001.50)
+DOWN = (5000.00, 5000.25, 4999.25, 4999.50)  # touches a long's stop (4999.50)
+
+
+def day_bars(
+    day: str,
+    events: dict[str, tuple[float, float, float, float]] | None = None,
+    start: str = "08:00",
+    end: str = "15:30",
+) -> pd.DataFrame:
+    """1m bars of one CT day, quiet at 5000.00 (one tick either side), with `events` at given CT minutes."""
+    first, last = ct(day, start), ct(day, end)
+    n = int((last - first) / pd.Timedelta("1min"))
+    frame = ohlc_bars(first, flat(5000.00, n))
+    for hhmm, row in (events or {}).items():
+        frame.loc[ct(day, hhmm), ["open", "high", "low", "close"]] = row
+    return frame
