@@ -43,6 +43,7 @@ class BacktestRequest:
     seed: int = 7
     slippage_ticks: int = 1
     write: bool = True
+    cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class BacktestReport:
     last_bar: datetime
     out: Path | None
     files: tuple[Path, ...]
+    decisions: pd.DataFrame | None = None  # candidates by decision source, outcome and fallback
+    calibration: pd.DataFrame | None = None  # reliability table of stated confidence
+    decider_notes: tuple[str, ...] = ()  # Brier score, threshold, budget and cache lines
 
 
 def _load_module(name: str, what: str) -> Any:
@@ -142,7 +146,7 @@ def _trading_days(bars: pd.DataFrame) -> Any:
 def make_decider(name: str) -> Decider:
     if name == "rules":
         return RuleDecider()
-    raise ConfigError(f"--decider {name!r}: this command knows 'rules' (LLM deciders run through the service)")
+    raise ConfigError(f"--decider {name!r}: choose rules, local, openai, anthropic or auto")
 
 
 def engine_config(settings: Settings, req: BacktestRequest, first: date, last: date) -> EngineConfig:
@@ -158,7 +162,9 @@ def engine_config(settings: Settings, req: BacktestRequest, first: date, last: d
     )
 
 
-def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> BacktestReport:
+def run_backtest_job(
+    req: BacktestRequest, settings: Settings | None = None, *, http_client: Any = None
+) -> BacktestReport:
     """Run the whole pipeline and (when `req.write`) write trades, journal and the HTML report."""
     settings = settings or load_settings()
     if req.source not in SOURCES:
@@ -180,12 +186,18 @@ def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> 
     days = _trading_days(bars)
     first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
     config = engine_config(settings, req, first, last)
-    decider = make_decider(req.decider)
-    result = run_backtest(bars, candidates, decider, config, sub_bars, bar_span=pd.Timedelta(timeframe.span))
     optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-    optimistic = run_backtest(
-        bars, candidates, make_decider(req.decider), optimistic_cfg, sub_bars, bar_span=pd.Timedelta(timeframe.span)
-    )
+    span = pd.Timedelta(timeframe.span)
+    extras: dict[str, Any] = {}
+    if req.decider == "rules":
+        result = run_backtest(bars, candidates, make_decider(req.decider), config, sub_bars, bar_span=span)
+        optimistic = run_backtest(bars, candidates, make_decider(req.decider), optimistic_cfg, sub_bars, bar_span=span)
+    else:
+        from mesdesk.services import decisions as svc
+
+        result, optimistic, extras = svc.run_backtest_pair(
+            req, settings, bars, candidates, (config, optimistic_cfg), sub_bars, span, http_client=http_client
+        )
     report = BacktestReport(
         stats=trade_stats(result.trades),
         optimistic=trade_stats(optimistic.trades),
@@ -199,6 +211,7 @@ def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> 
         last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
         out=None,
         files=(),
+        **extras,
     )
     if not req.write:
         return report
