@@ -32,6 +32,7 @@ def _register() -> None:
     import mesdesk.cli.scan  # noqa: F401
     from mesdesk.cli import demo  # noqa: F401
     import mesdesk.cli.forecast  # noqa: F401
+    import mesdesk.cli.backtest  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
