@@ -42,7 +42,7 @@ def test_walk_forward_never_trains_on_an_outcome_that_overlaps_its_test_block() 
 
     class Spy:
         def __init__(self) -> None:
-            self.inner = make_ridge(ModelConfig(), 1)
+            self.inner = make_ridge(ModelConfig(), 4)
 
         def fit(self, X: np.ndarray, yy: np.ndarray) -> Any:  # noqa: N803
             self.last_t = int(t[np.flatnonzero(np.isin(x[:, 0], X[:, 0]))].max())
@@ -53,29 +53,29 @@ def test_walk_forward_never_trains_on_an_outcome_that_overlaps_its_test_block() 
             seen.append((self.last_t, first_test))
             return np.asarray(self.inner.predict(X))
 
-    walk_forward(x, y, t, horizon, lambda n: Spy(), n_folds=4, min_train_rows=50)
+    walk_forward(x, y, t, horizon, Spy, n_folds=4, min_train_rows=50)
     assert len(seen) == 4
     assert all(last + horizon <= first for last, first in seen)
 
 
 def test_ridge_finds_a_planted_signal_out_of_sample() -> None:
     x, y, t = _planted(3000, 0.5)
-    wf = walk_forward(x, y, t, 5 * MIN, lambda n: make_ridge(ModelConfig(), n), n_folds=5, min_train_rows=200)
-    assert wf.score.r2_oos > 0.1
+    wf = walk_forward(x, y, t, 5 * MIN, lambda: make_ridge(ModelConfig(), 4), n_folds=5, min_train_rows=200)
+    assert wf.score.r2_oos > 0.05  # shrunk by the prior, still clearly above zero
     assert wf.score.dir_acc > 0.6
     assert wf.n_folds == 5
 
 
 def test_ridge_does_not_beat_zero_on_pure_noise() -> None:
     x, y, t = _planted(3000, 0.0, seed=3)
-    wf = walk_forward(x, y, t, 5 * MIN, lambda n: make_ridge(ModelConfig(), n), n_folds=5, min_train_rows=200)
+    wf = walk_forward(x, y, t, 5 * MIN, lambda: make_ridge(ModelConfig(), 4), n_folds=5, min_train_rows=200)
     assert wf.score.r2_oos < 0.01
     assert abs(wf.score.dir_acc - 0.5) < 0.05
 
 
 def test_mlp_is_a_real_fitted_network() -> None:
     x, y, t = _planted(1500, 0.8, seed=1)
-    wf = walk_forward(x, y, t, 5 * MIN, lambda n: make_mlp(ModelConfig(), n), n_folds=3, min_train_rows=200)
+    wf = walk_forward(x, y, t, 5 * MIN, lambda: make_mlp(ModelConfig()), n_folds=3, min_train_rows=200)
     assert np.isfinite(wf.score.mse)
     assert wf.score.r2_oos > 0.05  # it learns the planted linear signal
     preds = wf.pred[wf.tested]
@@ -97,7 +97,15 @@ def test_holdout_and_walk_forward_refuse_too_little_history() -> None:
     with pytest.raises(DataError, match="purged training rows"):
         holdout_split(t, 5 * MIN, 0.2, min_train_rows=200)
     with pytest.raises(DataError, match="no fold"):
-        walk_forward(x, y, t, 5 * MIN, lambda n: make_ridge(ModelConfig(), n), n_folds=3, min_train_rows=500)
+        walk_forward(x, y, t, 5 * MIN, lambda: make_ridge(ModelConfig(), 4), n_folds=3, min_train_rows=500)
+
+
+def test_ridge_penalty_grows_with_overlap_so_long_horizons_shrink_towards_zero() -> None:
+    x, y, _ = _planted(3000, 0.5)
+    short = make_ridge(ModelConfig(), 4, overlap=1).fit(x, y).named_steps["ridge"].coef_[0]
+    long = make_ridge(ModelConfig(), 4, overlap=288).fit(x, y).named_steps["ridge"].coef_[0]
+    assert 0.2 < short < 0.5  # shrunk from the true 0.5, not erased
+    assert 0 < long < short / 20
 
 
 def test_model_config_rejects_nonsense() -> None:

@@ -45,7 +45,7 @@ class Regressor(Protocol):
 class ModelConfig:
     """Model and validation settings (frozen). Penalties are on standardised features."""
 
-    ridge_penalty_per_row: float = 1.0
+    prior_r2: float = 1e-3
     mlp_hidden: tuple[int, ...] = (8,)
     mlp_alpha: float = 10.0
     mlp_max_iter: int = 200
@@ -60,24 +60,27 @@ class ModelConfig:
             raise ConfigError(f"n_folds={self.n_folds}: need at least 1 walk-forward fold")
         if not 0.05 <= self.holdout_fraction <= 0.5:
             raise ConfigError(f"holdout_fraction={self.holdout_fraction}: choose between 0.05 and 0.5")
-        if self.ridge_penalty_per_row < 0:
-            raise ConfigError(f"ridge_penalty_per_row={self.ridge_penalty_per_row}: must be >= 0")
+        if not 0 < self.prior_r2 < 1:
+            raise ConfigError(f"prior_r2={self.prior_r2}: must be between 0 and 1 (e.g. 0.001)")
 
 
-def make_ridge(cfg: ModelConfig, n_rows: int) -> Pipeline:
+def make_ridge(cfg: ModelConfig, n_features: int, overlap: float = 1.0) -> Pipeline:
     """Standardise features, then ridge: its coefficients are % return per standard deviation.
 
-    The penalty grows with the sample (alpha = ridge_penalty_per_row x n_rows): with standardised
-    features, a per-row penalty of 1 halves an OLS coefficient whatever the sample size, a prior that
-    intraday returns are mostly noise. It was fixed before looking at the evaluation, not tuned on it.
+    The penalty is a prior, fixed before any evaluation: the features together are expected to explain
+    about `prior_r2` of a horizon's return variance, which for standardised features gives
+    ``alpha = n_features / prior_r2`` per independent observation. Overlapping targets (a 4h return
+    starting every 5 minutes) carry fewer independent observations than rows, so the penalty is
+    multiplied by `overlap` (rows per independent window, horizon / bar span): long horizons on few
+    independent windows are shrunk hard towards the zero forecast instead of fitting noise.
     """
-    alpha = cfg.ridge_penalty_per_row * max(n_rows, 1)
+    alpha = n_features / cfg.prior_r2 * max(overlap, 1.0)
     return Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=alpha))])
 
 
-def make_mlp(cfg: ModelConfig, n_rows: int = 0) -> TransformedTargetRegressor:
+def make_mlp(cfg: ModelConfig) -> TransformedTargetRegressor:
     """A small MLP (one hidden layer of 8 ReLU units, Adam, strong L2, early stopping on a 10 % validation
-    split), features and target standardised. `n_rows` is unused (same factory signature as the ridge)."""
+    split), features and target standardised."""
     net = MLPRegressor(
         hidden_layer_sizes=cfg.mlp_hidden,
         alpha=cfg.mlp_alpha,
@@ -149,7 +152,7 @@ def walk_forward(
     y: np.ndarray,
     t_ns: np.ndarray,
     horizon_ns: int,
-    factory: Callable[[int], Regressor],
+    factory: Callable[[], Regressor],
     *,
     n_folds: int,
     min_train_rows: int,
@@ -168,7 +171,7 @@ def walk_forward(
         train[lo:] = False
         if train.sum() < min_train_rows:
             continue
-        model = factory(int(train.sum()))
+        model = factory()
         fit_quietly(model, X[train], y[train])
         pred[lo:hi] = model.predict(X[lo:hi])
         folds, n_train = folds + 1, int(train.sum())

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,11 @@ def training_rows(fs: FeatureSet, horizon: Horizon) -> Rows:
     y = fs.targets(horizon)
     ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
     return Rows(X=x[ok], y=y[ok], t_ns=fs.t_ns[ok])
+
+
+def overlap(fs: FeatureSet, horizon: Horizon) -> float:
+    """Rows per independent outcome window: horizon / bar span (at least 1)."""
+    return max(1.0, horizon.duration / fs.timeframe.span)
 
 
 def unsupported_reason(fs: FeatureSet, horizon: Horizon, cfg: ModelConfig) -> str | None:
@@ -104,7 +110,7 @@ def diagnose(fs: FeatureSet, horizon: Horizon, cfg: ModelConfig) -> Diagnostics:
     rows = training_rows(fs, horizon)
     split = holdout_split(rows.t_ns, horizon.ns, cfg.holdout_fraction, cfg.min_train_rows)
     x_tr, y_tr, x_te, y_te = rows.X[split.train], rows.y[split.train], rows.X[split.test], rows.y[split.test]
-    ridge = fit_quietly(make_ridge(cfg, len(y_tr)), x_tr, y_tr)
+    ridge = fit_quietly(make_ridge(cfg, x_tr.shape[1], overlap(fs, horizon)), x_tr, y_tr)
     coefs = ridge.named_steps["ridge"].coef_
     perm = permutation_importance(
         ridge, x_te, y_te, scoring="neg_mean_squared_error", n_repeats=5, random_state=cfg.random_state
@@ -156,7 +162,7 @@ def quant_forecast(
     resid: dict[str, float] = {}
     for h in supported:
         rows = training_rows(fs, h)
-        model = fit_quietly(make_ridge(cfg, len(rows.y)), rows.X, rows.y)
+        model = fit_quietly(make_ridge(cfg, rows.X.shape[1], overlap(fs, h)), rows.X, rows.y)
         forecast[h.label] = float(model.predict(last.reshape(1, -1))[0])
         resid[h.label] = float(np.std(rows.y))
     ref = next((h for h in supported if h.label == reference), supported[0])
@@ -192,8 +198,9 @@ def evaluate(
             continue
         rows = training_rows(fs, h)
         kw = {"n_folds": cfg.n_folds, "min_train_rows": cfg.min_train_rows}
-        ridge = walk_forward(rows.X, rows.y, rows.t_ns, h.ns, lambda n: make_ridge(cfg, n), **kw)
-        mlp = walk_forward(rows.X, rows.y, rows.t_ns, h.ns, lambda n: make_mlp(cfg, n), **kw)
+        ridge_factory = partial(make_ridge, cfg, rows.X.shape[1], overlap(fs, h))
+        ridge = walk_forward(rows.X, rows.y, rows.t_ns, h.ns, ridge_factory, **kw)
+        mlp = walk_forward(rows.X, rows.y, rows.t_ns, h.ns, lambda: make_mlp(cfg), **kw)
         results.append(HorizonEvaluation(h.label, ridge.score, mlp.score, len(rows.y), ridge.n_folds))
     return results, dropped
 
