@@ -352,6 +352,7 @@ def full_payload(
     bars: pd.DataFrame | None = None,
     now: datetime | None = None,
     llm_client: LLMClient | None = None,
+    http_client: httpx2.Client | None = None,
     budget: Budget | None = None,
     cache: ForecastCache | None = None,
 ) -> dict[str, Any]:
@@ -359,7 +360,15 @@ def full_payload(
     cfg = settings or load_settings()
     req = request or ForecastRequest(days_back=cfg.forecast_days_back)
     forecast = forecast_payload(
-        model, request=req, settings=cfg, bars=bars, now=now, llm_client=llm_client, budget=budget, cache=cache
+        model,
+        request=req,
+        settings=cfg,
+        bars=bars,
+        now=now,
+        llm_client=llm_client,
+        http_client=http_client,
+        budget=budget,
+        cache=cache,
     )
     scan_source = bars if bars is not None else load_scan_bars(req.scan_request(), cfg)[0]
     signals = _scan(scan_source, _macro(scan_source, req, cfg), SCAN_TIMEFRAMES)
