@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,6 +127,18 @@ def test_polling_within_the_cache_period_spends_one_call(
     assert len(fake.requests) == 1
     assert budget.status(NOW).calls_used == 1
     assert out["llm_metadata"]["cached"] is True
+
+
+def test_concurrent_polls_at_a_cache_miss_spend_one_call(
+    bars_5m: pd.DataFrame, settings: Settings, store: Engine
+) -> None:
+    fake = FakeProvider("openai", _tilt)
+    budget = Budget(store, cap=5, scope=BUDGET_SCOPE)
+    cache = ForecastCache(900.0)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outs = list(pool.map(lambda _: _ask("gpt", fake, bars_5m, settings, budget, cache=cache), range(3)))
+    assert len(fake.requests) == 1
+    assert sorted(o["llm_metadata"]["cached"] for o in outs) == [False, True, True]
 
 
 def test_default_budget_lives_in_the_settings_store(bars_5m: pd.DataFrame, settings: Settings) -> None:

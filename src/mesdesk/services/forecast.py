@@ -82,13 +82,22 @@ class ForecastRequest:
 
 
 class ForecastCache:
-    """Payloads by key for `ttl_s` seconds (monotonic clock); thread-safe."""
+    """Payloads by key for `ttl_s` seconds (monotonic clock); thread-safe.
+
+    `computing(key)` is a lock per key: concurrent requests for the same payload wait for the first
+    one instead of each paying for a model call.
+    """
 
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
         self._items: dict[Hashable, tuple[float, dict[str, Any]]] = {}
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+
+    def computing(self, key: Hashable) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def get(self, key: Hashable) -> dict[str, Any] | None:
         with self._lock:
@@ -331,17 +340,18 @@ def forecast_payload(
         find_model_dir(cfg.autogluon_models_dir)
     store = cache if cache is not None else shared_cache(cfg.forecast_cache_s)
     key = (model, req, None if bars is None else (len(bars), bars.index[-1]))
-    hit = store.get(key)
-    if hit is not None:
-        return hit | {"llm_metadata": hit["llm_metadata"] | {"cached": True}}
-    prep = prepare(req, cfg, bars)
-    signals = _scan(prep.bars, prep.macro, MM_TIMEFRAMES)
-    payload = _compute(
-        model, req, cfg, prep, signals,
-        llm_client=llm_client, http_client=http_client, budget=budget, now=now or datetime.now(tz=UTC),
-    )  # fmt: skip
-    store.put(key, payload)
-    return payload
+    with store.computing(key):
+        hit = store.get(key)
+        if hit is not None:
+            return hit | {"llm_metadata": hit["llm_metadata"] | {"cached": True}}
+        prep = prepare(req, cfg, bars)
+        signals = _scan(prep.bars, prep.macro, MM_TIMEFRAMES)
+        payload = _compute(
+            model, req, cfg, prep, signals,
+            llm_client=llm_client, http_client=http_client, budget=budget, now=now or datetime.now(tz=UTC),
+        )  # fmt: skip
+        store.put(key, payload)
+        return payload
 
 
 def full_payload(
