@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    # forecast (/mes/forecast, mesdesk forecast, mesdesk train-autogluon)
+    forecast_cache_s: float = Field(900.0, ge=0.0, le=86_400.0, validation_alias="MESDESK_FORECAST_CACHE_S")
+    forecast_days_back: int = Field(90, ge=5, le=3_650, validation_alias="MESDESK_FORECAST_DAYS_BACK")
+    autogluon_models_dir: Path = Field(Path("models"), validation_alias="MESDESK_AUTOGLUON_MODELS_DIR")
+    autogluon_output_dir: Path = Field(Path("output"), validation_alias="MESDESK_AUTOGLUON_OUTPUT_DIR")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -100,14 +100,14 @@ def test_off_schema_answer_is_returned_for_the_caller_to_reject(provider: str) -
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_retryable_errors_are_retried_and_each_attempt_passes_the_hook(provider: str) -> None:
     fake = FakeLLM(provider, answer=lambda body: {"x": 3}, script=["429", "500", "ok"])
-    attempts: list[int] = []
+    attempts: list[tuple[int, str | None]] = []
     sleeps: list[float] = []
     reply = _client(provider, fake, retries=2, sleeps=sleeps).complete_json(
-        "sys", "user", SCHEMA, "answer", before_attempt=attempts.append
+        "sys", "user", SCHEMA, "answer", before_attempt=lambda n, err: attempts.append((n, err and err.kind))
     )
     assert reply.data == {"x": 3}
     assert reply.attempts == 3
-    assert attempts == [1, 2, 3]
+    assert attempts == [(1, None), (2, "rate_limit"), (3, "server")]
     assert len(fake.requests) == 3
     assert sleeps == [0.0, 0.0]  # the fake's Retry-After: 0 wins over the default backoff
 
@@ -123,7 +123,7 @@ def test_errors_that_cannot_improve_are_not_retried(provider: str) -> None:
 def test_a_hook_that_refuses_stops_before_anything_is_sent() -> None:
     fake = FakeLLM("openai", answer=lambda body: {"x": 3})
 
-    def refuse(attempt: int) -> None:
+    def refuse(attempt: int, previous: object) -> None:
         raise RuntimeError("no budget")
 
     with pytest.raises(RuntimeError, match="no budget"):

@@ -77,6 +77,8 @@ def test_databento_fetch_prints_a_summary_and_caches(
     code, out2, _ = _run(argv, capsys)
     assert code == 0
     assert len(mocked.calls) == calls  # served from the cache
+    assert "served from the cache" in out2
+    assert "estimated cost $0.02" in out
     code, listing, _ = _run(["data", "ls"], capsys)
     assert code == 0
     assert "databento" in listing
@@ -198,3 +200,37 @@ def test_validate_daily_from_a_file_against_yahoo(
     assert code == 0, err
     assert "days differing: 1" in out
     assert "2025-03-12" in out
+
+
+def test_empty_answer_is_one_line(
+    mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABENTO_API_KEY", "db-" + "k" * 29)
+    mocked.add(responses.POST, GET_COST, json=0.0)
+    mocked.add(responses.POST, GET_RANGE, body=dbn_bytes([]))
+    argv = ["data", "fetch", "--source", "databento", "--start", "2025-03-08", "--end", "2025-03-09"]
+    code, _, err = _run(argv, capsys)
+    assert "no 1m bars for MES.c.0" in _one_line_error(code, err)
+
+
+def test_yahoo_rate_limit_is_one_line_after_retries(
+    mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mesdesk.data.yahoo.time.sleep", lambda s: None)
+    mocked.get(CHART.format("MES=F"), body="Too Many Requests", status=429)
+    start = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=2)).floor("1D")
+    argv = [
+        "data",
+        "fetch",
+        "--source",
+        "yahoo",
+        "--start",
+        start.isoformat(),
+        "--end",
+        (start + pd.Timedelta(hours=2)).isoformat(),
+    ]
+    code, _, err = _run(argv, capsys)
+    line = _one_line_error(code, err)
+    assert "rate limited" in line
+    assert "gave up after 4 attempts" in line
+    assert len(mocked.calls) == 4

@@ -273,3 +273,17 @@ def test_symbology_of_symbols() -> None:
     assert stype_of("MES.v.1") == "continuous"
     assert stype_of("MES.FUT") == "parent"
     assert stype_of("MESZ5") == "raw_symbol"
+
+
+def test_requests_stop_at_the_published_end_of_the_dataset(mocked: responses.RequestsMock) -> None:
+    mocked.add(
+        responses.GET,
+        "https://hist.databento.com/v0/metadata.get_dataset_range",
+        json={"start": "2017-05-21T00:00:00.000000000Z", "end": "2025-06-02T11:40:00.000000000Z"},
+    )
+    _serve(mocked, dbn_bytes(minute_rows("2025-06-02 11:30", [5900.0, 5901.0])))
+    source, _ = _source()  # now = 12:00 UTC
+    bars = source.bars("MES.c.0", Timeframe.M1, "2025-06-02 11:00", "2025-06-02 12:00")
+    assert len(bars) == 2
+    assert _form(_calls(mocked, GET_RANGE)[0])["end"].startswith("2025-06-02T11:40:00")
+    assert _form(_calls(mocked, GET_COST)[0])["end"].startswith("2025-06-02T11:40:00")

@@ -246,3 +246,36 @@ def test_four_hour_bars_are_built_from_hours(mocked: responses.RequestsMock) -> 
     assert list(bars.index) == [pd.Timestamp("2025-03-10 22:00", tz="UTC"), pd.Timestamp("2025-03-11 02:00", tz="UTC")]
     assert bars["close"].tolist() == [5703.0, 5707.0]
     assert np.all(bars["volume"] == 480)
+
+
+def test_the_fake_chart_reads_the_same_through_yfinance(
+    mocked: responses.RequestsMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorded layout is faithful: yfinance itself parses it to the same bars as our client."""
+    import re
+
+    monkeypatch.setenv("YF_DISABLE_CURL_CFFI", "1")
+    yf = pytest.importorskip("yfinance")
+    yf.set_tz_cache_location(str(tmp_path / "yf"))
+    now = pd.Timestamp.now(tz="UTC")
+    stamps = _minutes(str((now - pd.Timedelta(days=2)).floor("1D").tz_localize(None) + pd.Timedelta(hours=14)), 3)
+    body = chart_body("MES=F", stamps, [5700.0, 5701.0, 5702.0])
+    mocked.get(re.compile(re.escape(URL) + r".*"), json=body)
+    cookie = "A3=d=AQAB; Expires=Wed, 21 Oct 2099 07:28:00 GMT; Domain=.yahoo.com; Path=/"
+    mocked.get(re.compile(r"https://fc\.yahoo\.com/?"), body="", headers={"Set-Cookie": cookie})
+    mocked.get(re.compile(re.escape(CRUMB_URL) + r".*"), body="crumb123")
+    theirs = yf.Ticker("MES=F", session=requests.Session()).history(
+        start=stamps[0] - pd.Timedelta(minutes=30),
+        end=stamps[-1] + pd.Timedelta(minutes=30),
+        interval="1m",
+        prepost=False,
+        auto_adjust=False,
+        raise_errors=True,
+    )
+    source, _ = _source(now=now)
+    ours = source.bars(
+        "MES=F", Timeframe.M1, stamps[0] - pd.Timedelta(minutes=30), stamps[-1] + pd.Timedelta(minutes=30)
+    )
+    assert list(theirs.index.tz_convert("UTC")) == list(ours.index)
+    for mine, yours in (("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close"), ("volume", "Volume")):
+        assert ours[mine].tolist() == theirs[yours].tolist()

@@ -133,6 +133,8 @@ def fetch(
     with _progress() as report:
         _, summary = fetch_bars(request, settings, progress=report)  # type: ignore[arg-type]
     _out.print(_bars_table(summary))
+    for note in summary.notes:
+        _out.print(note)
     _problems(summary.problems)
 
 

@@ -103,14 +103,16 @@ class DatabentoSource:
         config: DatabentoConfig | None = None,
         progress: Progress | None = None,
         now: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self._client = client
         self._cache = cache
         self.config = config or DatabentoConfig()
         self._progress = progress
         self._now = now
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
+        self.chunks_downloaded = 0
+        self.cost_usd = 0.0  # estimated cost of what this source has downloaded
 
     @classmethod
     def from_key(cls, api_key: str | None, **kwargs: Any) -> DatabentoSource:
@@ -163,16 +165,35 @@ class DatabentoSource:
     # --- fetching -------------------------------------------------------------------------------
 
     def _plan(self, symbol: str, base: Timeframe, missing: list[Interval]) -> list[tuple[int, int, int]]:
-        """Chunks to download as (request start, request end, covered end), capped at now."""
+        """Chunks to download as (request start, request end, covered end), capped at what exists."""
         now = self._now()
-        settled = (now - self.config.settle).value
+        limit = now.value
+        if any(b > (now - pd.Timedelta(days=2)).value for _, b in missing):
+            limit = min(limit, self._available_end_ns(now))
+        settled = min((now - self.config.settle).value, limit)
         plan = []
         for a, b in split(missing, _CHUNK[base]):
-            req_end = min(b, now.value)
+            req_end = min(b, limit)
             if req_end <= a:
                 continue
             plan.append((a, req_end, min(b, max(a, settled))))
         return plan
+
+    def _available_end_ns(self, now: pd.Timestamp) -> int:
+        """The end of the data Databento has published (asking past it is an error); `now` if unknown."""
+        try:
+            answer = self._call(
+                "dataset range", lambda: self._client.metadata.get_dataset_range(dataset=self.config.dataset)
+            )
+            end = answer.get("end") or answer.get("end_date")
+            return min(int(utc(str(end), "dataset end").value), now.value)
+        except ProviderError as exc:
+            if exc.kind == "auth":
+                raise
+            log.warning("databento: dataset range unknown (%s); asking up to now", exc)
+        except (AttributeError, TypeError, ValueError, ConfigError) as exc:
+            log.warning("databento: dataset range unreadable (%s); asking up to now", exc)
+        return now.value
 
     def _fetch(self, symbol: str, base: Timeframe, missing: list[Interval]) -> Iterator[Piece]:
         plan = self._plan(symbol, base, missing)
@@ -186,8 +207,10 @@ class DatabentoSource:
                 f"above --max-cost ${self.config.max_cost_usd:.2f}; nothing downloaded"
             )
         log.info("databento: %d chunk(s), estimated $%.4f", len(plan), cost)
+        self.cost_usd += cost
         for i, (a, b, covered_end) in enumerate(plan, start=1):
             frame = self._download(symbol, base, a, b)
+            self.chunks_downloaded += 1
             frame = closed_before(frame, self._now(), base)
             if self._progress is not None:
                 label = f"{symbol} {base.value} {ts(a):%Y-%m-%d}..{ts(b):%Y-%m-%d}"

@@ -125,7 +125,7 @@ class FredClient:
         session: requests.Session | None = None,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         if not api_key:
             raise ConfigError("FRED_API_KEY is not set: get a free key at fred.stlouisfed.org and export it")
@@ -133,7 +133,7 @@ class FredClient:
         self._base = base_url.rstrip("/")
         self._session = session or requests.Session()
         self._policy = policy or RetryPolicy()
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
 
     def series(
         self,

@@ -165,14 +165,14 @@ class YahooClient:
         session: requests.Session | None = None,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         self._session = session or requests.Session()
         agent = str(self._session.headers.get("User-Agent") or "")
         if not agent or agent.startswith("python-requests"):
             self._session.headers["User-Agent"] = USER_AGENT
         self._policy = policy or RetryPolicy(attempts=4, backoff_s=2.0)
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._crumb: str | None = None
 
     def chart(self, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp) -> Chart:
@@ -251,6 +251,7 @@ class YahooSource:
     now: Callable[[], pd.Timestamp] = field(default=lambda: pd.Timestamp.now(tz="UTC"))
     settle: pd.Timedelta = pd.Timedelta(hours=1)
     name: str = PROVIDER
+    chunks_downloaded: int = 0
 
     def bars(
         self,
@@ -290,6 +291,7 @@ class YahooSource:
         settled = (now - self.settle).value
         for i, (a, b) in enumerate(chunks, start=1):
             frame = self._chunk(symbol, base, a, b)
+            self.chunks_downloaded += 1
             frame = closed_before(frame, now, base)
             if self.progress is not None:
                 label = f"{symbol} {limit.interval} {ts(a):%Y-%m-%d}..{ts(b):%Y-%m-%d}"

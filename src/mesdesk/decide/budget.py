@@ -68,6 +68,18 @@ class BudgetStatus:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetTotals:
+    """All days of one scope: requests, days used, days that reached the cap, tokens and USD."""
+
+    calls: int
+    days: int
+    capped_days: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
 class Budget:
     """Daily cap of paid calls, kept in the store (`llm_call_ledger`); safe across threads and processes."""
 
@@ -191,4 +203,29 @@ class Budget:
             input_tokens=int(tokens_in),
             output_tokens=int(tokens_out),
             cost_usd=float(cost),
+        )
+
+    def totals(self) -> BudgetTotals:
+        """Sums over every trading day of this scope (a backtest's whole spend)."""
+        table = _ledger()
+        query = (
+            select(
+                table.c.trading_day,
+                func.count(),
+                func.coalesce(func.sum(table.c.input_tokens), 0),
+                func.coalesce(func.sum(table.c.output_tokens), 0),
+                func.coalesce(func.sum(table.c.cost_usd), 0.0),
+            )
+            .where(table.c.scope == self.scope)
+            .group_by(table.c.trading_day)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return BudgetTotals(
+            calls=sum(int(r[1]) for r in rows),
+            days=len(rows),
+            capped_days=sum(1 for r in rows if int(r[1]) >= self.cap),
+            input_tokens=sum(int(r[2]) for r in rows),
+            output_tokens=sum(int(r[3]) for r in rows),
+            cost_usd=float(sum(float(r[4]) for r in rows)),
         )

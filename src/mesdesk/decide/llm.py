@@ -33,8 +33,9 @@ from mesdesk.config import Settings
 from mesdesk.errors import ConfigError, ProviderError
 
 ProviderName = Literal["openai", "anthropic"]
-AttemptHook = Callable[[int], None]
-"""Called with the attempt number (1, 2, ...) right before each request is sent; may raise."""
+AttemptHook = Callable[[int, ProviderError | None], None]
+"""Called right before each request is sent with the attempt number (1, 2, ...) and the error that
+ended the previous attempt (None on the first); it may raise to stop (e.g. `BudgetExceeded`)."""
 
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout"})
 MAX_BACKOFF_S = 8.0
@@ -166,15 +167,17 @@ def _with_retries(
 ) -> LLMReply:
     """Run `attempt_once` up to 1 + max_retries times; back off between retryable failures."""
     attempt = 0
+    previous: ProviderError | None = None
     while True:
         attempt += 1
         if before_attempt is not None:
-            before_attempt(attempt)
+            before_attempt(attempt, previous)
         try:
             reply = attempt_once()
         except ProviderError as exc:
             if exc.kind not in RETRYABLE_KINDS or attempt > max_retries:
                 raise
+            previous = exc
             hinted = exc.retry_after_s
             sleep(min(MAX_BACKOFF_S, hinted if hinted is not None else 0.5 * 2 ** (attempt - 1)))
             continue

@@ -33,7 +33,7 @@ from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.journal import JOURNAL_COLUMNS, trade_result, trades_from_journal
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
-from mesdesk.errors import DecisionError
+from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
 
@@ -46,11 +46,12 @@ def _ns(ts: datetime) -> int:
 
 
 def infer_span(index: pd.DatetimeIndex) -> pd.Timedelta:
-    """The bar length of a frame: the smallest gap between consecutive opens."""
+    """The bar length of a frame: the most common gap between consecutive opens (first 5000 bars)."""
     if len(index) < 2:
-        raise DecisionError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
-    head = np.diff(np.asarray(index[:2000].asi8, dtype=np.int64))
-    return pd.Timedelta(int(head[head > 0].min()), unit="ns")
+        raise DataError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
+    gaps = np.diff(np.asarray(index[:5000].asi8, dtype=np.int64))
+    values, counts = np.unique(gaps, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
 
 @dataclass(slots=True)
@@ -101,8 +102,8 @@ class Engine:
         self.config = config
         self.decider = decider
         self.clock = clock
-        self._bar_span = bar_span
-        self._path_span = path_span
+        self._bar_span = None if bar_span is None else pd.Timedelta(bar_span)
+        self._path_span = None if path_span is None else pd.Timedelta(path_span)
         self._context_bars = context_bars
         self._bars: pd.DataFrame | None = None
         self._bar_close_ns = np.empty(0, dtype=np.int64)
@@ -386,7 +387,7 @@ def run_backtest(
 ) -> EngineResult:
     """Feed all bars at once under a `SimClock` at the end of the data: the backtest."""
     config = config or EngineConfig()
-    span = bar_span or infer_span(pd.DatetimeIndex(bars.index))
+    span = pd.Timedelta(bar_span) if bar_span is not None else infer_span(pd.DatetimeIndex(bars.index))
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)

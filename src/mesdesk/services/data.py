@@ -61,6 +61,7 @@ class BarSummary:
     intraday_gaps: int  # missing bars inside a trading day (no trades, halts, early closes)
     contracts: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,13 @@ def _collect_warnings(problems: list[str]) -> Iterator[None]:
 
 
 def summarize(
-    frame: pd.DataFrame, *, source: str, symbol: str, timeframe: Timeframe, problems: list[str] | None = None
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    symbol: str,
+    timeframe: Timeframe,
+    problems: list[str] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> BarSummary:
     """Rows, first and last bar, gaps (split at trading-day boundaries) and the contracts seen."""
     n = len(frame)
@@ -148,6 +155,7 @@ def summarize(
         intraday_gaps=intraday_gaps,
         contracts=contracts,
         problems=tuple(problems or ()),
+        notes=notes,
     )
 
 
@@ -169,7 +177,15 @@ def fetch_bars(
             provider=request.source,
             kind="empty",
         )
-    return frame, summarize(frame, source=request.source, symbol=symbol, timeframe=request.timeframe, problems=problems)
+    if source.chunks_downloaded == 0:
+        notes: tuple[str, ...] = ("served from the cache: nothing downloaded",)
+    else:
+        notes = (f"downloaded {source.chunks_downloaded} chunk(s)",)
+        if isinstance(source, DatabentoSource):
+            notes = (f"{notes[0]}, estimated cost ${source.cost_usd:.2f}",)
+    return frame, summarize(
+        frame, source=request.source, symbol=symbol, timeframe=request.timeframe, problems=problems, notes=notes
+    )
 
 
 def fetch_fred(request: FetchRequest, settings: Settings) -> tuple[pd.DataFrame, list[SeriesSummary]]:
