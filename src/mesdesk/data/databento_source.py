@@ -64,6 +64,11 @@ _OUTRIGHT = re.compile(r"^[A-Z0-9]+[FGHJKMNQUVXZ]\d{1,2}$")
 _PARENT_LOOKBACK = pd.Timedelta(days=4)  # reaches the previous trading day over a weekend or holiday
 
 
+def _request_start(symbol: str, start_ns: int) -> int:
+    """Parent requests start a few days early, to know the previous trading day's volume leader."""
+    return start_ns - _PARENT_LOOKBACK.value if stype_of(symbol) == "parent" else start_ns
+
+
 def stype_of(symbol: str) -> str:
     """Databento input symbology of a symbol: continuous, parent or raw_symbol."""
     if _CONTINUOUS.match(symbol):
@@ -218,12 +223,13 @@ class DatabentoSource:
             yield Piece(frame, (a, b), (a, covered_end))
 
     def _cost(self, symbol: str, base: Timeframe, start_ns: int, end_ns: int) -> float:
+        """The cost of exactly what `_download` will ask for (parent requests look back a few days)."""
         what = f"cost of {symbol} {_SCHEMA[base]}"
         raw = self._call(
             what,
             lambda: self._client.metadata.get_cost(
                 dataset=self.config.dataset,
-                start=ts(start_ns),
+                start=ts(_request_start(symbol, start_ns)),
                 end=ts(end_ns),
                 symbols=[symbol],
                 schema=_SCHEMA[base],
@@ -237,7 +243,7 @@ class DatabentoSource:
 
     def _download(self, symbol: str, base: Timeframe, start_ns: int, end_ns: int) -> pd.DataFrame:
         stype = stype_of(symbol)
-        req_start = start_ns - _PARENT_LOOKBACK.value if stype == "parent" else start_ns
+        req_start = _request_start(symbol, start_ns)
         what = f"{symbol} {_SCHEMA[base]} {ts(start_ns):%Y-%m-%d %H:%M}"
         store = self._call(
             what,
