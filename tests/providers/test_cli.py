@@ -234,3 +234,12 @@ def test_yahoo_rate_limit_is_one_line_after_retries(
     assert "rate limited" in line
     assert "gave up after 4 attempts" in line
     assert len(mocked.calls) == 4
+
+
+def test_bad_fred_base_url_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRED_API_KEY", "f" * 32)
+    monkeypatch.setenv("MESDESK_FRED_BASE_URL", "not a url")
+    code, _, err = _run(["data", "fetch", "--source", "fred", "--series", "VIXCLS"], capsys)
+    line = _one_line_error(code, err)
+    assert "request failed" in line
+    assert "f" * 32 not in line

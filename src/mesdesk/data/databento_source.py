@@ -348,6 +348,8 @@ def _classify(exc: Exception, what: str) -> tuple[ProviderError, str | None]:
         return ProviderError(f"{what}: no answer in time", provider=PROVIDER, kind="timeout"), None
     if isinstance(exc, requests.ConnectionError):
         return ProviderError(f"{what}: cannot connect ({type(exc).__name__})", provider=PROVIDER, kind="server"), None
+    if isinstance(exc, requests.RequestException):
+        return ProviderError(f"{what}: request failed ({type(exc).__name__})", provider=PROVIDER, kind="request"), None
     if isinstance(exc, BentoClientError | BentoServerError):
         status = int(exc.http_status)
         detail = str(exc.message or "").split("\n")[0][:160]
