@@ -243,3 +243,14 @@ def test_bad_fred_base_url_is_one_line(capsys: pytest.CaptureFixture[str], monke
     line = _one_line_error(code, err)
     assert "request failed" in line
     assert "f" * 32 not in line
+
+
+def test_import_of_the_real_es_minutes_reports_fillers(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = shared_data / "ES_1m_2025-09-15_2025-10-10.csv"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    code, out, err = _run(["data", "import", str(path), "--placeholders", "drop"], capsys)
+    assert code == 0, err
+    assert "27546" in out  # 27,603 bars less the 57 fillers the README lists
+    assert "57 placeholder bars" in out
+    assert "2025-09-14 22:00" in out  # Sunday 17:00 CT open

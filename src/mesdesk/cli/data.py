@@ -78,9 +78,11 @@ def _bars_table(summary: object) -> Table:
 
 def _problems(problems: tuple[str, ...]) -> None:
     if not problems:
-        _out.print("problems: none")
+        _out.print("data problems: none")
+        return
+    _out.print("data problems:")
     for p in problems:
-        _out.print(f"problem fixed: {p}")
+        _out.print(f"  - {p}")
 
 
 @data_app.command("fetch")
@@ -143,12 +145,15 @@ def import_(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of OHLCV bars (bar open times).")],
     tz: Annotated[str | None, typer.Option("--tz", help="Zone of naive timestamps, e.g. America/New_York.")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Name in the cache (default: the file name).")] = None,
+    placeholders: Annotated[
+        str, typer.Option("--placeholders", help="Vendor filler bars (volume <= 1): keep or drop.")
+    ] = "keep",
 ) -> None:
     """Validate a file of bars and keep it in the cache."""
     from mesdesk.config import load_settings
     from mesdesk.services.data import import_file
 
-    _, summary = import_file(file, load_settings(), tz=tz, symbol=symbol)
+    _, summary = import_file(file, load_settings(), tz=tz, symbol=symbol, placeholders=placeholders)
     _out.print(_bars_table(summary))
     _problems(summary.problems)
 

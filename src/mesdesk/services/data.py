@@ -221,17 +221,30 @@ def fetch_fred(request: FetchRequest, settings: Settings) -> tuple[pd.DataFrame,
 
 
 def import_file(
-    path: Path, settings: Settings, *, tz: str | None = None, symbol: str | None = None
+    path: Path,
+    settings: Settings,
+    *,
+    tz: str | None = None,
+    symbol: str | None = None,
+    placeholders: str = "keep",
 ) -> tuple[pd.DataFrame, BarSummary]:
-    """Load a CSV/Parquet file, validate it, and keep it in the cache (source ``file``)."""
+    """Load a CSV/Parquet file, validate it, and keep it in the cache (source ``file``).
+
+    `placeholders`: ``keep`` or ``drop`` vendor filler bars (volume <= 1); either way they are counted.
+    """
     from mesdesk.data.files import infer_span, load_bars
 
+    if placeholders not in ("keep", "drop"):
+        raise ConfigError(f"--placeholders {placeholders!r}: choose keep or drop")
     problems: list[str] = []
     with _collect_warnings(problems):
         frame = load_bars(path, tz=tz, placeholders="flag")
-    placeholders = int(frame.pop("placeholder").sum()) if "placeholder" in frame.columns else 0
-    if placeholders:
-        problems.append(f"{placeholders} placeholder bars (volume <= 1) kept; see docs/data-providers.md")
+    mask = frame.pop("placeholder").to_numpy() if "placeholder" in frame.columns else np.zeros(len(frame), bool)
+    if mask.any():
+        action = "dropped" if placeholders == "drop" else "kept (--placeholders drop removes them)"
+        problems.append(f"{int(mask.sum())} placeholder bars (volume <= 1, vendor fillers): {action}")
+        if placeholders == "drop":
+            frame = frame[~mask]
     span = infer_span(frame)
     timeframe = next((tf for tf in Timeframe if pd.Timedelta(tf.span) == span), None)
     if timeframe is None:
