@@ -254,3 +254,15 @@ def test_import_of_the_real_es_minutes_reports_fillers(shared_data: Path, capsys
     assert "27546" in out  # 27,603 bars less the 57 fillers the README lists
     assert "57 placeholder bars" in out
     assert "2025-09-14 22:00" in out  # Sunday 17:00 CT open
+
+
+def test_estimate_prints_the_cost_and_downloads_nothing(
+    mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABENTO_API_KEY", "db-" + "k" * 29)
+    mocked.add(responses.POST, GET_COST, json=3.21)
+    argv = ["data", "fetch", "--source", "databento", "--start", "2025-03-10", "--end", "2025-03-11", "--estimate"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "$3.21" in out
+    assert [c.request.url for c in mocked.calls] == [GET_COST]

@@ -100,13 +100,16 @@ def fetch(
         float, typer.Option("--max-cost", help="Refuse a Databento download estimated above this (USD).")
     ] = 5.0,
     refresh: Annotated[bool, typer.Option("--refresh", help="Download again even what is cached.")] = False,
+    estimate: Annotated[
+        bool, typer.Option("--estimate", help="Databento: print what the download would cost, download nothing.")
+    ] = False,
     series: Annotated[
         str | None, typer.Option("--series", help="FRED series, comma-separated (default MESDESK_FRED_SERIES).")
     ] = None,
 ) -> None:
     """Download bars (or FRED series) into the cache and summarise them."""
     from mesdesk.config import load_settings
-    from mesdesk.services.data import FetchRequest, fetch_bars, fetch_fred
+    from mesdesk.services.data import FetchRequest, estimate_cost, fetch_bars, fetch_fred
     from mesdesk.timeframes import Timeframe
 
     settings = load_settings()
@@ -120,6 +123,10 @@ def fetch(
         refresh=refresh,
         series=tuple(s.strip().upper() for s in (series or "").split(",") if s.strip()),
     )
+    if estimate:
+        cost = estimate_cost(request, settings)
+        _out.print(f"estimated cost of the missing part: ${cost:.2f} (--max-cost {max_cost:.2f})")
+        return
     if request.source == "fred":
         frame, summaries = fetch_fred(request, settings)
         table = Table(title="FRED", title_justify="left")

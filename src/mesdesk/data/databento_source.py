@@ -156,16 +156,24 @@ class DatabentoSource:
         frame = closed_before(frame, self._now(), timeframe)
         return frame.loc[(frame.index >= lo) & (frame.index < hi)]
 
-    def estimate_cost_usd(self, symbol: str, timeframe: Timeframe, start: pd.Timestamp, end: pd.Timestamp) -> float:
-        """What downloading [start, end) would cost now (only the part not in the cache)."""
+    def estimate_cost_usd(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        start: datetime | pd.Timestamp | str,
+        end: datetime | pd.Timestamp | str,
+        *,
+        refresh: bool = False,
+    ) -> float:
+        """What `bars` would cost now in USD: only the part not cached (all of it with `refresh`)."""
         base = _BASE[timeframe]
         lo = bin_floor(utc(start, "start"), timeframe)
         hi = utc(end, "end")
+        whole = [(lo.value, hi.value)]
         missing = (
-            self._cache.missing(CacheKey(self.name, symbol, base), lo, hi) if self._cache else [(lo.value, hi.value)]
+            self._cache.missing(CacheKey(self.name, symbol, base), lo, hi) if self._cache and not refresh else whole
         )
-        chunks = self._plan(symbol, base, missing)
-        return sum(self._cost(symbol, base, a, b) for a, b, _ in chunks)
+        return sum(self._cost(symbol, base, a, b) for a, b, _ in self._plan(symbol, base, missing))
 
     # --- fetching -------------------------------------------------------------------------------
 
@@ -329,7 +337,7 @@ class DatabentoSource:
                 if error.kind not in ("rate_limit", "server", "timeout") or attempt == policy.attempts:
                     break
                 delay = policy.delay_s(attempt, retry_after)
-                log.warning("databento: %s; retry %d/%d in %.1f s", error, attempt, policy.attempts - 1, delay)
+                log.info("databento: %s; retry %d/%d in %.1f s", error, attempt, policy.attempts - 1, delay)
                 self._sleep(delay)
         assert error is not None
         if error.kind in ("rate_limit", "server", "timeout") and policy.attempts > 1:

@@ -126,7 +126,7 @@ def get_with_retry(
             retry_after = response.headers.get("Retry-After")
         if attempt < policy.attempts:
             delay = policy.delay_s(attempt, retry_after)
-            log.warning("%s: %s; retry %d/%d in %.1f s", provider, last, attempt, policy.attempts - 1, delay)
+            log.info("%s: %s; retry %d/%d in %.1f s", provider, last, attempt, policy.attempts - 1, delay)
             sleep(delay)
     assert last is not None
     message = str(last).removeprefix(f"{provider}: ")

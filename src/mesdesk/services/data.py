@@ -159,6 +159,17 @@ def summarize(
     )
 
 
+def estimate_cost(request: FetchRequest, settings: Settings) -> float:
+    """What a Databento fetch would cost now in USD (only the part not cached; nothing is downloaded)."""
+    if request.source != "databento":
+        raise ConfigError("--estimate: only Databento downloads cost money")
+    symbol = request.symbol or DEFAULT_SYMBOLS["databento"]
+    lo, hi = request_range(request.timeframe, request.start, request.end)
+    source = make_source("databento", settings, max_cost_usd=request.max_cost_usd)
+    assert isinstance(source, DatabentoSource)
+    return source.estimate_cost_usd(symbol, request.timeframe, lo, hi, refresh=request.refresh)
+
+
 def fetch_bars(
     request: FetchRequest, settings: Settings, *, progress: Progress | None = None
 ) -> tuple[pd.DataFrame, BarSummary]:
