@@ -8,6 +8,7 @@ import pytest
 from setup_bars import random_walk_days
 
 from mesdesk.data.resample import resample
+from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.indicators import atr
 from mesdesk.setups.context import IndicatorConfig, build_context
 from mesdesk.setups.scalper import detect_candidates
@@ -72,3 +73,13 @@ def test_atr_5m_on_one_minute_bars_changes_only_when_a_5m_bin_closes(walk: pd.Da
     assert at[50] == expected[b]  # 08:50: it has closed
     assert at[51] == at[52] == at[53] == at[54] == expected[b]
     assert at[55] == expected[b + 1]
+
+
+def test_synthetic_market_is_point_in_time_too() -> None:
+    bars = generate_days(8, SyntheticConfig(seed=5))
+    full = detect_candidates(bars)
+    assert set(full["setup_type"]) == {"ORB_retest_go", "EMA20_pullback", "VWAP_rejection"}
+    for frac in (0.6, 0.85):
+        part = bars.iloc[: int(len(bars) * frac)]
+        t = part.index[-1] + pd.Timedelta(minutes=1)
+        pd.testing.assert_frame_equal(detect_candidates(part), full[full["ts"] <= t].reset_index(drop=True))

@@ -130,19 +130,11 @@ def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor
 
 
 def ct_wall_ns(utc_ns: IntArray) -> IntArray:
-    """Central wall-clock nanoseconds of sorted UTC instants (via `calendar.ct_wall`, once per UTC hour).
-
-    The UTC offset of Central Time changes only on whole UTC hours, so converting one instant per
-    hour and adding its offset is exact, and fifty times faster than converting a million bars.
-    """
+    """Central wall-clock nanoseconds of UTC instants (`calendar.ct_wall` on raw int64)."""
     if utc_ns.size == 0:
         return utc_ns.copy()
-    hour_ns = 3600 * 1_000_000_000
-    hours = utc_ns // hour_ns
-    starts = group_starts(hours)
-    first = hours[starts] * hour_ns
-    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(first, unit="ns", utc=True))).asi8) - first
-    return np.asarray(utc_ns + offset[np.cumsum(starts) - 1], dtype=np.int64)
+    index = pd.DatetimeIndex(pd.to_datetime(utc_ns, unit="ns", utc=True))
+    return np.asarray(ct_wall(index).asi8, dtype=np.int64)
 
 
 def build_context(
