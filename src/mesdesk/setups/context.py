@@ -103,6 +103,12 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
         raise DataError(f"detect_candidates: missing column(s) {', '.join(missing)}")
     if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
         raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
+    for col in ("open", "high", "low", "close"):
+        bad = np.flatnonzero(~np.isfinite(bars[col].to_numpy(dtype=np.float64)))
+        if bad.size:
+            raise DataError(
+                f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
+            )
     index = bars.index.tz_convert("UTC").as_unit("ns")
     if len(index) > 1 and not (np.diff(index.asi8) > 0).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")

@@ -159,6 +159,10 @@ def detect_candidates(
     `trading_day` is the CME trading day (pandas holds it as datetime64[s] at midnight).
     """
     config = config or ScalperSetupsConfig()
+    if config.orb.range_minutes % timeframe.minutes:
+        raise ConfigError(
+            f"orb.range_minutes={config.orb.range_minutes} is not a whole number of {timeframe.value} bars"
+        )
     lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
     pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
     ctx = build_context(bars, config.indicators, timeframe, pre_open_minutes)
