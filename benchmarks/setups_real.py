@@ -1,8 +1,8 @@
 """Candidates on a real 1m bar file: per setup per day, the prefilter score distribution, and a rough
-forward check (did price reach +1.25 before -0.75 from the next bar's open, on 1m bars, stop first
+forward check (did price reach +1.25 before -0.75 from the next bar's open, on the same bars, stop first
 when both fall in one bar; no costs). The forward check is a sanity look, not a backtest.
 
-Run: python benchmarks/setups_real.py FILE.csv   (columns ts_utc, open, high, low, close, volume)
+Run: python benchmarks/setups_real.py FILE.csv [--timeframe 5m]   (columns ts_utc, open, high, low, close, volume)
 Flat placeholder bars (volume <= 1 and high == low) are dropped first.
 """
 
@@ -16,6 +16,7 @@ import pandas as pd
 from mesdesk.bars import validate_bars
 from mesdesk.prefilter import PF_COLUMNS
 from mesdesk.setups.scalper import detect_candidates
+from mesdesk.timeframes import Timeframe
 
 
 def load(path: str) -> pd.DataFrame:
@@ -49,10 +50,12 @@ def forward_outcome(bars: pd.DataFrame, cands: pd.DataFrame, tp: float = 1.25, s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path")
+    parser.add_argument("--timeframe", default="1m")
     args = parser.parse_args()
+    timeframe = Timeframe.parse(args.timeframe)
     pd.set_option("display.width", 200)
     bars = load(args.path)
-    cands = detect_candidates(bars)
+    cands = detect_candidates(bars, timeframe=timeframe)
     cands["day"] = cands["trading_day"].dt.strftime("%Y-%m-%d")
     print(f"candidates: {len(cands)}, passed prefilter: {int(cands['passed_prefilter'].sum())}")
     print("\ncandidates per setup per day (all / passed):")
