@@ -133,7 +133,7 @@ def volume_multiple(
     lo = np.maximum(d - lookback_days, 0)
     total = csum[d, s] - csum[lo, s]
     n = ccnt[d, s] - ccnt[lo, s]
-    ok = n >= min_days
+    ok = (n >= min_days) & (n > 0)
     mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(ok & (mean > 0), v / np.where(mean > 0, mean, 1.0), np.nan)
