@@ -29,6 +29,7 @@ def _root() -> None:
 def _register() -> None:
     # Each module adds its commands to `app` when imported.
     import mesdesk.cli.data  # noqa: F401
+    import mesdesk.cli.scan  # noqa: F401
     from mesdesk.cli import demo  # noqa: F401
 
 
@@ -45,10 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors: typer >= 0.20 raises its own vendored click's exceptions
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise

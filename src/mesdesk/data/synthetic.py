@@ -292,7 +292,8 @@ def _build_frame(
 def generate_days(
     n_days: int, config: SyntheticConfig | None = None, first_day: date = date(2025, 3, 3)
 ) -> pd.DataFrame:
-    """The first `n_days` trading days from `first_day` (the default week holds the March 2025 DST change)."""
+    """The first `n_days` trading days from `first_day` (from the default, 6 days or more cross the March
+    2025 DST change)."""
     if n_days < 1:
         raise ConfigError(f"days={n_days}: must be at least 1")
     sessions = sessions_between(first_day, first_day + timedelta(days=2 * n_days + 10))[:n_days]
