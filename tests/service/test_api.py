@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -225,12 +224,22 @@ def test_forecast_refuses_an_unknown_model(client: TestClient, path: str) -> Non
     assert "model='foo'" in res.json()["detail"]
 
 
-def test_signals_without_the_scanner_are_a_503_with_a_reason(client: TestClient) -> None:
-    if importlib.util.find_spec("mesdesk.services.scan") is not None:
-        pytest.skip("the scanner is installed in this build")
-    res = client.get("/mes/signals", params={"timeframe": "15m"})
-    assert res.status_code == 503
-    assert "scanner" in res.json()["detail"]
+def test_signals_and_alias_serve_the_scanners_payload(client: TestClient) -> None:
+    main = client.get("/mes/signals", params={"timeframe": "15m"})
+    assert main.status_code == 200
+    body = main.json()
+    assert isinstance(body, list)
+    assert all(row["timeframe"] == "15m" for row in body)
+    assert client.get("/mes_signals", params={"timeframe": "15m"}).json() == body
+
+
+def test_forecast_and_full_serve_the_forecasters_payload(client: TestClient) -> None:
+    body = client.get("/mes/forecast", params={"model": "quant"}).json()
+    for field in ("forecasts", "forecast_numeric_pct", "sharpe", "correlations", "shap_proxy", "llm_metadata"):
+        assert field in body
+    assert client.get("/mes_forecast", params={"model": "quant"}).json()["forecasts"] == body["forecasts"]
+    full = client.get("/mes/full").json()
+    assert set(full) >= {"signals", "forecast"}
 
 
 def test_dashboard_and_docs_are_served(client: TestClient) -> None:

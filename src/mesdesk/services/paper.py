@@ -234,7 +234,7 @@ def live_driver(settings: Settings, options: RunnerOptions) -> LiveDriver:
     source = _live_source(settings, options.live_source)
     return LiveDriver(
         source,
-        symbol=options.symbol,
+        symbol=LIVE_SYMBOLS.get(options.live_source, options.symbol),
         timeframe=Timeframe.M1,
         lookback_days=options.lookback_days,
         poll_s=options.poll_s,
@@ -242,16 +242,18 @@ def live_driver(settings: Settings, options: RunnerOptions) -> LiveDriver:
     )
 
 
-def _live_source(settings: Settings, name: str) -> BarSource:
-    module = {"yahoo": "mesdesk.data.yahoo", "databento": "mesdesk.data.databento"}.get(name)
-    if module is None:
-        raise ConfigError(f"MESDESK_LIVE_SOURCE={name!r}: choose yahoo or databento")
-    import importlib
+LIVE_SYMBOLS = {"yahoo": "MES=F", "databento": "MES.c.0"}
 
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise Unavailable(f"live source {name} is not in this build ({module})") from exc
-    cls = getattr(mod, "YahooSource" if name == "yahoo" else "DatabentoSource")
-    source: BarSource = cls.from_settings(settings) if hasattr(cls, "from_settings") else cls()
-    return source
+
+def _live_source(settings: Settings, name: str) -> BarSource:
+    """The providers' sources: Yahoo (no key) or Databento (DATABENTO_API_KEY)."""
+    if name == "yahoo":
+        from mesdesk.data.yahoo import YahooSource
+
+        return YahooSource()
+    if name == "databento":
+        from mesdesk.data.databento_source import DatabentoSource
+
+        key = settings.databento_api_key.get_secret_value() if settings.databento_api_key else None
+        return DatabentoSource.from_key(key)
+    raise ConfigError(f"--live {name!r}: choose yahoo or databento")

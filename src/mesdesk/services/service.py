@@ -380,9 +380,7 @@ def forecast(ctx: ServiceContext, model: str) -> Any:
     return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: fn(m, settings=ctx.settings))
 
 
-def full(ctx: ServiceContext) -> dict[str, Any]:
-    """/mes/full: signals of every timeframe and the quant forecast in one answer."""
-    return {
-        "signals": {tf: signals(ctx, tf) for tf in SIGNAL_TIMEFRAMES},
-        "forecast": forecast(ctx, "quant"),
-    }
+def full(ctx: ServiceContext) -> Any:
+    """/mes/full: signals of every scanned timeframe and the quant forecast (the forecaster's payload)."""
+    fn = _optional("mesdesk.services.forecast", "full_payload", "the forecaster")
+    return ctx.cached(f"full:{int(time.monotonic() // 60)}", lambda: fn("quant", settings=ctx.settings))

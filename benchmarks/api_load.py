@@ -1,0 +1,125 @@
+"""GET /metrics/summary under load from a second process on loopback, with the runner trading.
+
+Starts `mesdesk serve` (one uvicorn worker, synthetic replay at --speed, SQLite in a temp folder) in a
+subprocess, waits until the runner has traded, then drives keep-alive HTTP/1.1 connections from this
+process (asyncio streams, no client library overhead) for --seconds and prints requests/s and latency
+percentiles. Target: >= 1,000 requests/s and p99 < 20 ms.
+
+    python benchmarks/api_load.py [--seconds 10] [--connections 16] [--speed 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as r:  # loopback only
+        return bytes(r.read())
+
+
+async def worker(port: int, path: str, stop_at: float, latencies: list[float], errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n".encode()
+    try:
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(head.split(b"\r\n")[0].decode())
+    finally:
+        writer.close()
+
+
+async def load(port: int, path: str, seconds: float, connections: int) -> tuple[list[float], list[str], float]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    start = time.perf_counter()
+    stop_at = start + seconds
+    await asyncio.gather(*(worker(port, path, stop_at, latencies, errors) for _ in range(connections)))
+    return latencies, errors, time.perf_counter() - start
+
+
+def pct(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--speed", type=float, default=60.0)
+    ap.add_argument("--path", default="/metrics/summary")
+    ap.add_argument("--no-runner", action="store_true", help="serve the API only (the ceiling without trading)")
+    args = ap.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO / "src"),
+            "MESDESK_DATA_DIR": tmp,
+            "MESDESK_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite",
+        }
+        cmd = [sys.executable, "-c", "from mesdesk.cli import main; main()", "serve", "--port", str(port)]
+        cmd += ["--speed", str(args.speed), "--from", "08:30", "--log-level", "warning"]
+        if args.no_runner:
+            cmd.append("--no-runner")
+        server = subprocess.Popen(cmd, env=env)  # noqa: S603
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    body = get(base + "/metrics/summary")
+                    if args.no_runner or b'"trades_today":0' not in body:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.5)
+            before = get(base + "/metrics/runner").decode()
+            latencies, errors, elapsed = asyncio.run(load(port, args.path, args.seconds, args.connections))
+            after = get(base + "/metrics/runner").decode()
+        finally:
+            server.terminate()
+            server.wait(20)
+    latencies.sort()
+    print(
+        f"path {args.path}, {args.connections} keep-alive connections, {args.seconds:.0f} s, runner speed x{args.speed:g}"
+    )
+    print(f"runner before: {before}")
+    print(f"runner after:  {after}")
+    print(f"requests {len(latencies)}, errors {len(errors)}, {len(latencies) / elapsed:,.0f} requests/s")
+    print(
+        f"latency ms: p50 {pct(latencies, 0.50):.2f}  p90 {pct(latencies, 0.90):.2f}  "
+        f"p99 {pct(latencies, 0.99):.2f}  max {latencies[-1] * 1000:.2f}"
+    )
+    print(f"cpu cores visible: {os.cpu_count()}, load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
