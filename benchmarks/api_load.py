@@ -108,9 +108,8 @@ def main() -> None:
             server.terminate()
             server.wait(20)
     latencies.sort()
-    print(
-        f"path {args.path}, {args.connections} keep-alive connections, {args.seconds:.0f} s, runner speed x{args.speed:g}"
-    )
+    runner = "no runner" if args.no_runner else f"runner replaying at x{args.speed:g}"
+    print(f"path {args.path}, {args.connections} keep-alive connections, {args.seconds:.0f} s, {runner}")
     print(f"runner before: {before}")
     print(f"runner after:  {after}")
     print(f"requests {len(latencies)}, errors {len(errors)}, {len(latencies) / elapsed:,.0f} requests/s")

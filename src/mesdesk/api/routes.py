@@ -6,7 +6,8 @@ import ipaddress
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mesdesk.api import schemas
@@ -17,7 +18,8 @@ router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="MESDESK_API_TOKEN; without one set, loopback clients only")
 
 
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:
+    # async: a plain lookup, no need for the thread pool
     return request.app.state.handle.ctx  # type: ignore[no-any-return]
 
 
@@ -62,8 +64,12 @@ def health(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/metrics/summary", response_model=schemas.Summary, tags=["seed 000"], responses=_ERRORS)
-def summary(ctx: Ctx) -> dict[str, Any]:
-    return svc.summary(ctx)
+async def summary(ctx: Ctx) -> Response:
+    # Served from the 250 ms cache on the event loop; only a miss goes to the thread pool.
+    body = ctx.peek("summary_json")
+    if body is None:
+        body = await run_in_threadpool(svc.summary_json, ctx)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/metrics/live", response_model=schemas.Live, tags=["seed 000"], responses=_ERRORS)

@@ -9,6 +9,7 @@ a replay of 2025-09-16 shows that day's trades as "today".
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +60,13 @@ class _TTLCache:
             self._items[key] = (now, value)
         return value
 
+    def peek(self, key: str) -> Any | None:
+        """The cached value when still fresh, else None (never computes)."""
+        hit = self._items.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -80,6 +88,9 @@ class ServiceContext:
 
     def cached(self, key: str, make: Callable[[], T]) -> T:
         return self._cache.get(key, make)
+
+    def peek(self, key: str) -> Any | None:
+        return self._cache.peek(key)
 
     def invalidate(self) -> None:
         self._cache.clear()
@@ -133,6 +144,11 @@ def _state(ctx: ServiceContext) -> RunnerSnapshot | None:
 def summary(ctx: ServiceContext) -> dict[str, Any]:
     """/metrics/summary; cached for `cache_ttl_s` (250 ms by default)."""
     return ctx.cached("summary", lambda: _summary(ctx))
+
+
+def summary_json(ctx: ServiceContext) -> bytes:
+    """/metrics/summary serialised once per cache period: the hot path of a polling front end."""
+    return ctx.cached("summary_json", lambda: json.dumps(summary(ctx), separators=(",", ":")).encode())
 
 
 def _summary(ctx: ServiceContext) -> dict[str, Any]:
