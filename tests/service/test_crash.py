@@ -15,8 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from mesdesk.data.synthetic import SyntheticConfig, generate_bars
+from mesdesk.store.base import make_engine
+from mesdesk.store.service import RunnerStateRow
 
 from .server import free_port, wait_for
 
@@ -71,6 +74,16 @@ def _runner(base: str) -> dict[str, Any]:
     return dict(httpx.get(f"{base}/metrics/runner", timeout=5).json())
 
 
+def _stored_state(db: str) -> dict[str, Any]:
+    engine = make_engine(db)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(RunnerStateRow.position, RunnerStateRow.trades_today)).one()
+    finally:
+        engine.dispose()
+    return {"position": row.position, "trades_today": row.trades_today}
+
+
 def _finished(base: str) -> bool:
     return str(_runner(base).get("paused_reason") or "").startswith("replay finished")
 
@@ -92,19 +105,21 @@ def test_kill_9_mid_trade_then_restart_gives_the_uninterrupted_trades(tmp_path: 
     assert len(expected) >= 2
 
     db = f"sqlite:///{crash_dir}/crash.sqlite"
-    with serve(crash_dir, db, bars, "120") as (proc, base):  # half a second per bar: trades are visible
+    with serve(crash_dir, db, bars, "30") as (proc, base):  # two seconds per bar: kill well inside a trade
         wait_for(lambda: _runner(base).get("position") is not None, 180, "a position to open")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         killed_at = time.monotonic()
+    at_kill = _stored_state(db)
+    assert at_kill["position"] is not None, "the kill did not land inside a trade"
+    open_entry = str(at_kill["position"]["entry_ts"]).replace("+00:00", "Z")
+    open_price = at_kill["position"]["entry_price"]
     with serve(crash_dir, db, bars, "0") as (_, base):
-        status = _runner(base)
-        assert status["position"] is not None  # the open position came back from the store
-        open_entry = str(status["position"]["entry_ts"]).replace("+00:00", "Z")
         wait_for(lambda: _finished(base), 240, "the resumed replay to finish")
         got = _trades(base)
         equity = httpx.get(f"{base}/metrics/equity").json()
     assert time.monotonic() - killed_at > 0
     assert got == expected  # nothing lost, nothing doubled, same fills
     assert [p["equity_pts"] for p in equity] == [p["equity_pts"] for p in expected_equity]
-    assert open_entry in {t[0] for t in got}  # the trade open at the kill closed once, after the restart
+    # The trade open at the kill was closed once, after the restart, with the entry it had at the kill.
+    assert [t[2] for t in got if t[0] == open_entry] == [open_price]
