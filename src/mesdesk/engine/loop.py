@@ -28,9 +28,9 @@ from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
-from mesdesk.engine.candidates import candidate_from_row, decision_times, passed_mask
+from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.journal import JOURNAL_COLUMNS, trade_result, trades_from_journal
+from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
 from mesdesk.errors import DataError, DecisionError
@@ -109,6 +109,7 @@ class Engine:
         self._bar_close_ns = np.empty(0, dtype=np.int64)
         self._path: PathBars | None = None
         self._candidates: pd.DataFrame | None = None
+        self._table: CandidateTable | None = None
         self._decision_ns = np.empty(0, dtype=np.int64)
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
@@ -157,6 +158,7 @@ class Engine:
             self._path = PathBars.from_frame(path_frame, self._path_span)
         if self._candidates is None or len(candidates) != len(self._candidates):
             self._candidates = candidates
+            self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
@@ -170,14 +172,14 @@ class Engine:
         return state
 
     def _decide_batch(self, rows: list[int], decided_ns: int) -> None:
-        assert self._candidates is not None
+        table = self._table
+        assert table is not None
         decided_at = _dt(decided_ns)
         day_key = trading_day(decided_at)
         day = self._day(day_key)
-        cand = self._candidates
         asked: list[int] = []
         for row in rows:
-            direction = 1 if cand["direction"].iat[row] == "long" else -1
+            direction = int(table.sign[row])
             verdict = gate(Order(row, direction, decided_at, day_key), day, self.config.limits, self.config.session)
             if isinstance(verdict, Refused):
                 self._records.rows[row] = {"decision": "not_asked", "gate": verdict.reason}
@@ -203,13 +205,12 @@ class Engine:
         for row, decision in zip(asked, decisions, strict=True):
             if decision.take and row != best:
                 self._records.rows[row]["gate"] = "position open"
-        direction = 1 if cand["direction"].iat[best] == "long" else -1
-        self._pending = _Pending(best, direction, decided_ns, day_key)
+        self._pending = _Pending(best, int(table.sign[best]), decided_ns, day_key)
 
     def _ask(self, rows: list[int], decided_ns: int) -> list[Decision]:
-        assert self._candidates is not None
+        assert self._table is not None
         assert self._bars is not None
-        candidates = [candidate_from_row(self._candidates, r) for r in rows]
+        candidates = [self._table.candidate(r) for r in rows]
         known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
         recent = self._bars.iloc[max(0, known - self._context_bars) : known]
         decisions = self.decider.decide(candidates, DecisionContext(now=_dt(decided_ns), recent_bars=recent))
@@ -259,8 +260,7 @@ class Engine:
         out = outcome(pos.state, self.config.execution)
         day = self._day(pos.day)
         day.net_pts = round(day.net_pts + out.pnl_pts, 10)
-        result = trade_result(np.array([out.pnl_pts]), np.array([out.exit_reason], dtype=object))[0]
-        if result == "loss":
+        if result_of(out.pnl_pts, out.exit_reason) == "loss":
             day.losses += 1
 
     # ------------------------------------------------------------ output

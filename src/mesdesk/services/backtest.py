@@ -213,5 +213,5 @@ def write_outputs(report: BacktestReport, out: Path, chart_day: date | None) -> 
     out.mkdir(parents=True, exist_ok=True)
     trades_csv = out / "trades.csv"
     report.trades.to_csv(trades_csv, index=False)
-    parquet, csv = write_journal(report.journal, out)
-    return (trades_csv, parquet, csv, *write_report(report, out, chart_day))
+    journal_files = write_journal(report.journal, out)
+    return (trades_csv, *journal_files, *write_report(report, out, chart_day))
