@@ -8,7 +8,8 @@ break), saves it, then runs in fresh processes:
 1. mesdesk: indicators, setups, prefilter (`detect_candidates`), the rule decider, execution with the
    seed's bracket and limits, and the journal (built and written as Parquet): bars/s, whole-process
    seconds (interpreter start to exit), peak RSS;
-2. backtesting.py (installed with pip into ./.bench-venv): EMA-20 cross entries, TP +1.25 / SL -0.75,
+2. backtesting.py (pip-installed into its own venv, $TMPDIR/mesdesk-bench-venv): EMA-20 cross entries,
+   TP +1.25 / SL -0.75,
    no breakeven or trail, on the same bars: bars/s of `Backtest.run`.
 
 Prints the figures and the ratio. Nothing here is a test; run it on demand.
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV = ROOT / ".bench-venv"
+VENV = Path(os.environ.get("MESDESK_BENCH_VENV", Path(tempfile.gettempdir()) / "mesdesk-bench-venv"))
 
 
 def make_bars(n: int, seed: int = 11) -> dict[str, np.ndarray]:
@@ -62,6 +63,7 @@ def make_bars(n: int, seed: int = 11) -> dict[str, np.ndarray]:
 def child_mesdesk(npz: str) -> None:
     """The pipeline, timed from the start of this process."""
     t0 = time.perf_counter()
+    c0 = time.process_time()
     import pandas as pd
 
     from mesdesk.decide.rules import RuleDecider
@@ -72,14 +74,14 @@ def child_mesdesk(npz: str) -> None:
     data = np.load(npz)
     idx = pd.DatetimeIndex(pd.to_datetime(data["ts_ns"], utc=True), name="ts")
     bars = pd.DataFrame({k: data[k] for k in ("open", "high", "low", "close", "volume")}, index=idx)
-    t_loaded = time.perf_counter()
+    t_loaded, c_loaded = time.perf_counter(), time.process_time()
     candidates = detect_candidates(bars, ScalperSetupsConfig(), Timeframe.M1)
-    t_setups = time.perf_counter()
+    t_setups, c_setups = time.perf_counter(), time.process_time()
     result = run_backtest(bars, candidates, RuleDecider(), EngineConfig(), bar_span=pd.Timedelta("1min"))
-    t_engine = time.perf_counter()
+    t_engine, c_engine = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         write_journal(result.journal, Path(tmp), formats=("parquet",))
-    t_end = time.perf_counter()
+    t_end, c_end = time.perf_counter(), time.process_time()
     print(
         json.dumps(
             {
@@ -91,6 +93,11 @@ def child_mesdesk(npz: str) -> None:
                 "engine_s": t_engine - t_setups,
                 "journal_write_s": t_end - t_engine,
                 "pipeline_s": t_end - t_loaded,
+                "cpu_import_load_s": c_loaded - c0,
+                "cpu_setups_s": c_setups - c_loaded,
+                "cpu_engine_s": c_engine - c_setups,
+                "cpu_journal_write_s": c_end - c_engine,
+                "cpu_pipeline_s": c_end - c_loaded,
             }
         )
     )
@@ -121,10 +128,10 @@ idx = pd.to_datetime(d["ts_ns"], utc=True).tz_localize(None)
 df = pd.DataFrame({"Open": d["open"], "High": d["high"], "Low": d["low"], "Close": d["close"],
                    "Volume": d["volume"]}, index=idx)
 bt = Backtest(df, EmaCross, cash=1_000_000, commission=0.0, trade_on_close=False, finalize_trades=True)
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 stats = bt.run()
-dt = time.perf_counter() - t
-print(json.dumps({"bars": len(df), "seconds": dt, "trades": int(stats["# Trades"])}))
+dt, dc = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"bars": len(df), "seconds": dt, "cpu_seconds": dc, "trades": int(stats["# Trades"])}))
 """
 
 
@@ -151,15 +158,18 @@ def main() -> None:
         npz = str(Path(tmp) / "bars.npz")
         np.savez(npz, **make_bars(args.bars))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--child", npz], check=True, capture_output=True, text=True, env=env
         )
         whole = time.perf_counter() - t
-        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss_mb = usage.ru_maxrss / 1024
+        cpu = (usage.ru_utime + usage.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
         figures = json.loads(out.stdout.strip().splitlines()[-1])
         ours = figures["bars"] / figures["pipeline_s"]
+        ours_cpu = figures["bars"] / figures["cpu_pipeline_s"]
         print(
             f"mesdesk full pipeline: {figures['bars']:,} bars, {figures['candidates']:,} candidates, "
             f"{figures['trades']:,} trades"
@@ -168,8 +178,12 @@ def main() -> None:
             f"  setups+prefilter {figures['setups_s']:.2f} s, engine+decider {figures['engine_s']:.2f} s, "
             f"journal write {figures['journal_write_s']:.2f} s, imports+load {figures['import_load_s']:.2f} s"
         )
-        print(f"  pipeline bars/s: {ours:,.0f}")
-        print(f"  whole process: {whole:.2f} s; peak RSS: {rss_mb:,.0f} MB" + (" (max of children)" if before else ""))
+        print(
+            f"  CPU: setups+prefilter {figures['cpu_setups_s']:.2f} s, engine+decider {figures['cpu_engine_s']:.2f} s, "
+            f"journal write {figures['cpu_journal_write_s']:.2f} s, imports+load {figures['cpu_import_load_s']:.2f} s"
+        )
+        print(f"  pipeline bars/s: {ours:,.0f} (wall), {ours_cpu:,.0f} (CPU time)")
+        print(f"  whole process: {whole:.2f} s wall, {cpu:.2f} s CPU (user+sys); peak RSS: {rss_mb:,.0f} MB")
         if args.skip_reference:
             return
         py = ensure_reference_venv()

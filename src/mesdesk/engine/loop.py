@@ -110,6 +110,7 @@ class Engine:
         self._path: PathBars | None = None
         self._candidates: pd.DataFrame | None = None
         self._table: CandidateTable | None = None
+        self._no_bars: pd.DataFrame | None = None
         self._decision_ns = np.empty(0, dtype=np.int64)
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
@@ -211,8 +212,13 @@ class Engine:
         assert self._table is not None
         assert self._bars is not None
         candidates = [self._table.candidate(r) for r in rows]
-        known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
-        recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        if getattr(self.decider, "needs_bars", True):
+            known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
+            recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        else:  # the decider declares it never reads bars: skip the slice (a hot path in backtests)
+            if self._no_bars is None:
+                self._no_bars = self._bars.iloc[:0]
+            recent = self._no_bars
         decisions = self.decider.decide(candidates, DecisionContext(now=_dt(decided_ns), recent_bars=recent))
         if len(decisions) != len(candidates):
             raise DecisionError(
