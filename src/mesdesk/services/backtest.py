@@ -42,6 +42,7 @@ class BacktestRequest:
     chart_day: date | None = None
     seed: int = 7
     slippage_ticks: int = 1
+    min_score: float | None = None
     write: bool = True
 
 
@@ -139,22 +140,62 @@ def _trading_days(bars: pd.DataFrame) -> Any:
     return trading_days(pd.DatetimeIndex(bars.index))
 
 
-def make_decider(name: str) -> Decider:
+def make_decider(name: str, min_score: float | None = None) -> Decider:
     if name == "rules":
-        return RuleDecider()
+        return RuleDecider() if min_score is None else RuleDecider(threshold=min_score)
     raise ConfigError(f"--decider {name!r}: this command knows 'rules' (LLM deciders run through the service)")
 
 
-def engine_config(settings: Settings, req: BacktestRequest, first: date, last: date) -> EngineConfig:
+def engine_config(settings: Settings, slippage_ticks: int, first: date, last: date) -> EngineConfig:
     """The seed's rules with DAILY_POINT_STOP, MESDESK_RTH_END and the calendar's early closes."""
     session = SessionConfig.from_settings(settings)
     calendar = importlib.import_module("mesdesk.calendar")
     if hasattr(calendar, "early_closes"):
         session = replace(session, early_closes=calendar.early_closes(first, last))
     return EngineConfig(
-        execution=ExecutionConfig(slippage_ticks=req.slippage_ticks),
+        execution=ExecutionConfig(slippage_ticks=slippage_ticks),
         limits=RiskLimits.from_settings(settings),
         session=session,
+    )
+
+
+def backtest_frames(
+    bars: pd.DataFrame,
+    timeframe: Timeframe,
+    settings: Settings,
+    *,
+    sub_bars: pd.DataFrame | None = None,
+    decider: str = "rules",
+    slippage_ticks: int = 1,
+    min_score: float | None = None,
+) -> BacktestReport:
+    """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written)."""
+    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
+    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
+    if min_score is not None:
+        candidates = candidates.assign(passed_prefilter=candidates["prefilter_score"] >= min_score)
+    days = _trading_days(bars)
+    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
+    config = engine_config(settings, slippage_ticks, first, last)
+    span = pd.Timedelta(timeframe.span)
+    result = run_backtest(bars, candidates, make_decider(decider, min_score), config, sub_bars, bar_span=span)
+    optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+    optimistic = run_backtest(
+        bars, candidates, make_decider(decider, min_score), optimistic_cfg, sub_bars, bar_span=span
+    )
+    return BacktestReport(
+        stats=trade_stats(result.trades),
+        optimistic=trade_stats(optimistic.trades),
+        by_setup=breakdown(result.trades, "setup"),
+        by_session=breakdown(result.trades, "session"),
+        trades=result.trades,
+        journal=result.journal,
+        bars=bars,
+        candidates=len(candidates),
+        first_bar=pd.Timestamp(bars.index[0]).to_pydatetime(),
+        last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
+        out=None,
+        files=(),
     )
 
 
@@ -175,30 +216,14 @@ def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> 
         if sub_tf.span >= timeframe.span:
             raise ConfigError(f"--sub-bars {req.sub_bars} must be finer than --timeframe {req.timeframe}")
         sub_bars = _clip(load_path_bars(req, settings, sub_tf), req)
-    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
-    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
-    days = _trading_days(bars)
-    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
-    config = engine_config(settings, req, first, last)
-    decider = make_decider(req.decider)
-    result = run_backtest(bars, candidates, decider, config, sub_bars, bar_span=pd.Timedelta(timeframe.span))
-    optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-    optimistic = run_backtest(
-        bars, candidates, make_decider(req.decider), optimistic_cfg, sub_bars, bar_span=pd.Timedelta(timeframe.span)
-    )
-    report = BacktestReport(
-        stats=trade_stats(result.trades),
-        optimistic=trade_stats(optimistic.trades),
-        by_setup=breakdown(result.trades, "setup"),
-        by_session=breakdown(result.trades, "session"),
-        trades=result.trades,
-        journal=result.journal,
-        bars=bars,
-        candidates=len(candidates),
-        first_bar=pd.Timestamp(bars.index[0]).to_pydatetime(),
-        last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
-        out=None,
-        files=(),
+    report = backtest_frames(
+        bars,
+        timeframe,
+        settings,
+        sub_bars=sub_bars,
+        decider=req.decider,
+        slippage_ticks=req.slippage_ticks,
+        min_score=req.min_score,
     )
     if not req.write:
         return report
