@@ -162,3 +162,9 @@ def test_five_minute_decisions_walk_one_minute_sub_bars() -> None:
     assert (t["exit_reason"], t["exit_price"], t["ambiguous"]) == ("tp", 5001.50, False)
     assert t["exit_ts"] == ct("2025-03-12", "08:46")  # the 08:45 one-minute bar's close
     assert t["time_to_target"] == 360.0
+
+
+def test_a_day_without_candidates_gives_an_empty_journal_and_no_trades() -> None:
+    res = run(day_bars("2025-03-12"), longs("2025-03-12", ["09:00"]).iloc[:0])
+    assert res.journal.empty
+    assert res.trades.empty
