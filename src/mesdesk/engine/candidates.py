@@ -79,7 +79,7 @@ class CandidateTable:
         check_candidates(frame)
         n = len(frame)
         self.n = n
-        self.ts = list(pd.DatetimeIndex(frame["ts"]).tz_convert("UTC").to_pydatetime()) if n else []
+        self.ts_ns = candidate_ns(frame)
         self.setup = frame["setup_type"].astype(str).to_numpy(dtype=object)
         self.direction = frame["direction"].astype(str).to_numpy(dtype=object)
         self.sign = np.where(self.direction == "long", 1, -1)
@@ -114,7 +114,7 @@ class CandidateTable:
 
     def candidate(self, row: int) -> Candidate:
         """The `Candidate` of one row (features: every numeric column beyond the identity ones)."""
-        ts = self.ts[row]
+        ts = pd.Timestamp(int(self.ts_ns[row]), tz="UTC").to_pydatetime()
         day = self.day[row]
         return Candidate(
             ts=ts,

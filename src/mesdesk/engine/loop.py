@@ -27,7 +27,7 @@ import pandas as pd
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
-from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
+from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
 from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
@@ -111,6 +111,7 @@ class Engine:
         self._candidates: pd.DataFrame | None = None
         self._table: CandidateTable | None = None
         self._no_bars: pd.DataFrame | None = None
+        self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
@@ -249,7 +250,11 @@ class Engine:
             state = open_position(
                 path, e, pend.direction, self.config.bracket, self.config.execution, floor_pts=floor_pts
             )
-            flat_ns = _ns(close_time_utc(pend.day, self.config.session.close_on(pend.day)))
+            flat_ns = self._flat_ns.get(pend.day)
+            if flat_ns is None:
+                flat_ns = self._flat_ns[pend.day] = _ns(
+                    close_time_utc(pend.day, self.config.session.close_on(pend.day))
+                )
             self._open = _Open(pend.row, state, pend.day, flat_ns)
             day.trades += 1
             day.position_open = True
@@ -262,8 +267,8 @@ class Engine:
 
     def _close(self, pos: _Open) -> None:
         self._open = None
-        self._records.rows[pos.row].update(self._outcome_fields(pos.state))
         out = outcome(pos.state, self.config.execution)
+        self._records.rows[pos.row].update(self._fields_of(out))
         day = self._day(pos.day)
         day.net_pts = round(day.net_pts + out.pnl_pts, 10)
         if result_of(out.pnl_pts, out.exit_reason) == "loss":
@@ -282,7 +287,10 @@ class Engine:
         return fields
 
     def _outcome_fields(self, state: PositionState) -> dict[str, Any]:
-        out = outcome(state, self.config.execution)
+        return self._fields_of(outcome(state, self.config.execution))
+
+    @staticmethod
+    def _fields_of(out: BracketOutcome) -> dict[str, Any]:
         return {
             "entry_ts": out.entry_ts_ns,
             "entry_price": out.entry_price,
