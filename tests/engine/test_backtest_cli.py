@@ -88,3 +88,9 @@ def test_real_es_bars_run_with_one_minute_sub_bars_under_five_minute_decisions(s
     assert report.candidates > 0
     assert report.stats.trades > 0
     assert report.stats.ambiguous == 0  # one-minute sub-bars settle what five-minute bars cannot
+
+
+def test_chart_day_without_bars_is_refused_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["backtest", "--source", "file", "--file", str(_write_csv(tmp_path)), "--chart-day", "2025-01-01"])
+    assert "--chart-day 2025-01-01: no bars that day (data spans 2025-03-03 to 2025-03-07)" in capsys.readouterr().err

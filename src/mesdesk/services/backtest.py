@@ -210,6 +210,10 @@ def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> 
     bars = _clip(load_path_bars(req, settings, timeframe), req)
     if len(bars) < 2:
         raise ConfigError("no bars in the requested range")
+    if req.chart_day is not None:
+        days = {pd.Timestamp(d).date() for d in set(_trading_days(bars).tolist())}
+        if req.chart_day not in days:
+            raise ConfigError(f"--chart-day {req.chart_day}: no bars that day (data spans {min(days)} to {max(days)})")
     sub_bars = None
     if req.sub_bars is not None:
         sub_tf = Timeframe.parse(req.sub_bars)
