@@ -16,7 +16,7 @@ path bar where it happened, so a position counts as open for the gate until then
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -415,7 +415,7 @@ def feed_incrementally(
     engine: Engine,
     clock: SimClock,
     bars: pd.DataFrame,
-    candidates_for: Any,
+    candidates_for: Callable[[pd.DataFrame], pd.DataFrame],
     step_times: Sequence[pd.Timestamp],
     sub_bars: pd.DataFrame | None = None,
 ) -> None:
