@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from conftest import make_bars
 from mesdesk.calendar import trading_day
@@ -61,8 +62,6 @@ def answer_all(action: str = "take", confidence: int = 90) -> Any:
 
 def random_walk_days(first_day: str, days: int, *, seed: int = 11) -> pd.DataFrame:
     """1m bars of `days` weekdays from 08:00 to 15:30 CT: a seeded random walk on the tick grid."""
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     frames = []
     day = pd.Timestamp(first_day)
@@ -95,8 +94,6 @@ def random_walk_days(first_day: str, days: int, *, seed: int = 11) -> pd.DataFra
 
 def candidates_every(bars: pd.DataFrame, minutes: int = 7, *, seed: int = 3) -> pd.DataFrame:
     """A CONTRACTS.md candidate frame: one candidate every `minutes` bars in 08:30-10:30 CT and 13:00-15:00 CT."""
-    import pandas as pd
-
     from mesdesk.calendar import session_labels, trading_days
 
     rng = np.random.default_rng(seed)

@@ -23,12 +23,12 @@ DECISION_COLUMNS = ["ts", "decision", "decision_source", "fallback", "confidence
 
 @pytest.fixture(name="market", scope="module")
 def fixture_market() -> tuple[pd.DataFrame, pd.DataFrame]:
-    bars = random_walk_days("2025-03-03", 12)
+    bars = random_walk_days("2025-03-03", 8)
     return bars, candidates_every(bars, 5)
 
 
 def _local_journal(bars: pd.DataFrame, cands: pd.DataFrame) -> pd.DataFrame:
-    # a small history threshold so that the model takes over within the 12 test days
+    # a small history threshold so that the model takes over within the 8 test days
     run = build_decider("local", load_settings(), local_config=LocalDeciderConfig(min_train=10, min_per_class=2))
     return run_tapped(bars, cands, run, EngineConfig()).journal
 
@@ -38,7 +38,7 @@ def test_local_learning_in_a_backtest_is_point_in_time(market: tuple[pd.DataFram
     full = _local_journal(bars, cands)
     assert full["reason"].str.startswith("model P(win)").any()  # it learned during the run
     assert full["reason"].str.startswith("rule (no history").any()  # and started from the rule
-    cut = pd.Timestamp("2025-03-14 00:00", tz="UTC")  # the last two days removed
+    cut = pd.Timestamp("2025-03-12 00:00", tz="UTC")  # the last day removed
     short = _local_journal(bars[bars.index < cut], cands[cands["ts"] < cut])
     head = full[full["ts"] < cut - pd.Timedelta(hours=8)].reset_index(drop=True)
     pd.testing.assert_frame_equal(head[DECISION_COLUMNS], short.iloc[: len(head)][DECISION_COLUMNS])
@@ -126,7 +126,8 @@ def test_mesdesk_backtest_with_each_decider(
     assert len(asked) > 0
     if provider == "local":
         assert set(asked["decision_source"]) == {"local"}
-        assert fakes["openai"].requests == [] and fakes["anthropic"].requests == []
+        assert fakes["openai"].requests == []
+        assert fakes["anthropic"].requests == []
     else:
         assert asked["decision_source"].str.startswith(provider).all()
         assert len(fakes[provider].requests) > 0

@@ -30,6 +30,7 @@ from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
 DECIDER_NAMES = ("auto", "local", "openai", "anthropic")
+_STEP = pd.Timedelta(minutes=15)
 EXTRA_COLUMNS = ("calibrated", "input_tokens", "output_tokens", "cost_usd", "latency_ms")
 
 
@@ -243,7 +244,7 @@ def run_tapped(
     sub_bars: pd.DataFrame | None = None,
     *,
     bar_span: pd.Timedelta | None = None,
-    step: pd.Timedelta = pd.Timedelta(minutes=15),
+    step: pd.Timedelta = _STEP,
 ) -> Any:
     """`engine.run_backtest` with the tap attached, so learners see outcomes as the run resolves them.
 
