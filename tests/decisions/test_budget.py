@@ -164,3 +164,17 @@ def test_cap_zero_pauses_with_a_reason(store: Engine) -> None:
 def test_naive_time_is_refused(store: Engine) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         Budget(store, 5).reserve(datetime(2025, 1, 20, 9, 30))  # noqa: DTZ001
+
+
+def test_budget_status_service_gives_the_seeds_shape(tmp_path: object) -> None:
+    from mesdesk.config import load_settings
+    from mesdesk.services.decisions import budget_status
+
+    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path), DAILY_GPT_CALL_CAP=2)
+    assert budget_status(settings, MORNING) == {"calls_used": 0, "calls_cap": 2, "paused": False, "paused_reason": None}
+    engine = make_engine(settings.resolved_database_url)
+    Budget(engine, 2).reserve(MORNING)
+    Budget(engine, 2).reserve(MORNING)
+    engine.dispose()
+    status = budget_status(settings, MORNING)
+    assert (status["calls_used"], status["paused"]) == (2, True)

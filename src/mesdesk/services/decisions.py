@@ -362,3 +362,13 @@ def report_parts(journal: pd.DataFrame, run: DeciderRun) -> dict[str, Any]:
         "calibration": reliability_frame(rel),
         "decider_notes": tuple(notes),
     }
+
+
+def budget_status(settings: Settings, now: datetime | None = None, *, scope: str = "live") -> dict[str, object]:
+    """The seed's /metrics/budget for the trading day of `now` (default: the wall clock)."""
+    store = _store(settings, None)
+    try:
+        status = Budget(store, settings.daily_gpt_call_cap, scope=scope).status(now or datetime.now(UTC))
+    finally:
+        store.dispose()
+    return status.as_metrics()
