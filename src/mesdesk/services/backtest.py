@@ -44,6 +44,7 @@ class BacktestRequest:
     slippage_ticks: int = 1
     min_score: float | None = None
     write: bool = True
+    cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class BacktestReport:
     last_bar: datetime
     out: Path | None
     files: tuple[Path, ...]
+    decisions: pd.DataFrame | None = None  # candidates by decision source, outcome and fallback
+    calibration: pd.DataFrame | None = None  # reliability table of stated confidence
+    decider_notes: tuple[str, ...] = ()  # Brier score, threshold, budget and cache lines
 
 
 def _load_module(name: str, what: str) -> Any:
@@ -143,7 +147,7 @@ def _trading_days(bars: pd.DataFrame) -> Any:
 def make_decider(name: str, min_score: float | None = None) -> Decider:
     if name == "rules":
         return RuleDecider() if min_score is None else RuleDecider(threshold=min_score)
-    raise ConfigError(f"--decider {name!r}: this command knows 'rules' (LLM deciders run through the service)")
+    raise ConfigError(f"--decider {name!r}: choose rules, local, openai, anthropic or auto")
 
 
 def engine_config(settings: Settings, slippage_ticks: int, first: date, last: date) -> EngineConfig:
@@ -168,8 +172,14 @@ def backtest_frames(
     decider: str = "rules",
     slippage_ticks: int = 1,
     min_score: float | None = None,
+    request: BacktestRequest | None = None,
+    http_client: Any = None,
 ) -> BacktestReport:
-    """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written)."""
+    """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written).
+
+    The rule decider runs here; the other deciders run through `mesdesk.services.decisions`
+    (LLM cache, budget, calibration), which returns the same pair of runs plus its own tables.
+    """
     setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
     candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
     if min_score is not None:
@@ -177,12 +187,21 @@ def backtest_frames(
     days = _trading_days(bars)
     first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
     config = engine_config(settings, slippage_ticks, first, last)
-    span = pd.Timedelta(timeframe.span)
-    result = run_backtest(bars, candidates, make_decider(decider, min_score), config, sub_bars, bar_span=span)
     optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-    optimistic = run_backtest(
-        bars, candidates, make_decider(decider, min_score), optimistic_cfg, sub_bars, bar_span=span
-    )
+    span = pd.Timedelta(timeframe.span)
+    extras: dict[str, Any] = {}
+    if decider == "rules":
+        result = run_backtest(bars, candidates, make_decider(decider, min_score), config, sub_bars, bar_span=span)
+        optimistic = run_backtest(
+            bars, candidates, make_decider(decider, min_score), optimistic_cfg, sub_bars, bar_span=span
+        )
+    else:
+        from mesdesk.services import decisions as svc
+
+        req = request or BacktestRequest(decider=decider, slippage_ticks=slippage_ticks, min_score=min_score)
+        result, optimistic, extras = svc.run_backtest_pair(
+            req, settings, bars, candidates, (config, optimistic_cfg), sub_bars, span, http_client=http_client
+        )
     return BacktestReport(
         stats=trade_stats(result.trades),
         optimistic=trade_stats(optimistic.trades),
@@ -196,10 +215,13 @@ def backtest_frames(
         last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
         out=None,
         files=(),
+        **extras,
     )
 
 
-def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> BacktestReport:
+def run_backtest_job(
+    req: BacktestRequest, settings: Settings | None = None, *, http_client: Any = None
+) -> BacktestReport:
     """Run the whole pipeline and (when `req.write`) write trades, journal and the HTML report."""
     settings = settings or load_settings()
     if req.source not in SOURCES:
@@ -228,6 +250,8 @@ def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> 
         decider=req.decider,
         slippage_ticks=req.slippage_ticks,
         min_score=req.min_score,
+        request=req,
+        http_client=http_client,
     )
     if not req.write:
         return report
