@@ -306,6 +306,28 @@ class Engine:
             "ambiguous": out.ambiguous,
         }
 
+    def open_position(self) -> dict[str, Any] | None:
+        """The open position with its WORKING bracket (quoted prices), or None when flat.
+
+        `stop` is the effective stop (breakeven, trail or the day's floor, whichever is tightest).
+        """
+        if self._open is None or self._table is None:
+            return None
+        st, row = self._open.state, self._open.row
+        s = st.direction
+        return {
+            "setup": str(self._table.setup[row]),
+            "direction": "long" if s == 1 else "short",
+            "entry_ts": pd.Timestamp(st.entry_ts_ns, tz="UTC").to_pydatetime(),
+            "entry_price": round(s * st.entry, 10),
+            "target": round(s * st.target, 10),
+            "stop": round(s * max(st.stop, st.floor), 10),
+            "breakeven": st.be_done,
+            "trailing": st.trail_on,
+            "best_price": round(s * st.best, 10),
+            "bracket": "working",
+        }
+
     def journal(self) -> pd.DataFrame:
         """One row per candidate decided so far (JOURNAL_COLUMNS first, then the candidate's columns)."""
         return build_journal(self)
