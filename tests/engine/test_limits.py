@@ -182,3 +182,13 @@ def test_open_position_shows_the_working_bracket() -> None:
     assert pos is not None
     assert (pos["entry_price"], pos["target"], pos["stop"], pos["breakeven"]) == (5000.25, 5001.50, 5000.25, True)
     assert engine.trades()["result"].iloc[0] == "open"
+
+
+def test_first_day_after_fall_back_uses_cst() -> None:
+    # 2025-11-03 is the first weekday of CST again: 08:30 CT = 14:30 UTC, 15:00 CT = 21:00 UTC.
+    res = run(day_bars("2025-11-03"), longs("2025-11-03", ["14:58"]))
+    t = res.trades.iloc[0]
+    assert t["entry_ts"] == pd.Timestamp("2025-11-03 20:58", tz="UTC")
+    assert (t["exit_reason"], t["exit_ts"]) == ("session_end", pd.Timestamp("2025-11-03 21:00", tz="UTC"))
+    early = run(day_bars("2025-11-03"), candidate_frame([(pd.Timestamp("2025-11-03 13:40", tz="UTC"), "long", 5000.0)]))
+    assert early.journal["gate"].iloc[0] == "outside window"  # 07:40 CST
