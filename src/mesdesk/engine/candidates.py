@@ -93,8 +93,8 @@ class CandidateTable:
             else np.full(n, "", dtype=object)
         )
         if "trading_day" in frame.columns:
-            days = pd.to_datetime(frame["trading_day"])
-            self.day: list[date | None] = [None if pd.isna(d) else d.date() for d in days]
+            days = pd.to_datetime(frame["trading_day"]).to_numpy().astype("datetime64[D]")
+            self.day: list[date | None] = days.astype(object).tolist()  # NaT becomes None
         else:
             self.day = [None] * n
         self.feature_names = [

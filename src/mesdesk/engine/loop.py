@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_day
+from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
@@ -113,6 +113,7 @@ class Engine:
         self._no_bars: pd.DataFrame | None = None
         self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
+        self._decision_day = np.empty(0, dtype="datetime64[D]")
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
         self._records = _Records()
@@ -162,6 +163,7 @@ class Engine:
             self._candidates = candidates
             self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
+            self._decision_day = trading_days(pd.DatetimeIndex(pd.to_datetime(self._decision_ns, utc=True)))
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
     # ------------------------------------------------------------ deciding
@@ -177,7 +179,7 @@ class Engine:
         table = self._table
         assert table is not None
         decided_at = _dt(decided_ns)
-        day_key = trading_day(decided_at)
+        day_key: date = self._decision_day[rows[0]].item()
         day = self._day(day_key)
         asked: list[int] = []
         for row in rows:
@@ -233,6 +235,8 @@ class Engine:
         """Fill a pending order and walk the open position over path bars closed by `until_ns`."""
         path = self._path
         assert path is not None
+        if self._pending is None and self._open is None:
+            return
         known = path.known_count(until_ns)
         if self._pending is not None:
             pend = self._pending
