@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -36,9 +36,11 @@ from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, 
 from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(microsecond=(ns // 1000) % 1_000_000)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _ns(ts: datetime) -> int:
