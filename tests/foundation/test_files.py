@@ -217,3 +217,11 @@ def test_real_es_5m_file_loads_and_matches_its_utc_column(shared_data: Path) -> 
     raw = pd.read_csv(path)
     by_et = pd.to_datetime(raw["ts_et"], utc=True, format="ISO8601")
     assert (pd.DatetimeIndex(by_et) == bars.index).all()
+
+
+def test_csv_with_byte_order_mark_keeps_its_utc_zone(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    rows = "2025-10-01T13:30:00Z,1,2,0.5,1.5,3\n2025-10-01T13:31:00Z,1,2,0.5,1.5,3\n"
+    path.write_bytes(b"\xef\xbb\xbf" + ("Timestamp,Open,High,Low,Close,Volume\n" + rows).encode())
+    bars = load_bars(path)
+    assert bars.index[0] == pd.Timestamp("2025-10-01 13:30", tz="UTC")
