@@ -91,8 +91,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _normalise(name: object) -> str:
-    """Column name as matched: no byte-order mark, no surrounding spaces, lower case."""
-    return str(name).replace("\ufeff", "").strip().lower()
+    """Column name as matched: no byte-order mark, lower case, inner spaces or dashes as '_' ('Date Time')."""
+    return re.sub(r"[\s-]+", "_", str(name).replace("\ufeff", "").strip().lower())
 
 
 def _rename(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str | tuple[str, str]]:
