@@ -124,10 +124,10 @@ def volume_multiple(
         return out
     d = d - d.min()
     n_days, n_slots = int(d.max()) + 1, int(s.max()) + 1
-    grid = np.zeros((n_days + 1, n_slots))
-    count = np.zeros((n_days + 1, n_slots))
-    np.add.at(grid, (d + 1, s), v)
-    np.add.at(count, (d + 1, s), 1.0)
+    cell = (d + 1) * n_slots + s
+    size = (n_days + 1) * n_slots
+    grid = np.bincount(cell, weights=v, minlength=size).reshape(n_days + 1, n_slots)
+    count = np.bincount(cell, minlength=size).astype(np.float64).reshape(n_days + 1, n_slots)
     csum = np.cumsum(grid, axis=0)
     ccnt = np.cumsum(count, axis=0)
     lo = np.maximum(d - lookback_days, 0)
