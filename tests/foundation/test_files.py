@@ -137,7 +137,7 @@ def test_bad_zone_argument_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_parquet_aware_naive_and_epoch(tmp_path: Path) -> None:
-    idx = pd.date_range("2025-10-01 13:30", periods=3, freq="1min", tz="UTC")
+    idx = pd.date_range("2025-10-01 13:30", periods=3, freq="1min", tz="UTC").as_unit("ns")
     frame = pd.DataFrame(
         {"open": [1.0, 2.0, 3.0], "high": [2.0, 3.0, 4.0], "low": [0.5, 1.5, 2.5], "close": [1.5, 2.5, 3.5]},
         index=idx,
@@ -154,7 +154,7 @@ def test_parquet_aware_naive_and_epoch(tmp_path: Path) -> None:
     assert load_bars(naive, tz="America/Chicago").index.equals(idx.rename("ts").as_unit("ns"))
 
     epoch = tmp_path / "epoch.parquet"
-    frame.assign(ts=idx.asi8 // 10**9).reset_index(drop=True).to_parquet(epoch)
+    frame.assign(ts=idx.as_unit("ns").asi8 // 10**9).reset_index(drop=True).to_parquet(epoch)
     assert load_bars(epoch).index[0] == idx[0]
 
     broken = tmp_path / "broken.parquet"

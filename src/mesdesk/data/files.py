@@ -269,7 +269,7 @@ def infer_span(bars: pd.DataFrame) -> pd.Timedelta:
     """The bar length of a file: the most common gap between consecutive bars."""
     if len(bars) < 2:
         raise DataError("cannot infer the bar length from fewer than two bars")
-    gaps = np.diff(pd.DatetimeIndex(bars.index).asi8)
+    gaps = np.diff(pd.DatetimeIndex(bars.index).as_unit("ns").asi8)
     values, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
