@@ -23,14 +23,13 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-
-import anthropic
-import httpx2
-import openai
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mesdesk.config import Settings
 from mesdesk.errors import ConfigError, ProviderError
+
+if TYPE_CHECKING:  # the SDKs are imported when a client is built (they take seconds to import)
+    import httpx2
 
 ProviderName = Literal["openai", "anthropic"]
 AttemptHook = Callable[[int, ProviderError | None], None]
@@ -232,8 +231,11 @@ class OpenAIJSONClient:
         http_client: httpx2.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        import openai
+
         self._cfg = cfg
         self._sleep = sleep
+        self._errors = openai
         self._sdk = openai.OpenAI(
             api_key=cfg.api_key,
             base_url=cfg.base_url,
@@ -271,15 +273,15 @@ class OpenAIJSONClient:
                 text={"format": {"type": "json_schema", "name": schema_name, "schema": dict(schema), "strict": True}},
                 store=False,
             )
-        except openai.APITimeoutError as exc:
+        except self._errors.APITimeoutError as exc:
             raise _provider_error(self.provider, f"no answer within {self._cfg.timeout_s} s", "timeout") from exc
-        except openai.APIConnectionError as exc:
+        except self._errors.APIConnectionError as exc:
             raise _provider_error(self.provider, f"connection failed: {exc}", "server") from exc
-        except openai.APIStatusError as exc:
+        except self._errors.APIStatusError as exc:
             kind = _status_kind(exc.status_code)
             retry_after = _retry_after_header(exc.response.headers)
             raise _provider_error(self.provider, f"HTTP {exc.status_code}: {exc.message}", kind, retry_after) from exc
-        except openai.APIError as exc:  # a malformed response body
+        except self._errors.APIError as exc:  # a malformed response body
             raise _provider_error(self.provider, f"bad response: {exc}", "payload") from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         usage = response.usage
@@ -320,8 +322,11 @@ class AnthropicJSONClient:
         http_client: httpx2.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        import anthropic
+
         self._cfg = cfg
         self._sleep = sleep
+        self._errors = anthropic
         self._sdk = anthropic.Anthropic(
             api_key=cfg.api_key,
             base_url=cfg.base_url,
@@ -365,15 +370,15 @@ class AnthropicJSONClient:
                 ],
                 tool_choice={"type": "tool", "name": schema_name},
             )
-        except anthropic.APITimeoutError as exc:
+        except self._errors.APITimeoutError as exc:
             raise _provider_error(self.provider, f"no answer within {self._cfg.timeout_s} s", "timeout") from exc
-        except anthropic.APIConnectionError as exc:
+        except self._errors.APIConnectionError as exc:
             raise _provider_error(self.provider, f"connection failed: {exc}", "server") from exc
-        except anthropic.APIStatusError as exc:
+        except self._errors.APIStatusError as exc:
             kind = _status_kind(exc.status_code)
             retry_after = _retry_after_header(exc.response.headers)
             raise _provider_error(self.provider, f"HTTP {exc.status_code}: {exc.message}", kind, retry_after) from exc
-        except anthropic.APIError as exc:
+        except self._errors.APIError as exc:
             raise _provider_error(self.provider, f"bad response: {exc}", "payload") from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         input_tokens = message.usage.input_tokens
