@@ -95,6 +95,9 @@ def test_each_failure_is_named_and_the_fallback_decides(
     assert all(d.source.startswith(provider) for d in out)
     assert out[0].reason.startswith(f"{status.value}: ")
     assert budget.status(T0).calls_used == 1  # the failed request was sent, so it counts
+    answered = step in ("off_schema", "refusal", "not_json")  # an answer came back: its tokens were billed
+    assert (out[0].cost_usd > 0) == answered
+    assert (budget.status(T0).cost_usd > 0) == answered
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.budget import Budget, Reservation
 from mesdesk.decide.cache import DecisionCache, prompt_key
-from mesdesk.decide.llm import LLMReply
+from mesdesk.decide.llm import BilledProviderError, LLMReply
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError
 from mesdesk.model import Candidate, Decision, DecisionStatus
@@ -127,7 +127,10 @@ class GuardedDecider:
         except ProviderError as exc:
             gate.settle_last(error=exc)
             status = DecisionStatus.TIMEOUT if exc.kind == "timeout" else DecisionStatus.PROVIDER_ERROR
-            return self._fall_back(candidates, context, status, f"{exc.kind}: {exc}")
+            billed = None
+            if isinstance(exc, BilledProviderError):
+                billed = _Usage(exc.input_tokens, exc.output_tokens, exc.cost_usd)
+            return self._fall_back(candidates, context, status, f"{exc.kind}: {exc}", billed)
         gate.settle_last(reply=reply)
         spent = _Usage(reply.input_tokens, reply.output_tokens, reply.cost_usd, reply.latency_ms)
         if self.cache is not None:

@@ -40,6 +40,18 @@ RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout"})
 MAX_BACKOFF_S = 8.0
 
 
+class BilledProviderError(ProviderError):
+    """A failure on an answer that did come back (refusal, incomplete, not JSON): its tokens were billed."""
+
+    def __init__(
+        self, message: str, *, provider: str, kind: str, input_tokens: int, output_tokens: int, cost_usd: float
+    ) -> None:
+        super().__init__(message, provider=provider, kind=kind)
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cost_usd = cost_usd
+
+
 @dataclass(frozen=True, slots=True)
 class LLMReply:
     """One JSON answer with what it cost. `latency_ms` is the wall time of the successful attempt."""
@@ -196,6 +208,20 @@ def _provider_error(provider: str, message: str, kind: str, retry_after_s: float
     return ProviderError(message, provider=provider, kind=kind, retry_after_s=retry_after_s)
 
 
+def _billed(
+    provider: str, exc: ProviderError, input_tokens: int, output_tokens: int, cfg: LLMSettings
+) -> BilledProviderError:
+    message = str(exc).removeprefix(f"{provider}: ")
+    return BilledProviderError(
+        message,
+        provider=provider,
+        kind=exc.kind,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cfg.cost_usd(input_tokens, output_tokens),
+    )
+
+
 def _retry_after_header(headers: Mapping[str, str]) -> float | None:
     raw = headers.get("retry-after")
     try:
@@ -262,6 +288,9 @@ class OpenAIJSONClient:
 
         return _with_retries(self.provider, self._cfg.max_retries, once, before_attempt, self._sleep)
 
+    def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
+        return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
+
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
         try:
@@ -287,15 +316,18 @@ class OpenAIJSONClient:
         usage = response.usage
         input_tokens = usage.input_tokens if usage is not None else 0
         output_tokens = usage.output_tokens if usage is not None else 0
-        for item in response.output:
-            if item.type == "message":
-                for content in item.content:
-                    if content.type == "refusal":
-                        raise _provider_error(self.provider, f"model refused: {content.refusal[:200]}", "refusal")
-        if response.status not in (None, "completed"):
-            detail = response.incomplete_details.reason if response.incomplete_details else None
-            raise _provider_error(self.provider, f"answer {response.status} ({detail})", "payload")
-        data = _json_object(self.provider, response.output_text)
+        try:
+            for item in response.output:
+                if item.type == "message":
+                    for content in item.content:
+                        if content.type == "refusal":
+                            raise _provider_error(self.provider, f"model refused: {content.refusal[:200]}", "refusal")
+            if response.status not in (None, "completed"):
+                detail = response.incomplete_details.reason if response.incomplete_details else None
+                raise _provider_error(self.provider, f"answer {response.status} ({detail})", "payload")
+            data = _json_object(self.provider, response.output_text)
+        except ProviderError as exc:
+            raise self._billed(exc, input_tokens, output_tokens) from exc
         return LLMReply(
             data=data,
             input_tokens=input_tokens,
@@ -353,6 +385,27 @@ class AnthropicJSONClient:
 
         return _with_retries(self.provider, self._cfg.max_retries, once, before_attempt, self._sleep)
 
+    def _tool_input(self, message: Any, schema_name: str) -> dict[str, Any]:
+        if message.stop_reason == "refusal":
+            raise _provider_error(self.provider, "model refused (stop_reason=refusal)", "refusal")
+        if message.stop_reason == "max_tokens":
+            raise _provider_error(self.provider, "answer cut at max_tokens: incomplete", "payload")
+        tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == schema_name]
+        if not tool_inputs:
+            texts = " ".join(b.text for b in message.content if b.type == "text")
+            raise _provider_error(
+                self.provider,
+                f"no {schema_name} tool call (stop_reason={message.stop_reason}): {texts[:120]!r}",
+                "payload",
+            )
+        data = tool_inputs[0]
+        if not isinstance(data, dict):
+            raise _provider_error(self.provider, f"tool input is not an object: {data!r:.120}", "payload")
+        return dict(data)
+
+    def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
+        return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
+
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
         try:
@@ -383,21 +436,10 @@ class AnthropicJSONClient:
         latency_ms = (time.perf_counter() - started) * 1000.0
         input_tokens = message.usage.input_tokens
         output_tokens = message.usage.output_tokens
-        if message.stop_reason == "refusal":
-            raise _provider_error(self.provider, "model refused (stop_reason=refusal)", "refusal")
-        if message.stop_reason == "max_tokens":
-            raise _provider_error(self.provider, "answer cut at max_tokens: incomplete", "payload")
-        tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == schema_name]
-        if not tool_inputs:
-            texts = " ".join(b.text for b in message.content if b.type == "text")
-            raise _provider_error(
-                self.provider,
-                f"no {schema_name} tool call (stop_reason={message.stop_reason}): {texts[:120]!r}",
-                "payload",
-            )
-        data = tool_inputs[0]
-        if not isinstance(data, dict):
-            raise _provider_error(self.provider, f"tool input is not an object: {data!r:.120}", "payload")
+        try:
+            data = self._tool_input(message, schema_name)
+        except ProviderError as exc:
+            raise self._billed(exc, input_tokens, output_tokens) from exc
         return LLMReply(
             data=dict(data),
             input_tokens=input_tokens,
