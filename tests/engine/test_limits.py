@@ -145,3 +145,26 @@ def test_every_candidate_is_journaled_with_why_no_trade() -> None:
     assert list(j["gate"]) == ["ok", "below prefilter"]
     assert j["reason"].iloc[0] == "prefilter 80 < 90"
     assert res.trades.empty
+
+
+def test_five_minute_decisions_walk_one_minute_sub_bars() -> None:
+    from mesdesk.data.resample import resample
+    from mesdesk.timeframes import Timeframe
+
+    crash = (5001.50, 5001.50, 4999.00, 4999.25)
+    one = day_bars("2025-03-12", {"08:45": UP, "08:46": crash})
+    five = resample(one, Timeframe.M5, source_span=pd.Timedelta("1min"))
+    cands = longs("2025-03-12", ["08:40"])
+    coarse = run(five, cands)
+    fine = backtest(five, cands, RuleDecider(), NOW, sub_bars=one)
+    assert (coarse.trades["exit_reason"].iloc[0], coarse.trades["ambiguous"].iloc[0]) == ("sl", True)
+    t = fine.trades.iloc[0]
+    assert (t["exit_reason"], t["exit_price"], t["ambiguous"]) == ("tp", 5001.50, False)
+    assert t["exit_ts"] == ct("2025-03-12", "08:46")  # the 08:45 one-minute bar's close
+    assert t["time_to_target"] == 360.0
+
+
+def test_a_day_without_candidates_gives_an_empty_journal_and_no_trades() -> None:
+    res = run(day_bars("2025-03-12"), longs("2025-03-12", ["09:00"]).iloc[:0])
+    assert res.journal.empty
+    assert res.trades.empty

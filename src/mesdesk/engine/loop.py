@@ -16,7 +16,7 @@ path bar where it happened, so a position counts as open for the gate until then
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,10 +27,10 @@ import pandas as pd
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
-from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
-from mesdesk.engine.candidates import candidate_from_row, decision_times, passed_mask
+from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
+from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.journal import JOURNAL_COLUMNS, trade_result, trades_from_journal
+from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
 from mesdesk.errors import DataError, DecisionError
@@ -109,6 +109,9 @@ class Engine:
         self._bar_close_ns = np.empty(0, dtype=np.int64)
         self._path: PathBars | None = None
         self._candidates: pd.DataFrame | None = None
+        self._table: CandidateTable | None = None
+        self._no_bars: pd.DataFrame | None = None
+        self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
@@ -157,6 +160,7 @@ class Engine:
             self._path = PathBars.from_frame(path_frame, self._path_span)
         if self._candidates is None or len(candidates) != len(self._candidates):
             self._candidates = candidates
+            self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
@@ -170,14 +174,14 @@ class Engine:
         return state
 
     def _decide_batch(self, rows: list[int], decided_ns: int) -> None:
-        assert self._candidates is not None
+        table = self._table
+        assert table is not None
         decided_at = _dt(decided_ns)
         day_key = trading_day(decided_at)
         day = self._day(day_key)
-        cand = self._candidates
         asked: list[int] = []
         for row in rows:
-            direction = 1 if cand["direction"].iat[row] == "long" else -1
+            direction = int(table.sign[row])
             verdict = gate(Order(row, direction, decided_at, day_key), day, self.config.limits, self.config.session)
             if isinstance(verdict, Refused):
                 self._records.rows[row] = {"decision": "not_asked", "gate": verdict.reason}
@@ -203,15 +207,19 @@ class Engine:
         for row, decision in zip(asked, decisions, strict=True):
             if decision.take and row != best:
                 self._records.rows[row]["gate"] = "position open"
-        direction = 1 if cand["direction"].iat[best] == "long" else -1
-        self._pending = _Pending(best, direction, decided_ns, day_key)
+        self._pending = _Pending(best, int(table.sign[best]), decided_ns, day_key)
 
     def _ask(self, rows: list[int], decided_ns: int) -> list[Decision]:
-        assert self._candidates is not None
+        assert self._table is not None
         assert self._bars is not None
-        candidates = [candidate_from_row(self._candidates, r) for r in rows]
-        known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
-        recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        candidates = [self._table.candidate(r) for r in rows]
+        if getattr(self.decider, "needs_bars", True):
+            known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
+            recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        else:  # the decider declares it never reads bars: skip the slice (a hot path in backtests)
+            if self._no_bars is None:
+                self._no_bars = self._bars.iloc[:0]
+            recent = self._no_bars
         decisions = self.decider.decide(candidates, DecisionContext(now=_dt(decided_ns), recent_bars=recent))
         if len(decisions) != len(candidates):
             raise DecisionError(
@@ -242,7 +250,11 @@ class Engine:
             state = open_position(
                 path, e, pend.direction, self.config.bracket, self.config.execution, floor_pts=floor_pts
             )
-            flat_ns = _ns(close_time_utc(pend.day, self.config.session.close_on(pend.day)))
+            flat_ns = self._flat_ns.get(pend.day)
+            if flat_ns is None:
+                flat_ns = self._flat_ns[pend.day] = _ns(
+                    close_time_utc(pend.day, self.config.session.close_on(pend.day))
+                )
             self._open = _Open(pend.row, state, pend.day, flat_ns)
             day.trades += 1
             day.position_open = True
@@ -255,12 +267,11 @@ class Engine:
 
     def _close(self, pos: _Open) -> None:
         self._open = None
-        self._records.rows[pos.row].update(self._outcome_fields(pos.state))
         out = outcome(pos.state, self.config.execution)
+        self._records.rows[pos.row].update(self._fields_of(out))
         day = self._day(pos.day)
         day.net_pts = round(day.net_pts + out.pnl_pts, 10)
-        result = trade_result(np.array([out.pnl_pts]), np.array([out.exit_reason], dtype=object))[0]
-        if result == "loss":
+        if result_of(out.pnl_pts, out.exit_reason) == "loss":
             day.losses += 1
 
     # ------------------------------------------------------------ output
@@ -276,7 +287,10 @@ class Engine:
         return fields
 
     def _outcome_fields(self, state: PositionState) -> dict[str, Any]:
-        out = outcome(state, self.config.execution)
+        return self._fields_of(outcome(state, self.config.execution))
+
+    @staticmethod
+    def _fields_of(out: BracketOutcome) -> dict[str, Any]:
         return {
             "entry_ts": out.entry_ts_ns,
             "entry_price": out.entry_price,
@@ -401,7 +415,7 @@ def feed_incrementally(
     engine: Engine,
     clock: SimClock,
     bars: pd.DataFrame,
-    candidates_for: Any,
+    candidates_for: Callable[[pd.DataFrame], pd.DataFrame],
     step_times: Sequence[pd.Timestamp],
     sub_bars: pd.DataFrame | None = None,
 ) -> None:
