@@ -60,7 +60,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         assert sorted(taken) == list(range(1, args.cap + 1)), "a slot was lost or taken twice"
         backend = "postgresql" if args.url else "sqlite"
-        print(f"{backend}: {args.threads} threads took {args.cap} slots in {wall:.2f} s = {args.cap / wall:.0f} reservations/s")
+        rate = args.cap / wall
+        print(f"{backend}: {args.threads} threads took {args.cap} slots in {wall:.2f} s = {rate:.0f} reservations/s")
         engine.dispose()
         if args.url:
             with admin.begin() as conn:
