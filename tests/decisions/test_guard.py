@@ -162,3 +162,27 @@ def test_confidence_out_of_range_is_a_parse_error() -> None:
     fake = FakeLLM("anthropic", answer=answer_all("take", 140))
     with pytest.raises(DecisionError, match="confidence"):
         _decider("anthropic", fake).decide([candidate()], context())
+
+
+def test_threshold_and_calibration_follow_the_outcomes_known_at_the_decision() -> None:
+    from mesdesk.decide.calibration import Calibration, Outcome
+
+    cal = Calibration()
+    start = T0 - timedelta(days=10)
+    # 30 trades at stated 90, 15 wins: trailing-20 win rate 0.5 -> threshold 91; bin 90-100 observed 50 %
+    cal.observe(
+        Outcome(f"o{i}", start + timedelta(hours=i), start + timedelta(hours=i, minutes=5), i % 2 == 0, 1.0, True, 90.0)
+        for i in range(30)
+    )
+    fake = FakeLLM("openai", answer=answer_all("take", 90))
+    decider = _decider("openai", fake)
+    decider.policy = cal
+    out = decider.decide([candidate()], context())
+    assert out[0].take is False
+    assert out[0].reason.startswith("said take at 90 < threshold 91: ")
+    assert out[0].calibrated == pytest.approx(50.0)
+    # at a time before those outcomes resolved, nothing is known: base threshold, no calibration
+    early = T0 - timedelta(days=11)
+    early_out = decider.decide([candidate(early - timedelta(seconds=30))], context(early))
+    assert early_out[0].take is True
+    assert early_out[0].calibrated is None
