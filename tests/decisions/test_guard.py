@@ -186,3 +186,14 @@ def test_threshold_and_calibration_follow_the_outcomes_known_at_the_decision() -
     early_out = decider.decide([candidate(early - timedelta(seconds=30))], context(early))
     assert early_out[0].take is True
     assert early_out[0].calibrated is None
+
+
+def test_an_unreachable_budget_store_sends_nothing(tmp_path: Any) -> None:
+    from mesdesk.store.base import make_engine
+
+    broken = make_engine(f"sqlite:///{tmp_path}/never-migrated.sqlite")  # no ledger table
+    fake = FakeLLM("openai", answer=answer_all())
+    out = guarded(_decider("openai", fake), LocalDecider(), Budget(broken, 5)).decide([candidate()], context())
+    assert out[0].status is DecisionStatus.OVER_BUDGET
+    assert "budget store unavailable, nothing sent" in out[0].reason
+    assert fake.requests == []
