@@ -18,13 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_day
+from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
@@ -36,9 +36,11 @@ from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, 
 from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(microsecond=(ns // 1000) % 1_000_000)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _ns(ts: datetime) -> int:
@@ -113,6 +115,7 @@ class Engine:
         self._no_bars: pd.DataFrame | None = None
         self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
+        self._decision_day = np.empty(0, dtype="datetime64[D]")
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
         self._records = _Records()
@@ -162,6 +165,7 @@ class Engine:
             self._candidates = candidates
             self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
+            self._decision_day = trading_days(pd.DatetimeIndex(pd.to_datetime(self._decision_ns, utc=True)))
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
     # ------------------------------------------------------------ deciding
@@ -177,7 +181,7 @@ class Engine:
         table = self._table
         assert table is not None
         decided_at = _dt(decided_ns)
-        day_key = trading_day(decided_at)
+        day_key: date = self._decision_day[rows[0]].item()
         day = self._day(day_key)
         asked: list[int] = []
         for row in rows:
@@ -233,6 +237,8 @@ class Engine:
         """Fill a pending order and walk the open position over path bars closed by `until_ns`."""
         path = self._path
         assert path is not None
+        if self._pending is None and self._open is None:
+            return
         known = path.known_count(until_ns)
         if self._pending is not None:
             pend = self._pending
@@ -304,6 +310,28 @@ class Engine:
             "mae": out.mae,
             "mfe": out.mfe,
             "ambiguous": out.ambiguous,
+        }
+
+    def open_position(self) -> dict[str, Any] | None:
+        """The open position with its WORKING bracket (quoted prices), or None when flat.
+
+        `stop` is the effective stop (breakeven, trail or the day's floor, whichever is tightest).
+        """
+        if self._open is None or self._table is None:
+            return None
+        st, row = self._open.state, self._open.row
+        s = st.direction
+        return {
+            "setup": str(self._table.setup[row]),
+            "direction": "long" if s == 1 else "short",
+            "entry_ts": pd.Timestamp(st.entry_ts_ns, tz="UTC").to_pydatetime(),
+            "entry_price": round(s * st.entry, 10),
+            "target": round(s * st.target, 10),
+            "stop": round(s * max(st.stop, st.floor), 10),
+            "breakeven": st.be_done,
+            "trailing": st.trail_on,
+            "best_price": round(s * st.best, 10),
+            "bracket": "working",
         }
 
     def journal(self) -> pd.DataFrame:

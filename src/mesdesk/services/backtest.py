@@ -102,7 +102,12 @@ def load_path_bars(req: BacktestRequest, settings: Settings, timeframe: Timefram
         return resampled
     if req.source == "synthetic":
         synthetic = _load_module("mesdesk.data.synthetic", "the synthetic market")
-        one_minute: pd.DataFrame = synthetic.generate_days(req.days, synthetic.SyntheticConfig(seed=req.seed))
+        cfg = synthetic.SyntheticConfig(seed=req.seed)
+        if req.start is not None:  # a calendar range: every CME session in [start, end]
+            last = req.end or req.start + timedelta(days=max(1, req.days) * 7 // 5 + 2)
+            one_minute: pd.DataFrame = synthetic.generate_bars(req.start, last, cfg)
+        else:
+            one_minute = synthetic.generate_days(req.days, cfg)
         if timeframe is Timeframe.M1:
             return one_minute
         if timeframe is Timeframe.S1:
