@@ -28,11 +28,8 @@ def _root() -> None:
 
 def _register() -> None:
     # Each module adds its commands to `app` when imported.
-    from mesdesk.cli import (  # noqa: F401
-        backtest,
-        calibration,  # noqa: F401
-        demo,
-    )
+    import mesdesk.cli.calibration  # noqa: F401
+    from mesdesk.cli import backtest, demo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
