@@ -43,6 +43,21 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, validation_alias="MESDESK_API_TOKEN")
     rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
+    fred_series: str = Field("VIXCLS,DFF,DTWEXBGS,DEXCHUS", validation_alias="MESDESK_FRED_SERIES")
+
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "databento_api_key",
+        "fred_api_key",
+        "database_url",
+        "api_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
@@ -81,6 +96,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def fred_series_ids(self) -> tuple[str, ...]:
+        """The FRED series fetched by default (MESDESK_FRED_SERIES, comma-separated)."""
+        return tuple(s.strip().upper() for s in self.fred_series.split(",") if s.strip())
 
     @property
     def resolved_database_url(self) -> str:
