@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from conftest import make_bars
 from mesdesk.calendar import trading_day
 from mesdesk.decide.base import DecisionContext
 from mesdesk.model import Candidate, Direction, SetupType
@@ -41,9 +40,25 @@ def candidate(
     )
 
 
+def bars_from_closes(start: str, closes: np.ndarray) -> pd.DataFrame:
+    """1m bars (UTC open times from `start`): open = previous close, one tick of wick each side."""
+    opens = np.concatenate(([closes[0]], closes[:-1]))
+    idx = pd.date_range(start, periods=len(closes), freq="1min", tz="UTC", name="ts").as_unit("ns")
+    return pd.DataFrame(
+        {
+            "open": opens,
+            "high": np.maximum(opens, closes) + 0.25,
+            "low": np.minimum(opens, closes) - 0.25,
+            "close": closes,
+            "volume": np.full(len(closes), 100, dtype=np.int64),
+        },
+        index=idx,
+    )
+
+
 def context(now: datetime = T0 + timedelta(seconds=30), memory: dict[str, Any] | None = None) -> DecisionContext:
     closes = 5820.0 + np.cumsum(np.tile([0.25, -0.25, 0.5, 0.0], 20))
-    bars = make_bars("2025-01-20 14:26", closes)  # 80 one-minute bars, the last one closes 15:46 UTC
+    bars = bars_from_closes("2025-01-20 14:26", closes)  # 80 one-minute bars, the last one closes 15:46 UTC
     return DecisionContext(now=now, recent_bars=bars, memory=memory or {})
 
 

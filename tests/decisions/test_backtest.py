@@ -132,3 +132,21 @@ def test_mesdesk_backtest_with_each_decider(
         assert asked["decision_source"].str.startswith(provider).all()
         assert len(fakes[provider].requests) > 0
         assert "paid requests:" in printed
+
+
+def test_auto_picks_a_keyed_provider_else_local() -> None:
+    from mesdesk.services.decisions import resolve_decider_name
+
+    assert resolve_decider_name("auto", load_settings(OPENAI_API_KEY=None, ANTHROPIC_API_KEY=None)) == "local"
+    assert resolve_decider_name("auto", load_settings(OPENAI_API_KEY=None, ANTHROPIC_API_KEY="k")) == "anthropic"
+    assert resolve_decider_name("auto", load_settings(OPENAI_API_KEY="k", ANTHROPIC_API_KEY="k")) == "openai"
+
+
+def test_an_llm_decider_without_its_key_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(SystemExit) as done:
+        main(["backtest", "--decider", "anthropic", "--days", "2", "--out", "unused"])
+    assert done.value.code == 2
+    assert "ANTHROPIC_API_KEY is not set" in capsys.readouterr().err

@@ -178,3 +178,17 @@ def test_budget_status_service_gives_the_seeds_shape(tmp_path: object) -> None:
     engine.dispose()
     status = budget_status(settings, MORNING)
     assert (status["calls_used"], status["paused"]) == (2, True)
+
+
+def test_totals_sum_every_day_of_a_scope(store: Engine) -> None:
+    budget = Budget(store, 2, scope="backtest:x")
+    next_day = MORNING + timedelta(days=1)
+    for now in (MORNING, MORNING, next_day):
+        r = budget.reserve(now)
+        assert r is not None
+        budget.settle(r, input_tokens=100, output_tokens=10, cost_usd=0.001)
+    Budget(store, 2).reserve(MORNING)  # the live scope is not counted
+    totals = budget.totals()
+    assert (totals.calls, totals.days, totals.capped_days) == (3, 2, 1)
+    assert (totals.input_tokens, totals.output_tokens) == (300, 30)
+    assert totals.cost_usd == pytest.approx(0.003)

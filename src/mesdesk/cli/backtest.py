@@ -136,7 +136,11 @@ def _print_decisions(console: object, report: object) -> None:
         for col in frame.columns:
             t.add_column(str(col))
         for rec in frame.itertuples(index=False):
-            t.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in rec])
+            cells = [
+                _fmt(v, 4 if col == "cost_usd" else 2) if isinstance(v, float) else str(v)
+                for col, v in zip(frame.columns, rec, strict=True)
+            ]
+            t.add_row(*cells)
         console.print(t)
     for line in report.decider_notes:
         console.print(line)

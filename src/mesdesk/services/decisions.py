@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
 import pandas as pd
 
 from mesdesk.config import Settings
@@ -28,6 +27,9 @@ from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcomes_from_journal
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Decision, DecisionStatus
+
+if TYPE_CHECKING:
+    import httpx2
 
 DECIDER_NAMES = ("auto", "local", "openai", "anthropic")
 _STEP = pd.Timedelta(minutes=15)
