@@ -113,6 +113,23 @@ def session_labels(index: pd.DatetimeIndex, rth_end: time = time(15, 0)) -> np.n
     return labels
 
 
+def vwap_session_keys(index: pd.DatetimeIndex, anchor: str = "day", rth_end: time = time(15, 0)) -> np.ndarray:
+    """Session keys for `mesdesk.indicators.session_vwap`: reset at 17:00 CT (`day`) or 08:30 CT (`rth`).
+
+    With `rth`, bars outside RTH get a key of their own per day (negative), so the RTH VWAP starts fresh
+    at 08:30 CT; mask the values outside RTH if they should not be shown.
+    """
+    days = trading_days(index).astype(np.int64)
+    if anchor == "day":
+        return days
+    if anchor != "rth":
+        raise ConfigError(f"anchor={anchor!r}: choose day or rth")
+    m = minutes_of_ct_day(index)
+    in_rth = (m >= _minutes(RTH_OPEN_CT)) & (m < _minutes(rth_end))
+    keys: np.ndarray = np.where(in_rth, days, -days - 1)
+    return keys
+
+
 def session_label(ts: datetime, rth_end: time = time(15, 0)) -> str:
     """Label of one instant (see `session_labels`)."""
     return str(session_labels(pd.DatetimeIndex([pd.Timestamp(ts)]), rth_end)[0])

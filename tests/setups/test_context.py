@@ -12,7 +12,7 @@ from mesdesk.timeframes import Timeframe
 
 def test_fast_wall_clock_matches_calendar_across_both_dst_changes() -> None:
     for start in ("2025-03-08 00:00", "2025-11-01 00:00"):
-        idx = pd.date_range(start, periods=3 * 24 * 60, freq="1min", tz="UTC")
+        idx = pd.date_range(start, periods=3 * 24 * 60, freq="1min", tz="UTC").as_unit("ns")
         oracle = idx.tz_convert("America/Chicago").tz_localize(None)  # pandas' own conversion, minute by minute
         np.testing.assert_array_equal(ct_wall_ns(np.asarray(idx.asi8)), np.asarray(oracle.asi8))
 

@@ -74,9 +74,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     A price column holding text (a typo) stays text here and is reported by `validate_bars`.
     """
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         header = next(csv.reader(fh), [])
-    text_columns = {c: pa.string() for c in header if c.strip().lower() in TIME_COLUMNS}
+    # Time columns are read as text: pyarrow's own type inference would drop a 'Z' or an offset.
+    text_columns = {c: pa.string() for c in header if _normalise(c) in TIME_COLUMNS}
     options = pacsv.ConvertOptions(column_types=text_columns, strings_can_be_null=True)  # type: ignore[attr-defined]
     table = pacsv.read_csv(path, convert_options=options)  # type: ignore[attr-defined]
     columns = {}
@@ -89,9 +90,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def _normalise(name: object) -> str:
+    """Column name as matched: no byte-order mark, lower case, inner spaces or dashes as '_' ('Date Time')."""
+    return re.sub(r"[\s-]+", "_", str(name).replace("\ufeff", "").strip().lower())
+
+
 def _rename(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str | tuple[str, str]]:
     """Lower-case names, apply aliases, and find the time column (or the date + time pair)."""
-    names = {c: ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in raw.columns}
+    names = {c: ALIASES.get(_normalise(c), _normalise(c)) for c in raw.columns}
     frame = raw.rename(columns=names)
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
@@ -263,7 +269,7 @@ def infer_span(bars: pd.DataFrame) -> pd.Timedelta:
     """The bar length of a file: the most common gap between consecutive bars."""
     if len(bars) < 2:
         raise DataError("cannot infer the bar length from fewer than two bars")
-    gaps = np.diff(pd.DatetimeIndex(bars.index).asi8)
+    gaps = np.diff(pd.DatetimeIndex(bars.index).as_unit("ns").asi8)
     values, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 

@@ -164,7 +164,7 @@ def build_context(
     """
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
-    open_ns = np.asarray(index.asi8, dtype=np.int64)
+    open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
     minute_open = np.asarray((wall_ns // NS_PER_MIN) % (24 * 60), dtype=np.int64)
     keep = (minute_open >= RTH_OPEN_MIN - pre_open_minutes) & (minute_open < config.rth_end_min)
