@@ -1,0 +1,41 @@
+"""The rule decider: take every candidate that passed the prefilter; confidence = its score.
+
+It needs no key and no network, so the engine runs end to end offline; the LLM and learning
+deciders plug into the same `Decider` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mesdesk.decide.base import DecisionContext
+from mesdesk.model import Candidate, Decision, DecisionStatus
+
+
+class RuleDecider:
+    """Take when `prefilter_score >= threshold` (default 75), else skip."""
+
+    def __init__(self, threshold: float = 75.0) -> None:
+        if not 0.0 <= threshold <= 100.0:
+            raise ValueError(f"threshold must be in 0..100, got {threshold}")
+        self.threshold = threshold
+
+    @property
+    def name(self) -> str:
+        return "rules"
+
+    def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]:
+        out = []
+        for c in candidates:
+            take = c.prefilter_score >= self.threshold
+            sign = ">=" if take else "<"
+            out.append(
+                Decision(
+                    take=take,
+                    confidence=c.prefilter_score,
+                    reason=f"prefilter {c.prefilter_score:.0f} {sign} {self.threshold:.0f}",
+                    source=self.name,
+                    status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
+                )
+            )
+        return out

@@ -1,0 +1,104 @@
+"""Journal (one row per candidate, taken or not) and trades (one row per fill): columns and writers.
+
+"Why no trade" is always answerable from a journal row: the prefilter, the decision with its source,
+and the gate's reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+JOURNAL_COLUMNS: tuple[str, ...] = (
+    "ts",
+    "trading_day",
+    "setup",
+    "direction",
+    "ref_entry",
+    "prefilter_score",
+    "passed_prefilter",
+    "decision_ts",
+    "decision",
+    "decision_source",
+    "fallback",
+    "confidence",
+    "reason",
+    "gate",
+    "entry_ts",
+    "entry_price",
+    "exit_ts",
+    "exit_price",
+    "exit_reason",
+    "pnl_pts",
+    "gross_pts",
+    "commission_pts",
+    "time_to_target",
+    "mae",
+    "mfe",
+    "ambiguous",
+    "counterfactual",
+)
+
+TRADE_COLUMNS: tuple[str, ...] = (
+    "result",
+    "prefilter_score",
+    "confidence",
+    "setup",
+    "session",
+    "entry_price",
+    "exit_price",
+    "pnl_pts",
+    "time_to_target",
+    "mae",
+    "mfe",
+    "ts",
+    "trading_day",
+    "direction",
+    "entry_ts",
+    "exit_ts",
+    "exit_reason",
+    "gross_pts",
+    "commission_pts",
+    "ambiguous",
+)
+
+# Candidate-frame columns renamed or consumed by the journal's own columns.
+CANDIDATE_RENAMES = {"setup_type": "setup"}
+
+
+def trade_result(pnl_pts: np.ndarray, exit_reason: np.ndarray) -> np.ndarray:
+    """win (net > 0), loss (net < 0 and not a breakeven exit), scratch (breakeven exit or net 0), open."""
+    pnl = np.asarray(pnl_pts, dtype=np.float64)
+    reason = np.asarray(exit_reason, dtype=object)
+    result = np.where(pnl > 1e-9, "win", np.where(pnl < -1e-9, "loss", "scratch")).astype(object)
+    result[(reason == "be") & (result == "loss")] = "scratch"
+    result[reason == "open"] = "open"
+    return result
+
+
+def trades_from_journal(journal: pd.DataFrame) -> pd.DataFrame:
+    """The filled trades of a journal in the seed's /metrics/trades shape (plus context columns)."""
+    filled = journal[journal["entry_ts"].notna()]
+    out = pd.DataFrame(
+        {
+            "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
+            "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
+        },
+        index=filled.index,
+    )
+    for col in TRADE_COLUMNS:
+        if col not in out:
+            out[col] = filled[col].to_numpy()
+    return out.loc[:, list(TRADE_COLUMNS)].reset_index(drop=True)
+
+
+def write_journal(journal: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
+    """Write journal.parquet and journal.csv into `folder`; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parquet = folder / "journal.parquet"
+    csv = folder / "journal.csv"
+    journal.to_parquet(parquet, index=False)
+    journal.to_csv(csv, index=False)
+    return parquet, csv

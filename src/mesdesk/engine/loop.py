@@ -1,0 +1,420 @@
+"""The one loop: decide, gate, fill and journal, for backtest, replay and paper alike.
+
+`Engine.advance` processes every event known at `clock.now()`: batches of candidates whose decision
+time has come, entries, exits. A backtest calls it once with all bars under a `SimClock` set to the end
+of the data; the live runner calls it after each bar (or batch window) with the bars so far under a
+`WallClock`. Work is proportional to the candidates and to the bars a position spends open, never to a
+Python loop over all bars: between candidates nothing happens, and an open position's path is walked
+with numpy (see `bracket.walk`).
+
+Timing (DESIGN.md "Time and data"): a candidate's `ts` is the close of the bar that completed it. It
+is decided at the end of its `batch_window_s` window (epoch-aligned); the entry fills at the open of the
+first path bar opening at or after that decision time. An exit becomes known at the close of the
+path bar where it happened, so a position counts as open for the gate until then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mesdesk.calendar import trading_day
+from mesdesk.clock import Clock, SimClock
+from mesdesk.decide.base import Decider, DecisionContext
+from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
+from mesdesk.engine.candidates import candidate_from_row, decision_times, passed_mask
+from mesdesk.engine.config import EngineConfig
+from mesdesk.engine.journal import JOURNAL_COLUMNS, trade_result, trades_from_journal
+from mesdesk.engine.path import PathBars
+from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
+from mesdesk.errors import DecisionError
+from mesdesk.model import Decision
+
+
+def _dt(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(microsecond=(ns // 1000) % 1_000_000)
+
+
+def _ns(ts: datetime) -> int:
+    return int(pd.Timestamp(ts).as_unit("ns").value)
+
+
+def infer_span(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The bar length of a frame: the smallest gap between consecutive opens."""
+    if len(index) < 2:
+        raise DecisionError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
+    head = np.diff(np.asarray(index[:2000].asi8, dtype=np.int64))
+    return pd.Timedelta(int(head[head > 0].min()), unit="ns")
+
+
+@dataclass(slots=True)
+class _Pending:
+    row: int
+    direction: int
+    decided_ns: int
+    day: date
+
+
+@dataclass(slots=True)
+class _Open:
+    row: int
+    state: PositionState
+    day: date
+    flat_ns: int
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """A finished run: the journal (every candidate) and the trades (every fill)."""
+
+    journal: pd.DataFrame
+    trades: pd.DataFrame
+    config: EngineConfig
+
+
+@dataclass(slots=True)
+class _Records:
+    """Journal fields of candidates the loop handled individually, keyed by candidate row."""
+
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class Engine:
+    """Decide, gate, fill, journal. Feed it bars and candidates as they become known."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        decider: Decider,
+        clock: Clock,
+        *,
+        bar_span: pd.Timedelta | None = None,
+        path_span: pd.Timedelta | None = None,
+        context_bars: int = 120,
+    ) -> None:
+        self.config = config
+        self.decider = decider
+        self.clock = clock
+        self._bar_span = bar_span
+        self._path_span = path_span
+        self._context_bars = context_bars
+        self._bars: pd.DataFrame | None = None
+        self._bar_close_ns = np.empty(0, dtype=np.int64)
+        self._path: PathBars | None = None
+        self._candidates: pd.DataFrame | None = None
+        self._decision_ns = np.empty(0, dtype=np.int64)
+        self._passed = np.empty(0, dtype=bool)
+        self._cursor = 0
+        self._records = _Records()
+        self._days: dict[date, DayState] = {}
+        self._pending: _Pending | None = None
+        self._open: _Open | None = None
+
+    # ------------------------------------------------------------ feeding
+
+    def advance(self, bars: pd.DataFrame, candidates: pd.DataFrame, sub_bars: pd.DataFrame | None = None) -> None:
+        """Process everything known at `clock.now()`.
+
+        `bars` (decision timeframe) and `sub_bars` (the fill path, when finer data exists) hold what
+        is known so far; `candidates` is the candidate frame computed on `bars`. Later calls pass
+        longer frames of the same history (earlier rows unchanged).
+        """
+        now_ns = _ns(self.clock.now())
+        self._ingest(bars, candidates, sub_bars)
+        ready = int(np.searchsorted(self._decision_ns, now_ns, side="right"))
+        if ready > self._cursor:
+            rows = np.arange(self._cursor, ready)
+            rows = rows[self._passed[self._cursor : ready]]
+            if rows.size:
+                times = self._decision_ns[rows]
+                starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
+                ends = np.r_[starts[1:], rows.size]
+                for a, b in zip(starts, ends, strict=True):
+                    decided_ns = int(times[a])
+                    self._settle(decided_ns)
+                    self._decide_batch([int(r) for r in rows[a:b]], decided_ns)
+            self._cursor = ready
+        self._settle(now_ns)
+
+    def _ingest(self, bars: pd.DataFrame, candidates: pd.DataFrame, sub_bars: pd.DataFrame | None) -> None:
+        if self._bars is None or len(bars) != len(self._bars):
+            if self._bar_span is None:
+                self._bar_span = infer_span(pd.DatetimeIndex(bars.index))
+            self._bars = bars
+            self._bar_close_ns = np.asarray(pd.DatetimeIndex(bars.index).asi8, dtype=np.int64) + self._bar_span.value
+        path_frame = bars if sub_bars is None else sub_bars
+        if self._path is None or len(path_frame) != len(self._path):
+            if self._path_span is None:
+                self._path_span = self._bar_span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
+            assert self._path_span is not None
+            self._path = PathBars.from_frame(path_frame, self._path_span)
+        if self._candidates is None or len(candidates) != len(self._candidates):
+            self._candidates = candidates
+            self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
+            self._passed = passed_mask(candidates, self.config.prefilter_threshold)
+
+    # ------------------------------------------------------------ deciding
+
+    def _day(self, day: date) -> DayState:
+        state = self._days.get(day)
+        if state is None:
+            state = self._days[day] = DayState(day=day)
+        state.position_open = self._pending is not None or self._open is not None
+        return state
+
+    def _decide_batch(self, rows: list[int], decided_ns: int) -> None:
+        assert self._candidates is not None
+        decided_at = _dt(decided_ns)
+        day_key = trading_day(decided_at)
+        day = self._day(day_key)
+        cand = self._candidates
+        asked: list[int] = []
+        for row in rows:
+            direction = 1 if cand["direction"].iat[row] == "long" else -1
+            verdict = gate(Order(row, direction, decided_at, day_key), day, self.config.limits, self.config.session)
+            if isinstance(verdict, Refused):
+                self._records.rows[row] = {"decision": "not_asked", "gate": verdict.reason}
+            else:
+                asked.append(row)
+        if not asked:
+            return
+        decisions = self._ask(asked, decided_ns)
+        best: int | None = None
+        for row, decision in zip(asked, decisions, strict=True):
+            self._records.rows[row] = {
+                "decision": decision.status.value,
+                "decision_source": decision.source,
+                "fallback": decision.fallback,
+                "confidence": decision.confidence,
+                "reason": decision.reason,
+                "gate": "ok",
+            }
+            if decision.take and (best is None or decision.confidence > self._records.rows[best]["confidence"]):
+                best = row
+        if best is None:
+            return
+        for row, decision in zip(asked, decisions, strict=True):
+            if decision.take and row != best:
+                self._records.rows[row]["gate"] = "position open"
+        direction = 1 if cand["direction"].iat[best] == "long" else -1
+        self._pending = _Pending(best, direction, decided_ns, day_key)
+
+    def _ask(self, rows: list[int], decided_ns: int) -> list[Decision]:
+        assert self._candidates is not None
+        assert self._bars is not None
+        candidates = [candidate_from_row(self._candidates, r) for r in rows]
+        known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
+        recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        decisions = self.decider.decide(candidates, DecisionContext(now=_dt(decided_ns), recent_bars=recent))
+        if len(decisions) != len(candidates):
+            raise DecisionError(
+                f"decider {self.decider.name} returned {len(decisions)} decisions for {len(candidates)} candidates"
+            )
+        return decisions
+
+    # ------------------------------------------------------------ filling and walking
+
+    def _settle(self, until_ns: int) -> None:
+        """Fill a pending order and walk the open position over path bars closed by `until_ns`."""
+        path = self._path
+        assert path is not None
+        known = path.known_count(until_ns)
+        if self._pending is not None:
+            pend = self._pending
+            e = path.first_open_at_or_after(pend.decided_ns)
+            if e >= known:
+                return
+            self._pending = None
+            entry_at = _dt(int(path.ts_ns[e]))
+            if not in_entry_window(entry_at, pend.day, self.config.session):
+                self._records.rows[pend.row]["gate"] = "outside window"
+                return
+            day = self._day(pend.day)
+            commission = self.config.execution.commission_pts_round_trip
+            floor_pts = self.config.limits.daily_point_stop - day.net_pts + commission
+            state = open_position(
+                path, e, pend.direction, self.config.bracket, self.config.execution, floor_pts=floor_pts
+            )
+            flat_ns = _ns(close_time_utc(pend.day, self.config.session.close_on(pend.day)))
+            self._open = _Open(pend.row, state, pend.day, flat_ns)
+            day.trades += 1
+            day.position_open = True
+        if self._open is not None:
+            pos = self._open
+            flat_index = path.last_closed_by(pos.flat_ns) if until_ns >= pos.flat_ns else None
+            walk(pos.state, path, known, self.config.bracket, self.config.execution, flat_index=flat_index)
+            if not pos.state.is_open:
+                self._close(pos)
+
+    def _close(self, pos: _Open) -> None:
+        self._open = None
+        self._records.rows[pos.row].update(self._outcome_fields(pos.state))
+        out = outcome(pos.state, self.config.execution)
+        day = self._day(pos.day)
+        day.net_pts = round(day.net_pts + out.pnl_pts, 10)
+        result = trade_result(np.array([out.pnl_pts]), np.array([out.exit_reason], dtype=object))[0]
+        if result == "loss":
+            day.losses += 1
+
+    # ------------------------------------------------------------ output
+
+    def _trade_fields(self) -> dict[int, dict[str, Any]]:
+        positions: list[tuple[int, PositionState]] = []
+        # Closed positions live in the records once written; open ones are read from state.
+        fields: dict[int, dict[str, Any]] = {}
+        if self._open is not None:
+            positions.append((self._open.row, self._open.state))
+        for row, state in positions:
+            fields[row] = self._outcome_fields(state)
+        return fields
+
+    def _outcome_fields(self, state: PositionState) -> dict[str, Any]:
+        out = outcome(state, self.config.execution)
+        return {
+            "entry_ts": out.entry_ts_ns,
+            "entry_price": out.entry_price,
+            "exit_ts": out.exit_ts_ns if out.exit_index >= 0 else None,
+            "exit_price": out.exit_price,
+            "exit_reason": out.exit_reason,
+            "pnl_pts": out.pnl_pts,
+            "gross_pts": out.gross_pts,
+            "commission_pts": out.commission_pts,
+            "time_to_target": out.time_to_target_s,
+            "mae": out.mae,
+            "mfe": out.mfe,
+            "ambiguous": out.ambiguous,
+        }
+
+    def journal(self) -> pd.DataFrame:
+        """One row per candidate decided so far (JOURNAL_COLUMNS first, then the candidate's columns)."""
+        return build_journal(self)
+
+    def trades(self) -> pd.DataFrame:
+        """The filled trades in the seed's /metrics/trades shape."""
+        return trades_from_journal(self.journal())
+
+
+_TEXT_DEFAULTS = {"decision": "not_asked", "decision_source": "", "fallback": None, "reason": "", "gate": ""}
+_FLOAT_COLS = (
+    "confidence",
+    "entry_price",
+    "exit_price",
+    "pnl_pts",
+    "gross_pts",
+    "commission_pts",
+    "time_to_target",
+    "mae",
+    "mfe",
+)
+
+
+def build_journal(engine: Engine) -> pd.DataFrame:
+    """Assemble the journal from the candidate frame (vectorised) and the per-row records."""
+    cand = engine._candidates  # noqa: SLF001 - same module family; kept out of the public surface
+    n = engine._cursor  # noqa: SLF001
+    if cand is None or n == 0:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    base = cand.iloc[:n].reset_index(drop=True)
+    passed = engine._passed[:n]  # noqa: SLF001
+    cols: dict[str, np.ndarray] = {
+        "decision": np.full(n, "not_asked", dtype=object),
+        "decision_source": np.full(n, "", dtype=object),
+        "fallback": np.full(n, None, dtype=object),
+        "reason": np.full(n, "", dtype=object),
+        "gate": np.where(passed, "", "below prefilter").astype(object),
+        "exit_reason": np.full(n, None, dtype=object),
+        "ambiguous": np.zeros(n, dtype=bool),
+        "entry_ts_ns": np.full(n, -1, dtype=np.int64),
+        "exit_ts_ns": np.full(n, -1, dtype=np.int64),
+    }
+    for c in _FLOAT_COLS:
+        cols[c] = np.full(n, math.nan)
+    trade_fields = engine._trade_fields()  # noqa: SLF001
+    for row, rec in engine._records.rows.items():  # noqa: SLF001
+        if row >= n:
+            continue
+        merged = {**rec, **trade_fields.get(row, {})}
+        for key, value in merged.items():
+            if key == "entry_ts":
+                cols["entry_ts_ns"][row] = value
+            elif key == "exit_ts":
+                cols["exit_ts_ns"][row] = -1 if value is None else value
+            else:
+                cols[key][row] = value
+    return _assemble(base, engine, cols, n)
+
+
+def _assemble(base: pd.DataFrame, engine: Engine, cols: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    entry_ns = cols.pop("entry_ts_ns")
+    exit_ns = cols.pop("exit_ts_ns")
+    out = pd.DataFrame(
+        {
+            "ts": base["ts"],
+            "trading_day": base.get("trading_day", pd.NaT),
+            "setup": base["setup_type"].astype(str),
+            "direction": base["direction"].astype(str),
+            "ref_entry": base["ref_entry"].astype(float),
+            "prefilter_score": base["prefilter_score"].astype(float),
+            "passed_prefilter": engine._passed[:n],  # noqa: SLF001
+            "decision_ts": pd.to_datetime(engine._decision_ns[:n], utc=True),  # noqa: SLF001
+        }
+    )
+    for key, values in cols.items():
+        out[key] = values
+    out["entry_ts"] = pd.to_datetime(np.where(entry_ns >= 0, entry_ns, np.iinfo(np.int64).min), utc=True)
+    out["exit_ts"] = pd.to_datetime(np.where(exit_ns >= 0, exit_ns, np.iinfo(np.int64).min), utc=True)
+    out["counterfactual"] = False
+    rest = [c for c in base.columns if c not in out.columns and c != "setup_type"]
+    out = pd.concat([out.loc[:, list(JOURNAL_COLUMNS)], base.loc[:, rest]], axis=1)
+    return out
+
+
+def run_backtest(
+    bars: pd.DataFrame,
+    candidates: pd.DataFrame,
+    decider: Decider,
+    config: EngineConfig | None = None,
+    sub_bars: pd.DataFrame | None = None,
+    *,
+    bar_span: pd.Timedelta | None = None,
+) -> EngineResult:
+    """Feed all bars at once under a `SimClock` at the end of the data: the backtest."""
+    config = config or EngineConfig()
+    span = bar_span or infer_span(pd.DatetimeIndex(bars.index))
+    path_frame = bars if sub_bars is None else sub_bars
+    path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
+    end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
+    engine = Engine(config, decider, SimClock(end.to_pydatetime()), bar_span=span, path_span=path_span)
+    engine.advance(bars, candidates, sub_bars)
+    journal = engine.journal()
+    return EngineResult(journal=journal, trades=trades_from_journal(journal), config=config)
+
+
+def feed_incrementally(
+    engine: Engine,
+    clock: SimClock,
+    bars: pd.DataFrame,
+    candidates_for: Any,
+    step_times: Sequence[pd.Timestamp],
+    sub_bars: pd.DataFrame | None = None,
+) -> None:
+    """Replay: advance `engine` at each of `step_times`, giving it only what is known then.
+
+    `candidates_for(known_bars)` computes the candidate frame on the bars known at that time (the
+    setups' detector); bars and sub-bars are cut to those closed by the step time.
+    """
+    span = engine._bar_span or infer_span(pd.DatetimeIndex(bars.index))  # noqa: SLF001
+    sub_span = None if sub_bars is None else (engine._path_span or infer_span(pd.DatetimeIndex(sub_bars.index)))  # noqa: SLF001
+    for t in step_times:
+        clock.advance_to(t.to_pydatetime())
+        known = bars.loc[: t - span]
+        known_sub = None if sub_bars is None or sub_span is None else sub_bars.loc[: t - sub_span]
+        if len(known) < 2:
+            continue
+        engine.advance(known, candidates_for(known), known_sub)
