@@ -1,0 +1,243 @@
+"""The arrays every scalper setup reads, computed once per call and all point-in-time.
+
+Value ``i`` of every array is known at the close of bar ``i`` (its open ``ts`` + the bar span):
+the EMAs and the session VWAP include bar ``i`` itself, `atr_5m` comes only from 5-minute bins that
+have closed by then, and `volume_multiple` compares with earlier trading days only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mesdesk.bars import BAR_COLUMNS
+from mesdesk.calendar import RTH_OPEN_CT, ct_wall
+from mesdesk.data.resample import bin_close_ns, resample
+from mesdesk.errors import ConfigError, DataError
+from mesdesk.indicators import align_asof, atr, ema, group_starts, session_vwap, volume_multiple
+from mesdesk.timeframes import Timeframe
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+NS_PER_MIN = 60 * 1_000_000_000
+NS_PER_DAY = 24 * 60 * NS_PER_MIN
+RTH_OPEN_MIN = RTH_OPEN_CT.hour * 60 + RTH_OPEN_CT.minute
+VwapAnchor = Literal["rth", "trading_day"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorConfig:
+    """Indicator settings shared by the three setups and the prefilter.
+
+    `rth_end_min` is minutes after CT midnight where regular hours end (900 = 15:00 CT);
+    `vwap_anchor` "rth" restarts VWAP at 08:30 CT, "trading_day" at 17:00 CT.
+    """
+
+    tick_size: float = 0.25
+    ema_fast: int = 20
+    ema_slow: int = 50
+    atr_period: int = 14
+    slope_bars: int = 5
+    vwap_anchor: VwapAnchor = "rth"
+    volume_lookback_days: int = 20
+    volume_min_days: int = 3
+    rth_end_min: int = 15 * 60
+
+    def __post_init__(self) -> None:
+        for name in ("ema_fast", "ema_slow", "atr_period", "slope_bars", "volume_lookback_days", "volume_min_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.tick_size <= 0:
+            raise ConfigError(f"tick_size must be positive, got {self.tick_size}")
+        if self.vwap_anchor not in ("rth", "trading_day"):
+            raise ConfigError(f"vwap_anchor must be 'rth' or 'trading_day', got {self.vwap_anchor!r}")
+        if not RTH_OPEN_MIN < self.rth_end_min <= 16 * 60:
+            raise ConfigError(f"rth_end_min must be in ({RTH_OPEN_MIN}, 960], got {self.rth_end_min}")
+
+
+@dataclass(frozen=True, slots=True)
+class BarContext:
+    """Columns of the decision bars plus derived series, one value per bar.
+
+    `day` is a dense trading-day rank (0, 1, ...) in bar order; `minute_open` the CT wall minute of the
+    bar's open; `rth` marks bars that open in regular hours; `minutes_since_open` is measured at the
+    bar's close from 08:30 CT.
+    """
+
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    open_ns: IntArray
+    close_ns: IntArray
+    bar_minutes: float
+    trading_day: npt.NDArray[np.datetime64]
+    day: IntArray
+    n_days: int
+    minute_open: IntArray
+    minutes_since_open: FloatArray
+    rth: BoolArray
+    ema_fast: FloatArray
+    ema_slow: FloatArray
+    ema_slope: FloatArray
+    vwap: FloatArray
+    atr_5m: FloatArray
+    atr_bar: FloatArray
+    volume_multiple: FloatArray
+
+    @property
+    def size(self) -> int:
+        return int(self.close.size)
+
+
+def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    missing = [c for c in BAR_COLUMNS if c not in bars.columns]
+    if missing:
+        raise DataError(f"detect_candidates: missing column(s) {', '.join(missing)}")
+    if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
+        raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
+    index = bars.index.tz_convert("UTC").as_unit("ns")
+    if len(index) > 1 and not (np.diff(index.asi8) > 0).all():
+        raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
+    return index
+
+
+def _atr_5m(bars: pd.DataFrame, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
+    """ATR (points) of complete 5m bins, as known at each decision bar's close."""
+    if timeframe.span > Timeframe.M5.span:
+        raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
+    m5 = resample(bars, Timeframe.M5, source_span=pd.Timedelta(timeframe.span))
+    if len(m5) == 0:
+        return np.full(close_ns.size, np.nan)
+    values = atr(m5["high"].to_numpy(), m5["low"].to_numpy(), m5["close"].to_numpy(), period)
+    known = bin_close_ns(pd.DatetimeIndex(m5.index), Timeframe.M5)
+    return align_asof(known, values, close_ns)
+
+
+def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
+    if anchor == "trading_day":
+        return tday_int
+    # Pre-open, regular hours and post-close of one trading day each get their own key.
+    segment = np.where(rth, 1, np.where(minute_open < RTH_OPEN_MIN, 0, 2))
+    return np.asarray(tday_int * 3 + segment, dtype=np.int64)
+
+
+def build_context(bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe) -> BarContext:
+    """Compute every shared series once (vectorised; a few passes over the arrays)."""
+    index = _check_bars(bars)
+    o = bars["open"].to_numpy(dtype=np.float64)
+    h = bars["high"].to_numpy(dtype=np.float64)
+    lo = bars["low"].to_numpy(dtype=np.float64)
+    c = bars["close"].to_numpy(dtype=np.float64)
+    v = bars["volume"].to_numpy(dtype=np.float64)
+    span_ns = int(pd.Timedelta(timeframe.span).value)
+    open_ns = np.asarray(index.asi8, dtype=np.int64)
+    close_ns = open_ns + span_ns
+
+    wall_ns = np.asarray(ct_wall(index).asi8, dtype=np.int64)
+    minute_open = np.asarray((wall_ns // NS_PER_MIN) % (24 * 60), dtype=np.int64)
+    shifted = wall_ns + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
+    tday_int = np.asarray(shifted // NS_PER_DAY, dtype=np.int64)
+    day_starts = group_starts(tday_int)
+    day = np.asarray(np.cumsum(day_starts) - 1, dtype=np.int64)
+    n_days = int(day[-1]) + 1 if day.size else 0
+    rth = (minute_open >= RTH_OPEN_MIN) & (minute_open < config.rth_end_min)
+    bar_minutes = span_ns / NS_PER_MIN
+    minutes_since_open = (minute_open - RTH_OPEN_MIN).astype(np.float64) + bar_minutes
+
+    ema_fast = ema(c, config.ema_fast)
+    ema_slow = ema(c, config.ema_slow)
+    slope = np.full(c.size, np.nan)
+    k = config.slope_bars
+    if c.size > k:
+        slope[k:] = ema_fast[k:] - ema_fast[:-k]
+
+    vwap = session_vwap(h, lo, c, v, _vwap_keys(tday_int, minute_open, rth, config.vwap_anchor))
+    slot = np.asarray((shifted % NS_PER_DAY) // span_ns, dtype=np.int64)
+    vm = volume_multiple(v, day, slot, config.volume_lookback_days, config.volume_min_days) if c.size else np.empty(0)
+    return BarContext(
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        volume=v,
+        open_ns=open_ns,
+        close_ns=close_ns,
+        bar_minutes=bar_minutes,
+        trading_day=tday_int.astype("datetime64[D]"),
+        day=day,
+        n_days=n_days,
+        minute_open=minute_open,
+        minutes_since_open=minutes_since_open,
+        rth=rth,
+        ema_fast=ema_fast,
+        ema_slow=ema_slow,
+        ema_slope=slope,
+        vwap=vwap,
+        atr_5m=_atr_5m(bars, timeframe, config.atr_period, close_ns) if c.size else np.empty(0),
+        atr_bar=atr(h, lo, c, config.atr_period) if c.size else np.empty(0),
+        volume_multiple=vm,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SetupHits:
+    """Bars where a setup completed: `index` into the bars, `sign` +1 long / -1 short, and the
+    setup's reference `level` at that bar (OR edge, EMA or VWAP) in points."""
+
+    index: IntArray
+    sign: IntArray
+    level: FloatArray
+
+    @staticmethod
+    def empty() -> SetupHits:
+        return SetupHits(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+
+    @staticmethod
+    def concat(parts: list[SetupHits]) -> SetupHits:
+        if not parts:
+            return SetupHits.empty()
+        return SetupHits(
+            np.concatenate([p.index for p in parts]).astype(np.int64),
+            np.concatenate([p.sign for p in parts]).astype(np.int64),
+            np.concatenate([p.level for p in parts]).astype(np.float64),
+        )
+
+
+def bars_for(minutes: float, bar_minutes: float) -> int:
+    """A span in minutes as a whole number of bars (at least one)."""
+    return max(1, int(round(minutes / bar_minutes)))
+
+
+def first_per_day(mask: BoolArray, day: IntArray, n_days: int) -> IntArray:
+    """Index of the first True bar of each trading day (-1 where none); `day` must be non-decreasing."""
+    out = np.full(n_days, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask)
+    if idx.size:
+        d = day[idx]
+        keep = group_starts(d)
+        out[d[keep]] = idx[keep]
+    return out
+
+
+def last_true_before(mask: BoolArray) -> IntArray:
+    """For each bar, the index of the latest True strictly before it (-1 where none)."""
+    marks = np.where(mask, np.arange(mask.size, dtype=np.int64), -1)
+    running = np.maximum.accumulate(marks) if marks.size else marks
+    out = np.full(mask.size, -1, dtype=np.int64)
+    out[1:] = running[:-1]
+    return out
+
+
+def previous(values: FloatArray) -> FloatArray:
+    """The series shifted by one bar (NaN for the first)."""
+    out = np.full(values.size, np.nan)
+    out[1:] = values[:-1]
+    return out

@@ -1,0 +1,75 @@
+"""20-EMA pullback: in a trend, price pulls back to the 20 EMA and a continuation bar resumes it.
+
+Long (short mirrors it), at bar ``i`` (the candidate, an RTH bar):
+
+1. **Trend** at ``i``: the fast EMA (20) rose at least `min_slope_atr` x `atr_5m` over the last
+   `slope_bars` bars (``ema[i] - ema[i - slope_bars]``), the close is above the fast EMA and, when
+   `require_slow_ema`, the fast EMA is above the slow EMA (50).
+2. **Pullback touch** at bar ``t < i``, at most `touch_lookback_bars` before ``i``: the bar's low came
+   within `touch_ticks` of the fast EMA (``low[t] <= ema[t] + touch_ticks``) without closing more than
+   `pierce_ticks` below it (``close[t] >= ema[t] - pierce_ticks``). ``t`` is the latest such bar.
+3. **Continuation** at ``i``: close above the prior bar's high and above its own open, and it is the
+   first continuation bar since the touch (no bar strictly between ``t`` and ``i`` was one), so one
+   pullback gives one candidate.
+
+The reference level is the fast EMA at ``i``. Everything reads bars up to ``i`` only; the EMAs run
+over all sessions (Globex included) so they are warm at the open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mesdesk.errors import ConfigError
+from mesdesk.setups.context import BarContext, SetupHits, last_true_before, previous
+
+
+@dataclass(frozen=True, slots=True)
+class EmaPullbackConfig:
+    """Parameters of the 20-EMA pullback (the EMA periods live in `IndicatorConfig`)."""
+
+    enabled: bool = True
+    min_slope_atr: float = 0.10
+    require_slow_ema: bool = True
+    touch_ticks: int = 1
+    pierce_ticks: int = 2
+    touch_lookback_bars: int = 3
+
+    def __post_init__(self) -> None:
+        if self.min_slope_atr < 0:
+            raise ConfigError(f"ema_pullback.min_slope_atr must be >= 0, got {self.min_slope_atr}")
+        for name in ("touch_ticks", "pierce_ticks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"ema_pullback.{name} must be >= 0, got {getattr(self, name)}")
+        if self.touch_lookback_bars < 1:
+            raise ConfigError(f"ema_pullback.touch_lookback_bars must be >= 1, got {self.touch_lookback_bars}")
+
+
+def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: int) -> SetupHits:
+    s_close = sign * ctx.close
+    s_open = sign * ctx.open
+    s_ema = sign * ctx.ema_fast
+    s_adverse = ctx.low if sign > 0 else -ctx.high
+    s_favour = ctx.high if sign > 0 else -ctx.low
+    with np.errstate(invalid="ignore"):
+        trend = sign * ctx.ema_slope >= cfg.min_slope_atr * ctx.atr_5m
+        trend &= np.isfinite(ctx.atr_5m) & (s_close > s_ema)
+        if cfg.require_slow_ema:
+            trend &= s_ema > sign * ctx.ema_slow
+        touch = (s_adverse <= s_ema + cfg.touch_ticks * tick) & (s_close >= s_ema - cfg.pierce_ticks * tick)
+        cont = (s_close > previous(s_favour)) & (s_close > s_open)
+    i = np.arange(ctx.size, dtype=np.int64)
+    t = last_true_before(touch)
+    c_prev = last_true_before(cont)
+    fresh = (t >= 0) & (i - t <= cfg.touch_lookback_bars) & (c_prev <= t)
+    hit = np.flatnonzero(ctx.rth & trend & cont & fresh)
+    return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), ctx.ema_fast[hit])
+
+
+def detect_ema_pullback(ctx: BarContext, cfg: EmaPullbackConfig, tick_size: float) -> SetupHits:
+    """Bars completing a 20-EMA pullback, long and short."""
+    if not cfg.enabled or ctx.size == 0:
+        return SetupHits.empty()
+    return SetupHits.concat([_one_direction(ctx, cfg, tick_size, 1), _one_direction(ctx, cfg, tick_size, -1)])

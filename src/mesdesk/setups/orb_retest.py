@@ -1,0 +1,120 @@
+"""ORB retest-go: opening-range breakout, a retest of the broken edge that holds, then a go bar.
+
+Long (short mirrors it with highs and lows swapped and signs reversed), per trading day:
+
+1. **Opening range**: high ``H`` and low ``L`` of the bars that open in the first `range_minutes`
+   of RTH (08:30 CT + 15 min by default). It is known once the last of those bars has closed; only
+   bars opening at or after 08:30 + `range_minutes` (and before the RTH end) take part below.
+2. **Breakout** at bar ``b``: the day's first bar that closes above ``H + breakout_ticks`` ticks,
+   opening within `breakout_window_minutes` of the range end. Only the day's first breakout in a
+   direction counts: a day arms at most once per direction.
+3. **Retest** at bar ``r``: the first bar after ``b`` (at most `max_retest_minutes` later) whose low
+   comes within `retest_ticks` of ``H`` (``low <= H + retest_ticks``) while its close holds
+   (``close >= H - hold_ticks``).
+4. **Failure**: any bar after ``b`` that closes below ``H - hold_ticks`` ends the setup for the day.
+5. **Go** at bar ``g`` (the candidate): the first bar after ``r`` (at most `max_go_minutes` later),
+   before any failure, that closes above the prior bar's high, above its own open and above ``H``.
+
+The candidate's decision time is the close of ``g``; its reference level is ``H`` (``L`` short).
+Every step is a "first bar of the day with a condition" over bars already closed, so the result at a
+bar never depends on later bars. Minutes become whole bars of the decision timeframe (at least one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mesdesk.errors import ConfigError
+from mesdesk.indicators import opening_range
+from mesdesk.setups.context import (
+    RTH_OPEN_MIN,
+    BarContext,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    SetupHits,
+    bars_for,
+    first_per_day,
+    previous,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrbRetestConfig:
+    """Parameters of ORB retest-go (tolerances in ticks, spans in minutes of the decision bars)."""
+
+    enabled: bool = True
+    range_minutes: int = 15
+    breakout_ticks: int = 1
+    breakout_window_minutes: int = 120
+    retest_ticks: int = 2
+    hold_ticks: int = 2
+    max_retest_minutes: int = 30
+    max_go_minutes: int = 15
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.range_minutes <= 120:
+            raise ConfigError(f"orb.range_minutes must be in 1..120, got {self.range_minutes}")
+        for name in ("breakout_ticks", "retest_ticks", "hold_ticks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"orb.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("breakout_window_minutes", "max_retest_minutes", "max_go_minutes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _first_after(mask: BoolArray, anchor: IntArray, ctx: BarContext, max_bars: int | None) -> IntArray:
+    """Per bar, the day's first bar after the day's `anchor` (within `max_bars`) where `mask` holds."""
+    i = np.arange(ctx.size, dtype=np.int64)
+    a = anchor[ctx.day]
+    since = i - a
+    ok = mask & (a >= 0) & (since >= 1)
+    if max_bars is not None:
+        ok &= since <= max_bars
+    return first_per_day(ok, ctx.day, ctx.n_days)
+
+
+def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: FloatArray, sign: int) -> SetupHits:
+    # Work in "signed prices" so the short side is the long side of the mirrored series.
+    s_close = sign * ctx.close
+    s_open = sign * ctx.open
+    s_edge = sign * edge
+    s_adverse = ctx.low if sign > 0 else -ctx.high  # the extreme that retests the edge
+    s_favour = ctx.high if sign > 0 else -ctx.low
+    has_edge = np.isfinite(edge)
+    range_end = RTH_OPEN_MIN + cfg.range_minutes
+    after = ctx.rth & has_edge & (ctx.minute_open >= range_end)
+    with np.errstate(invalid="ignore"):
+        brk = after & (ctx.minute_open < range_end + cfg.breakout_window_minutes)
+        brk &= s_close > s_edge + cfg.breakout_ticks * tick
+        retest = after & (s_adverse <= s_edge + cfg.retest_ticks * tick) & (s_close >= s_edge - cfg.hold_ticks * tick)
+        fail = after & (s_close < s_edge - cfg.hold_ticks * tick)
+        go = after & (s_close > previous(s_favour)) & (s_close > s_open) & (s_close > s_edge)
+    b = first_per_day(brk, ctx.day, ctx.n_days)
+    r = _first_after(retest, b, ctx, bars_for(cfg.max_retest_minutes, ctx.bar_minutes))
+    f = _first_after(fail, b, ctx, None)
+    f_bar = f[ctx.day]
+    before_fail = (f_bar < 0) | (np.arange(ctx.size) < f_bar)
+    g = _first_after(go & before_fail, r, ctx, bars_for(cfg.max_go_minutes, ctx.bar_minutes))
+    hit = g[g >= 0]
+    return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), edge[hit])
+
+
+def opening_range_edges(ctx: BarContext, cfg: OrbRetestConfig) -> tuple[FloatArray, FloatArray]:
+    """Opening-range high and low per bar (NaN until the range has closed, and outside RTH)."""
+    range_end = RTH_OPEN_MIN + cfg.range_minutes
+    in_range = ctx.rth & (ctx.minute_open < range_end)
+    after = ctx.rth & (ctx.minute_open >= range_end)
+    return opening_range(ctx.high, ctx.low, ctx.day, in_range, after)
+
+
+def detect_orb_retest(ctx: BarContext, cfg: OrbRetestConfig, tick_size: float) -> SetupHits:
+    """Bars completing ORB retest-go, long and short (at most one of each per trading day)."""
+    if not cfg.enabled or ctx.size == 0:
+        return SetupHits.empty()
+    or_high, or_low = opening_range_edges(ctx, cfg)
+    return SetupHits.concat(
+        [_one_direction(ctx, cfg, tick_size, or_high, 1), _one_direction(ctx, cfg, tick_size, or_low, -1)]
+    )
