@@ -83,3 +83,44 @@ def day_bars(
     for hhmm, row in (events or {}).items():
         frame.loc[ct(day, hhmm), ["open", "high", "low", "close"]] = row
     return frame
+
+
+def random_market(days: list[str], seed: int = 3) -> pd.DataFrame:
+    """A tick-rounded random walk, 1m bars 08:00-15:30 CT on each day (volatile enough to hit brackets)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    price = 5000.0
+    for day in days:
+        first = ct(day, "08:00")
+        n = 450
+        steps = np.round(rng.normal(0, 0.5, n) * 4) / 4
+        close = price + np.cumsum(steps)
+        open_ = np.r_[price, close[:-1]]
+        wick = np.round(np.abs(rng.normal(0, 0.4, (2, n))) * 4) / 4
+        high = np.maximum(open_, close) + wick[0]
+        low = np.minimum(open_, close) - wick[1]
+        idx = pd.date_range(first, periods=n, freq="1min", name="ts").as_unit("ns")
+        frames.append(
+            pd.DataFrame(
+                {"open": open_, "high": high, "low": low, "close": close, "volume": np.full(n, 100, dtype=np.int64)},
+                index=idx,
+            )
+        )
+        price = float(close[-1])
+    return pd.concat(frames)
+
+
+def random_candidates(bars: pd.DataFrame, every: int = 7, seed: int = 5) -> pd.DataFrame:
+    """Candidates at every `every`-th bar close, random direction and score (about 2/3 pass 75)."""
+    rng = np.random.default_rng(seed)
+    picks = np.arange(0, len(bars), every)
+    ts = bars.index[picks] + pd.Timedelta("1min")
+    dirs = np.where(rng.random(picks.size) < 0.5, "long", "short")
+    frame = candidate_frame(
+        [(t, d, float(c)) for t, d, c in zip(ts, dirs, bars["close"].to_numpy()[picks], strict=True)]
+    )
+    score = np.round(rng.uniform(50, 100, picks.size), 1)
+    frame["prefilter_score"] = score
+    frame["passed_prefilter"] = score >= 75
+    frame["setup_type"] = np.where(rng.random(picks.size) < 0.5, "EMA20_pullback", "VWAP_rejection")
+    return frame

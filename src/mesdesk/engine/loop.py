@@ -28,12 +28,12 @@ from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
-from mesdesk.engine.candidates import candidate_from_row, decision_times, passed_mask
+from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.journal import JOURNAL_COLUMNS, trade_result, trades_from_journal
+from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
-from mesdesk.errors import DecisionError
+from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
 
@@ -46,11 +46,12 @@ def _ns(ts: datetime) -> int:
 
 
 def infer_span(index: pd.DatetimeIndex) -> pd.Timedelta:
-    """The bar length of a frame: the smallest gap between consecutive opens."""
+    """The bar length of a frame: the most common gap between consecutive opens (first 5000 bars)."""
     if len(index) < 2:
-        raise DecisionError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
-    head = np.diff(np.asarray(index[:2000].asi8, dtype=np.int64))
-    return pd.Timedelta(int(head[head > 0].min()), unit="ns")
+        raise DataError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
+    gaps = np.diff(np.asarray(index[:5000].asi8, dtype=np.int64))
+    values, counts = np.unique(gaps, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
 
 @dataclass(slots=True)
@@ -101,13 +102,15 @@ class Engine:
         self.config = config
         self.decider = decider
         self.clock = clock
-        self._bar_span = bar_span
-        self._path_span = path_span
+        self._bar_span = None if bar_span is None else pd.Timedelta(bar_span)
+        self._path_span = None if path_span is None else pd.Timedelta(path_span)
         self._context_bars = context_bars
         self._bars: pd.DataFrame | None = None
         self._bar_close_ns = np.empty(0, dtype=np.int64)
         self._path: PathBars | None = None
         self._candidates: pd.DataFrame | None = None
+        self._table: CandidateTable | None = None
+        self._no_bars: pd.DataFrame | None = None
         self._decision_ns = np.empty(0, dtype=np.int64)
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
@@ -156,6 +159,7 @@ class Engine:
             self._path = PathBars.from_frame(path_frame, self._path_span)
         if self._candidates is None or len(candidates) != len(self._candidates):
             self._candidates = candidates
+            self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
@@ -169,14 +173,14 @@ class Engine:
         return state
 
     def _decide_batch(self, rows: list[int], decided_ns: int) -> None:
-        assert self._candidates is not None
+        table = self._table
+        assert table is not None
         decided_at = _dt(decided_ns)
         day_key = trading_day(decided_at)
         day = self._day(day_key)
-        cand = self._candidates
         asked: list[int] = []
         for row in rows:
-            direction = 1 if cand["direction"].iat[row] == "long" else -1
+            direction = int(table.sign[row])
             verdict = gate(Order(row, direction, decided_at, day_key), day, self.config.limits, self.config.session)
             if isinstance(verdict, Refused):
                 self._records.rows[row] = {"decision": "not_asked", "gate": verdict.reason}
@@ -202,15 +206,19 @@ class Engine:
         for row, decision in zip(asked, decisions, strict=True):
             if decision.take and row != best:
                 self._records.rows[row]["gate"] = "position open"
-        direction = 1 if cand["direction"].iat[best] == "long" else -1
-        self._pending = _Pending(best, direction, decided_ns, day_key)
+        self._pending = _Pending(best, int(table.sign[best]), decided_ns, day_key)
 
     def _ask(self, rows: list[int], decided_ns: int) -> list[Decision]:
-        assert self._candidates is not None
+        assert self._table is not None
         assert self._bars is not None
-        candidates = [candidate_from_row(self._candidates, r) for r in rows]
-        known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
-        recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        candidates = [self._table.candidate(r) for r in rows]
+        if getattr(self.decider, "needs_bars", True):
+            known = int(np.searchsorted(self._bar_close_ns, decided_ns, side="right"))
+            recent = self._bars.iloc[max(0, known - self._context_bars) : known]
+        else:  # the decider declares it never reads bars: skip the slice (a hot path in backtests)
+            if self._no_bars is None:
+                self._no_bars = self._bars.iloc[:0]
+            recent = self._no_bars
         decisions = self.decider.decide(candidates, DecisionContext(now=_dt(decided_ns), recent_bars=recent))
         if len(decisions) != len(candidates):
             raise DecisionError(
@@ -258,8 +266,7 @@ class Engine:
         out = outcome(pos.state, self.config.execution)
         day = self._day(pos.day)
         day.net_pts = round(day.net_pts + out.pnl_pts, 10)
-        result = trade_result(np.array([out.pnl_pts]), np.array([out.exit_reason], dtype=object))[0]
-        if result == "loss":
+        if result_of(out.pnl_pts, out.exit_reason) == "loss":
             day.losses += 1
 
     # ------------------------------------------------------------ output
@@ -386,7 +393,7 @@ def run_backtest(
 ) -> EngineResult:
     """Feed all bars at once under a `SimClock` at the end of the data: the backtest."""
     config = config or EngineConfig()
-    span = bar_span or infer_span(pd.DatetimeIndex(bars.index))
+    span = pd.Timedelta(bar_span) if bar_span is not None else infer_span(pd.DatetimeIndex(bars.index))
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)

@@ -6,8 +6,9 @@ Long (short mirrors it), at bar ``i`` (the candidate, an RTH bar):
    `slope_bars` bars (``ema[i] - ema[i - slope_bars]``), the close is above the fast EMA and, when
    `require_slow_ema`, the fast EMA is above the slow EMA (50).
 2. **Pullback touch** at bar ``t < i``, at most `touch_lookback_bars` before ``i``: the bar's low came
-   within `touch_ticks` of the fast EMA (``low[t] <= ema[t] + touch_ticks``) without closing more than
-   `pierce_ticks` below it (``close[t] >= ema[t] - pierce_ticks``). ``t`` is the latest such bar.
+   within `touch_ticks` of the fast EMA (``low[t] <= ema[t] + touch_ticks``) while both its open and
+   its close stay no more than `pierce_ticks` below it (it came from the trend side and held; a bar
+   reclaiming the EMA from below is not a pullback touch). ``t`` is the latest such bar.
 3. **Continuation** at ``i``: close above the prior bar's high and above its own open, and it is the
    first continuation bar since the touch (no bar strictly between ``t`` and ``i`` was one), so one
    pullback gives one candidate.
@@ -58,7 +59,8 @@ def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: i
         trend &= np.isfinite(ctx.atr_5m) & (s_close > s_ema)
         if cfg.require_slow_ema:
             trend &= s_ema > sign * ctx.ema_slow
-        touch = (s_adverse <= s_ema + cfg.touch_ticks * tick) & (s_close >= s_ema - cfg.pierce_ticks * tick)
+        floor = s_ema - cfg.pierce_ticks * tick
+        touch = (s_adverse <= s_ema + cfg.touch_ticks * tick) & (s_close >= floor) & (s_open >= floor)
         cont = (s_close > previous(s_favour)) & (s_close > s_open)
     i = np.arange(ctx.size, dtype=np.int64)
     t = last_true_before(touch)

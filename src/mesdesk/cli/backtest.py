@@ -1,0 +1,107 @@
+"""`mesdesk backtest`: the scalper over history, with the summary a trader reads first."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from mesdesk.cli import app
+from mesdesk.errors import ConfigError
+
+
+def _day(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{flag} {value!r}: expected YYYY-MM-DD") from None
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+@app.command()
+def backtest(
+    source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
+    file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),
+    start: str | None = typer.Option(None, "--start", help="First trading day, YYYY-MM-DD."),
+    end: str | None = typer.Option(None, "--end", help="Last trading day, YYYY-MM-DD."),
+    days: int = typer.Option(20, "--days", min=1, help="Synthetic trading days (or the look-back of a provider)."),
+    timeframe: str = typer.Option("1m", "--timeframe", help="Decision bars: 1m or 5m."),
+    sub_bars: str = typer.Option("none", "--sub-bars", help="Finer path bars: none, 1m (under 5m) or 1s (under 1m)."),
+    decider: str = typer.Option("rules", "--decider", help="Who decides: rules."),
+    chart_day: str | None = typer.Option(None, "--chart-day", help="Day drawn in the report (default: busiest)."),
+    slippage_ticks: int = typer.Option(1, "--slippage-ticks", min=0, help="Adverse ticks on market fills."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
+    out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
+) -> None:
+    """Backtest the scalper: fills, limits and costs as in live paper trading."""
+    from mesdesk.services.backtest import BacktestRequest, run_backtest_job
+
+    req = BacktestRequest(
+        source=source,
+        file=None if file is None else Path(file),
+        start=_day(start, "--start"),
+        end=_day(end, "--end"),
+        days=days,
+        timeframe=timeframe,
+        sub_bars=None if sub_bars.lower() == "none" else sub_bars,
+        decider=decider,
+        chart_day=_day(chart_day, "--chart-day"),
+        slippage_ticks=slippage_ticks,
+        seed=seed,
+        out=None if out is None else Path(out),
+    )
+    print_report(run_backtest_job(req))
+
+
+def print_report(report: object) -> None:
+    """Rich tables of a `BacktestReport`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mesdesk.services.backtest import BacktestReport
+
+    assert isinstance(report, BacktestReport)
+    console = Console()
+    s, o = report.stats, report.optimistic
+    console.print(
+        f"[bold]Backtest[/bold] {report.first_bar:%Y-%m-%d %H:%M} to {report.last_bar:%Y-%m-%d %H:%M} UTC, "
+        f"{len(report.bars):,} bars, {report.candidates:,} candidates"
+    )
+    table = Table(title="Result (net of slippage and commission)", show_header=False)
+    rows = [
+        ("trades", f"{s.trades} ({s.wins} wins, {s.losses} losses, {s.scratches} scratches)"),
+        ("win rate", f"{_fmt(s.win_rate, 1)} %"),
+        ("average win / loss", f"{_fmt(s.avg_win_pts)} / {_fmt(s.avg_loss_pts)} pts"),
+        ("expectancy", f"{_fmt(s.expectancy_pts, 3)} pts per trade"),
+        (
+            "net",
+            f"{_fmt(s.net_pts)} pts = ${_fmt(s.net_usd)} (gross {_fmt(s.gross_pts)} pts, "
+            f"commission ${_fmt(s.commission_usd)})",
+        ),
+        ("profit factor", _fmt(s.profit_factor)),
+        ("max drawdown", f"{_fmt(s.max_drawdown_pts)} pts"),
+        (
+            "ambiguous bars",
+            f"{s.ambiguous} trades: net {_fmt(s.net_pts)} (stop first) to {_fmt(o.net_pts)} pts "
+            f"(target first); win rate {_fmt(s.win_rate, 1)} to {_fmt(o.win_rate, 1)} %",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    for title, frame in (("By setup", report.by_setup), ("By session", report.by_session)):
+        t = Table(title=title)
+        for col in frame.columns:
+            t.add_column(str(col))
+        for rec in frame.itertuples(index=False):
+            t.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in rec])
+        console.print(t)
+    if report.out is not None:
+        console.print(f"Wrote {len(report.files)} files under {report.out}")

@@ -1,0 +1,217 @@
+"""The backtest job: load bars, detect candidates, run the engine (pessimistic and optimistic), report.
+
+The pessimistic run is the result: a bar holding both the stop and the target fills the stop. The
+optimistic run fills the target instead and exists only to show the range the ambiguity spans.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mesdesk.config import Settings, load_settings
+from mesdesk.decide.base import Decider
+from mesdesk.decide.rules import RuleDecider
+from mesdesk.engine import EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest, write_journal
+from mesdesk.engine.summary import Stats, breakdown, trade_stats
+from mesdesk.errors import ConfigError
+from mesdesk.timeframes import Timeframe
+
+SOURCES = ("synthetic", "file", "databento", "yahoo")
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """What to backtest; `sub_bars` names the finer path timeframe ("1m", "1s") or None."""
+
+    source: str = "synthetic"
+    file: Path | None = None
+    start: date | None = None
+    end: date | None = None
+    days: int = 20
+    timeframe: str = "1m"
+    sub_bars: str | None = None
+    decider: str = "rules"
+    symbol: str = "MES"
+    out: Path | None = None
+    chart_day: date | None = None
+    seed: int = 7
+    slippage_ticks: int = 1
+    write: bool = True
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Everything the CLI prints and the files it wrote."""
+
+    stats: Stats
+    optimistic: Stats
+    by_setup: pd.DataFrame
+    by_session: pd.DataFrame
+    trades: pd.DataFrame
+    journal: pd.DataFrame
+    bars: pd.DataFrame
+    candidates: int
+    first_bar: datetime
+    last_bar: datetime
+    out: Path | None
+    files: tuple[Path, ...]
+
+
+def _load_module(name: str, what: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"{what} is not available in this installation ({exc})") from exc
+
+
+def _window(req: BacktestRequest) -> tuple[datetime, datetime]:
+    end_day = req.end or (datetime.now(UTC).date() - timedelta(days=1))
+    start_day = req.start or (end_day - timedelta(days=max(1, req.days) * 7 // 5 + 2))
+    if start_day > end_day:
+        raise ConfigError(f"--start {start_day} is after --end {end_day}")
+    return datetime.combine(start_day - timedelta(days=1), datetime.min.time(), tzinfo=UTC), datetime.combine(
+        end_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC
+    )
+
+
+def load_path_bars(req: BacktestRequest, settings: Settings, timeframe: Timeframe) -> pd.DataFrame:
+    """Bars of `timeframe` from the requested source (validated mesdesk frame)."""
+    if req.source == "file":
+        if req.file is None:
+            raise ConfigError("--source file needs --file PATH")
+        files = _load_module("mesdesk.data.files", "the file loader")
+        bars: pd.DataFrame = files.load_bars(req.file, placeholders="drop")
+        span = files.infer_span(bars)
+        if span == timeframe.span:
+            return bars
+        if span > timeframe.span:
+            raise ConfigError(f"{req.file}: bars are {span}; cannot give {timeframe.value} bars from them")
+        resample = _load_module("mesdesk.data.resample", "resampling")
+        resampled: pd.DataFrame = resample.resample(bars, timeframe, source_span=span)
+        return resampled
+    if req.source == "synthetic":
+        synthetic = _load_module("mesdesk.data.synthetic", "the synthetic market")
+        one_minute: pd.DataFrame = synthetic.generate_days(req.days, synthetic.SyntheticConfig(seed=req.seed))
+        if timeframe is Timeframe.M1:
+            return one_minute
+        if timeframe is Timeframe.S1:
+            raise ConfigError("the synthetic market has no 1-second bars; use --sub-bars 1m with --timeframe 5m")
+        resample = _load_module("mesdesk.data.resample", "resampling")
+        out: pd.DataFrame = resample.resample(one_minute, timeframe, source_span=pd.Timedelta(minutes=1))
+        return out
+    start, end = _window(req)
+    if req.source == "yahoo":
+        yahoo = _load_module("mesdesk.data.yahoo", "the Yahoo source")
+        source = yahoo.YahooSource()
+        symbol = {"MES": "MES=F", "ES": "ES=F"}.get(req.symbol, req.symbol)
+    elif req.source == "databento":
+        databento = _load_module("mesdesk.data.databento_source", "the Databento source")
+        key = settings.databento_api_key.get_secret_value() if settings.databento_api_key else None
+        source = databento.DatabentoSource.from_key(key)
+        symbol = f"{req.symbol}.c.0"
+    else:
+        raise ConfigError(f"--source {req.source!r}: choose one of {', '.join(SOURCES)}")
+    fetched: pd.DataFrame = source.bars(symbol, timeframe, start, end)
+    return fetched
+
+
+def _clip(bars: pd.DataFrame, req: BacktestRequest) -> pd.DataFrame:
+    if req.source not in ("file", "synthetic") or len(bars) == 0:
+        return bars
+    days = pd.Series(_trading_days(bars), index=bars.index)
+    keep = pd.Series(True, index=bars.index)
+    if req.start is not None:
+        keep &= days >= pd.Timestamp(req.start)
+    if req.end is not None:
+        keep &= days <= pd.Timestamp(req.end)
+    return bars[keep.to_numpy()]
+
+
+def _trading_days(bars: pd.DataFrame) -> Any:
+    from mesdesk.calendar import trading_days
+
+    return trading_days(pd.DatetimeIndex(bars.index))
+
+
+def make_decider(name: str) -> Decider:
+    if name == "rules":
+        return RuleDecider()
+    raise ConfigError(f"--decider {name!r}: this command knows 'rules' (LLM deciders run through the service)")
+
+
+def engine_config(settings: Settings, req: BacktestRequest, first: date, last: date) -> EngineConfig:
+    """The seed's rules with DAILY_POINT_STOP, MESDESK_RTH_END and the calendar's early closes."""
+    session = SessionConfig.from_settings(settings)
+    calendar = importlib.import_module("mesdesk.calendar")
+    if hasattr(calendar, "early_closes"):
+        session = replace(session, early_closes=calendar.early_closes(first, last))
+    return EngineConfig(
+        execution=ExecutionConfig(slippage_ticks=req.slippage_ticks),
+        limits=RiskLimits.from_settings(settings),
+        session=session,
+    )
+
+
+def run_backtest_job(req: BacktestRequest, settings: Settings | None = None) -> BacktestReport:
+    """Run the whole pipeline and (when `req.write`) write trades, journal and the HTML report."""
+    settings = settings or load_settings()
+    if req.source not in SOURCES:
+        raise ConfigError(f"--source {req.source!r}: choose one of {', '.join(SOURCES)}")
+    timeframe = Timeframe.parse(req.timeframe)
+    if timeframe not in (Timeframe.M1, Timeframe.M5):
+        raise ConfigError(f"--timeframe {req.timeframe}: the scalper decides on 1m or 5m bars")
+    bars = _clip(load_path_bars(req, settings, timeframe), req)
+    if len(bars) < 2:
+        raise ConfigError("no bars in the requested range")
+    sub_bars = None
+    if req.sub_bars is not None:
+        sub_tf = Timeframe.parse(req.sub_bars)
+        if sub_tf.span >= timeframe.span:
+            raise ConfigError(f"--sub-bars {req.sub_bars} must be finer than --timeframe {req.timeframe}")
+        sub_bars = _clip(load_path_bars(req, settings, sub_tf), req)
+    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
+    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
+    days = _trading_days(bars)
+    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
+    config = engine_config(settings, req, first, last)
+    decider = make_decider(req.decider)
+    result = run_backtest(bars, candidates, decider, config, sub_bars, bar_span=pd.Timedelta(timeframe.span))
+    optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+    optimistic = run_backtest(
+        bars, candidates, make_decider(req.decider), optimistic_cfg, sub_bars, bar_span=pd.Timedelta(timeframe.span)
+    )
+    report = BacktestReport(
+        stats=trade_stats(result.trades),
+        optimistic=trade_stats(optimistic.trades),
+        by_setup=breakdown(result.trades, "setup"),
+        by_session=breakdown(result.trades, "session"),
+        trades=result.trades,
+        journal=result.journal,
+        bars=bars,
+        candidates=len(candidates),
+        first_bar=pd.Timestamp(bars.index[0]).to_pydatetime(),
+        last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
+        out=None,
+        files=(),
+    )
+    if not req.write:
+        return report
+    out = req.out or Path("mesdesk-out") / f"backtest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    return replace(report, out=out, files=write_outputs(report, out, req.chart_day))
+
+
+def write_outputs(report: BacktestReport, out: Path, chart_day: date | None) -> tuple[Path, ...]:
+    """trades.csv, journal.parquet/csv, equity.png, day-<date>.png and report.html under `out`."""
+    from mesdesk.services.backtest_report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    trades_csv = out / "trades.csv"
+    report.trades.to_csv(trades_csv, index=False)
+    journal_files = write_journal(report.journal, out)
+    return (trades_csv, *journal_files, *write_report(report, out, chart_day))

@@ -1,0 +1,141 @@
+"""Prefilter components on hand-set inputs, and the candidate frame contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from setup_bars import random_walk_days
+
+from mesdesk.errors import ConfigError
+from mesdesk.model import Candidate, Direction, SetupType
+from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, components, score
+from mesdesk.setups.scalper import CANDIDATE_COLUMNS, ScalperSetupsConfig, candidate_from_row, detect_candidates
+from mesdesk.timeframes import Timeframe
+
+
+def inputs(n: int = 1, **over: object) -> PrefilterInputs:
+    """A long at 100.0 on a 2-point ATR bar: every component full unless overridden."""
+    base: dict[str, object] = {
+        "sign": np.ones(n, dtype=np.int64),
+        "open": np.full(n, 99.0),
+        "high": np.full(n, 100.0),
+        "low": np.full(n, 99.0),
+        "close": np.full(n, 100.0),
+        "level": np.full(n, 100.0),
+        "ema_fast": np.full(n, 99.5),
+        "ema_slow": np.full(n, 99.0),
+        "ema_slope": np.full(n, 0.5),
+        "vwap": np.full(n, 99.0),
+        "atr_5m": np.full(n, 2.0),
+        "volume_multiple": np.full(n, 2.0),
+        "in_window": np.ones(n, dtype=bool),
+    }
+    base.update({k: np.asarray(v) for k, v in over.items()})
+    return PrefilterInputs(**base)  # type: ignore[arg-type]
+
+
+def test_all_components_full_scores_100() -> None:
+    total, points = score(inputs(), PrefilterConfig())
+    assert total[0] == 100.0
+    assert set(points) == set(PF_COLUMNS)
+
+
+def test_volume_multiple_ramps_from_0_8_to_1_5_and_nan_earns_nothing() -> None:
+    vm = np.array([0.5, 0.8, 1.15, 1.5, 3.0, np.nan])
+    got = components(inputs(6, volume_multiple=vm), PrefilterConfig())["volume"]
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.5, 1.0, 1.0, 0.0])
+
+
+def test_trend_counts_agreeing_checks() -> None:
+    # A long with the EMA falling but EMA20 > EMA50 and close above VWAP: 2 of 3.
+    got = components(inputs(ema_slope=[-0.5]), PrefilterConfig())["trend"]
+    assert got[0] == pytest.approx(2 / 3)
+    short = components(inputs(sign=[-1]), PrefilterConfig())["trend"]
+    assert short[0] == 0.0
+
+
+def test_location_falls_with_distance_from_the_level_in_atrs() -> None:
+    # ATR 2: 0.5 pt = 0.25 ATR (full), 1.75 pt = 0.875 ATR (half), 3 pt = 1.5 ATR (none).
+    close = np.array([100.5, 101.75, 103.0])
+    got = components(inputs(3, close=close, high=close), PrefilterConfig())["location"]
+    np.testing.assert_allclose(got, [1.0, 0.5, 0.0])
+
+
+def test_atr_regime_is_a_band() -> None:
+    a = np.array([0.25, 0.75, 1.0, 3.0, 4.0, 6.0, 9.0, np.nan])
+    got = components(inputs(8, atr_5m=a), PrefilterConfig())["atr_regime"]
+    np.testing.assert_allclose(got, [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
+
+
+def test_time_and_bar_quality() -> None:
+    parts = components(inputs(2, in_window=[True, False], open=[99.5, 100.0]), PrefilterConfig())
+    np.testing.assert_allclose(parts["time"], [1.0, 0.0])
+    np.testing.assert_allclose(parts["bar_quality"], [0.5, 0.0])  # half-range body; a doji
+
+
+def test_threshold_is_inclusive_at_75() -> None:
+    # Volume missing (20) and half the bar quality (5): 75 exactly.
+    total, _ = score(inputs(volume_multiple=[np.nan], open=[99.5]), PrefilterConfig())
+    assert total[0] == pytest.approx(75.0)
+
+
+def test_weights_must_sum_to_100() -> None:
+    with pytest.raises(ConfigError, match="sum to 100"):
+        PrefilterConfig(w_trend=30.0)
+    with pytest.raises(ConfigError, match=r"prefilter\.threshold"):
+        PrefilterConfig(threshold=120.0)
+
+
+@pytest.fixture(scope="module", name="cands")
+def fixture_cands() -> pd.DataFrame:
+    bars = random_walk_days(["2025-06-09", "2025-06-10", "2025-06-11", "2025-06-12", "2025-06-13"], seed=3)
+    return detect_candidates(bars)
+
+
+def test_frame_has_the_contract_columns_and_types(cands: pd.DataFrame) -> None:
+    assert tuple(cands.columns) == CANDIDATE_COLUMNS
+    assert str(cands["ts"].dtype) == "datetime64[ns, UTC]"
+    assert cands["bar_index"].dtype == np.int64
+    assert cands["passed_prefilter"].dtype == bool
+    assert cands["ts"].is_monotonic_increasing
+    pf = cands[list(PF_COLUMNS)].sum(axis=1)
+    np.testing.assert_allclose(pf, cands["prefilter_score"])
+    assert ((cands["prefilter_score"] >= 75) == cands["passed_prefilter"]).all()
+    assert set(cands["direction"]) <= {"long", "short"}
+    assert (cands["minutes_since_open"] > 0).all()
+
+
+def test_threshold_is_configurable(cands: pd.DataFrame) -> None:
+    bars = random_walk_days(["2025-06-09", "2025-06-10", "2025-06-11", "2025-06-12", "2025-06-13"], seed=3)
+    low = detect_candidates(bars, ScalperSetupsConfig(prefilter=PrefilterConfig(threshold=50.0)))
+    assert (low["passed_prefilter"] == (low["prefilter_score"] >= 50)).all()
+    assert low["passed_prefilter"].sum() > cands["passed_prefilter"].sum()
+
+
+def test_candidate_from_row_carries_the_fields(cands: pd.DataFrame) -> None:
+    row = cands.iloc[0]
+    cand = candidate_from_row(row)
+    assert isinstance(cand, Candidate)
+    assert cand.ts == row["ts"].to_pydatetime()
+    assert cand.setup_type is SetupType(row["setup_type"])
+    assert cand.direction is Direction(row["direction"])
+    assert cand.prefilter_score == row["prefilter_score"]
+    assert cand.trading_day == row["trading_day"].date()
+    assert cand.features["dist_vwap_atr"] == row["dist_vwap_atr"] or np.isnan(row["dist_vwap_atr"])
+    assert "pf_trend" in cand.features
+
+
+def test_no_candidates_gives_an_empty_frame_with_the_columns() -> None:
+    idx = pd.date_range("2025-06-11 13:30", periods=30, freq="1min", tz="UTC", name="ts")
+    flat = pd.DataFrame({"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1}, index=idx)
+    got = detect_candidates(flat)
+    assert got.empty
+    assert tuple(got.columns) == CANDIDATE_COLUMNS
+    assert str(got["ts"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_timeframes_above_5m_are_refused() -> None:
+    bars = random_walk_days(["2025-06-10"], seed=1, minutes=15)
+    with pytest.raises(ConfigError, match="15m"):
+        detect_candidates(bars, timeframe=Timeframe.M15)
