@@ -58,9 +58,23 @@ def trading_day_close(day: date) -> datetime:
     return datetime.combine(day, DAY_CLOSE_CT, tzinfo=CT).astimezone(UTC)
 
 
+_NS_HOUR = 3_600_000_000_000
+
+
 def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Central wall-clock times (naive) of UTC instants."""
-    return index.tz_convert(CT).tz_localize(None)
+    """Central wall-clock times (naive) of UTC instants.
+
+    The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), which keeps
+    a year of minutes at a few milliseconds whatever time-zone backend pandas uses.
+    """
+    if index.tz is None:
+        raise ValueError("ct_wall needs timezone-aware timestamps")
+    ns = np.asarray(index.as_unit("ns").asi8)
+    hours = ns // _NS_HOUR
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    starts = pd.DatetimeIndex(uniq * _NS_HOUR, tz="UTC")
+    offsets = np.asarray(starts.tz_convert(CT).tz_localize(None).asi8) - uniq * _NS_HOUR
+    return pd.DatetimeIndex((ns + offsets[inverse]).astype("datetime64[ns]"), name=index.name)
 
 
 def trading_days(index: pd.DatetimeIndex) -> np.ndarray:
@@ -288,15 +302,16 @@ def market_open_mask(index: pd.DatetimeIndex) -> np.ndarray:
     days = trading_days(index)
     wall = ct_wall(index).to_numpy()
     minutes = (wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")
-    out = np.zeros(len(index), dtype=bool)
-    for day in np.unique(days):
-        close = session_close_ct(pd.Timestamp(day).date())
-        if close is None:
-            continue
-        sel = days == day
-        before_close = (wall[sel].astype("datetime64[D]") < day) | (minutes[sel] < _minutes(close))
-        out[sel] = before_close & ~((minutes[sel] >= _minutes(DAY_CLOSE_CT)) & (minutes[sel] < _minutes(DAY_OPEN_CT)))
-    return out
+    uniq, inverse = np.unique(days, return_inverse=True)
+    closes = []
+    for day in uniq.astype(object):
+        close = session_close_ct(day)
+        closes.append(-1 if close is None else _minutes(close))
+    close_min = np.asarray(closes, dtype=np.int64)[inverse]
+    evening = wall.astype("datetime64[D]") < days  # 17:00-24:00 CT belongs to the next day's session
+    in_break = (minutes >= _minutes(DAY_CLOSE_CT)) & (minutes < _minutes(DAY_OPEN_CT))
+    mask: np.ndarray = (close_min >= 0) & (evening | (minutes < close_min)) & ~in_break
+    return mask
 
 
 # ---------------------------------------------------------------- contract months and rolls

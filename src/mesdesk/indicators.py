@@ -133,7 +133,7 @@ def volume_multiple(
     lo = np.maximum(d - lookback_days, 0)
     total = csum[d, s] - csum[lo, s]
     n = ccnt[d, s] - ccnt[lo, s]
-    ok = n >= min_days
+    ok = (n >= min_days) & (n > 0)
     mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(ok & (mean > 0), v / np.where(mean > 0, mean, 1.0), np.nan)
@@ -151,7 +151,7 @@ def opening_range(
 
     `in_range` marks the bars that form the range (e.g. the first N minutes of RTH); `after_range`
     marks bars that close at or after the range end on the same day. A bar only sees its own day's
-    range, and only once the range has closed.
+    range, and only once the range has closed and every range bar comes before it in the input.
     """
     h = np.asarray(high, dtype=np.float64)
     lo = np.asarray(low, dtype=np.float64)
@@ -166,9 +166,15 @@ def opening_range(
     n = int(d0.max()) + 1
     hi_by_day = np.full(n, -np.inf)
     lo_by_day = np.full(n, np.inf)
+    last_in_range = np.full(n, np.iinfo(np.int64).max)
     np.maximum.at(hi_by_day, d0[inr], h[inr])
     np.minimum.at(lo_by_day, d0[inr], lo[inr])
-    has = np.isfinite(hi_by_day)[d0] & aft
+    positions = np.arange(h.size)
+    last_in_range[np.unique(d0[inr])] = -1
+    np.maximum.at(last_in_range, d0[inr], positions[inr])
+    # A bar sees its day's range only once every range bar lies before it, whatever `after_range` says
+    # (a loose mask such as "minutes >= 09:00 CT" would otherwise hand the evening session tomorrow's range).
+    has = np.isfinite(hi_by_day)[d0] & aft & (positions > last_in_range[d0])
     or_high[has] = hi_by_day[d0[has]]
     or_low[has] = lo_by_day[d0[has]]
     return or_high, or_low

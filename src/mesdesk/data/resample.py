@@ -3,21 +3,25 @@
 Bins up to 1h are clock-aligned (17:00 CT sits on an hour boundary, so they are the same in UTC
 and CT). 4h bins run 17-21, 21-01, 01-05, 05-09, 09-13, 13-16 CT (the last one ends at the 16:00
 close); 1d bins are whole trading days. Every output bar is labelled by its bin's **open** time.
+On an early-close day (see `mesdesk.calendar`) the last bins end at that close.
 A bin is emitted only once it is complete: its end is at or before the close of the last input bar
 (`complete_only`), so resampled history never changes when later bars arrive.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import numpy as np
 import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS, empty_bars
-from mesdesk.calendar import CT, ct_wall
+from mesdesk.calendar import CT, DAY_CLOSE_CT, ct_wall, session_close_ct
 from mesdesk.errors import ConfigError
 from mesdesk.timeframes import Timeframe
 
 _NS_MIN = 60 * 1_000_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _wall_bins(index: pd.DatetimeIndex, hours: int) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +38,24 @@ def _wall_bins(index: pd.DatetimeIndex, hours: int) -> tuple[np.ndarray, np.ndar
         end_into = np.minimum(start_into + hours * 60, 23 * 60)
     start_wall = day * 24 * 60 + start_into - 7 * 60
     end_wall = day * 24 * 60 + end_into - 7 * 60
-    return _wall_minutes_to_utc_ns(start_wall), _wall_minutes_to_utc_ns(end_wall)
+    end_ns = _clip_to_early_close(day, _wall_minutes_to_utc_ns(end_wall))
+    return _wall_minutes_to_utc_ns(start_wall), end_ns
+
+
+def _clip_to_early_close(day_number: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+    """End bins no later than the session's early close (a 12:15 CT close completes the day at 12:15)."""
+    uniq, inverse = np.unique(day_number, return_inverse=True)
+    close_ns = np.full(uniq.size, np.iinfo(np.int64).max, dtype=np.int64)
+    for i, number in enumerate(uniq):
+        day = date.fromordinal(int(number) + _EPOCH_ORDINAL)
+        try:
+            close = session_close_ct(day)
+        except ConfigError:  # outside the calendar's years: regular 16:00 CT close
+            continue
+        if close is not None and close < DAY_CLOSE_CT:
+            close_ns[i] = pd.Timestamp(datetime.combine(day, close, tzinfo=CT)).value
+    clipped: np.ndarray = np.minimum(end_ns, close_ns[inverse])
+    return clipped
 
 
 def _wall_minutes_to_utc_ns(wall_min: np.ndarray) -> np.ndarray:
