@@ -32,7 +32,12 @@ def test_update_is_idempotent_and_show_lists_fingerprints(capsys: pytest.Capture
     assert again.startswith("stored 0 new outcomes")
     shown = _main(["learn", "show"], capsys)
     assert "fingerprints (" in shown
-    assert "probation" in shown
+    from mesdesk.services.learning import fingerprints
+
+    rows = fingerprints()
+    assert sum(int(r["samples"]) for r in rows) == new  # type: ignore[call-overload]
+    assert {r["status"] for r in rows} <= {"probation", "active", "gold", "blocked"}
+    assert f"fingerprints ({len(rows)})" in shown
     cleared = _main(["learn", "reset", "--yes"], capsys)
     assert cleared.strip() == f"deleted {new} outcomes"
 
