@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from scipy.stats import t as student_t
+from mesdesk.learn.stats import t_quantile
 
 _ABBR = {"ORB_retest_go": "orb", "EMA20_pullback": "ema", "VWAP_rejection": "vwap"}
 
@@ -133,7 +133,7 @@ class FingerprintStats:
             return (-math.inf, math.inf)
         mean = self.sum_pts / n
         var = max(self.sumsq_pts - n * mean * mean, 0.0) / (n - 1)
-        half = float(student_t.ppf(0.5 + level / 2, n - 1)) * math.sqrt(var / n)
+        half = t_quantile(0.5 + level / 2, n - 1) * math.sqrt(var / n)
         return (mean - half, mean + half)
 
     def status(self, config: FingerprintConfig) -> str:

@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
+from scipy.spatial import cKDTree
+
+from mesdesk.learn.stats import t_quantile
 
 FEATURES = ("prefilter_score", "volume_multiple", "dist_vwap_atr", "dist_ema_atr", "minutes_since_open")
 
@@ -75,6 +77,7 @@ class NegativeIndex:
         self._pnl: dict[tuple[str, str], np.ndarray] = {}
         self._keys: dict[tuple[str, str], list[str]] = {}
         self._size: dict[tuple[str, str], int] = {}
+        self._trees: dict[tuple[str, str], tuple[cKDTree, int]] = {}
 
     def __len__(self) -> int:
         return sum(self._size.values())
@@ -92,7 +95,9 @@ class NegativeIndex:
                 new_pnl[:n] = self._pnl[group][:n]
             self._points[group], self._pnl[group] = new_pts, new_pnl
             self._keys.setdefault(group, [])
-        self._points[group][n] = np.nan_to_num(scaled_vector(features), nan=0.0)
+        vec = scaled_vector(features)
+        vec[~np.isfinite(vec)] = 0.0
+        self._points[group][n] = vec
         self._pnl[group][n] = pnl_pts
         self._keys[group].append(key)
         self._size[group] = n + 1
@@ -104,18 +109,39 @@ class NegativeIndex:
             return None
         q = scaled_vector(features)
         axes = np.isfinite(q)
-        diff = self._points[group][:n][:, axes] - q[axes]
-        dist2 = np.einsum("ij,ij->i", diff, diff)
-        near = np.flatnonzero(dist2 <= self.config.radius**2)
+        points = self._points[group][:n]
+        if axes.all():
+            near = self._near(group, n, q)
+            diff = points[near] - q
+        else:  # a missing feature: compare on the known axes only (rare, brute force)
+            diff_all = points[:, axes] - q[axes]
+            near = np.flatnonzero(np.einsum("ij,ij->i", diff_all, diff_all) <= self.config.radius**2)
+            diff = diff_all[near]
+        dist2_near = np.einsum("ij,ij->i", diff, diff)
         k = near.size
         if k < self.config.min_neighbors:
             return None
         pnl = self._pnl[group][near]
         mean = float(pnl.mean())
         sd = float(pnl.std(ddof=1))
-        upper = mean + float(student_t.ppf(0.975, k - 1)) * sd / math.sqrt(k)
+        upper = mean + t_quantile(0.975, k - 1) * sd / math.sqrt(k)
         if upper >= 0.0:
             return None
-        losses = near[pnl < 0.0]
-        nearest = int(losses[np.argmin(dist2[losses])])
-        return NegativeMatch(self._keys[group][nearest], int(k), mean, upper, float(math.sqrt(dist2[nearest])))
+        loss_pos = np.flatnonzero(pnl < 0.0)
+        best = int(loss_pos[np.argmin(dist2_near[loss_pos])])
+        nearest = int(near[best])
+        return NegativeMatch(self._keys[group][nearest], int(k), mean, upper, float(math.sqrt(dist2_near[best])))
+
+    def _near(self, group: tuple[str, str], n: int, q: np.ndarray) -> np.ndarray:
+        """Indices within the radius: a k-d tree over most points, brute force over the newest."""
+        tree, indexed = self._trees.get(group, (None, 0))
+        if tree is None or n - indexed > max(256, indexed // 4):
+            tree, indexed = cKDTree(self._points[group][:n].copy()), n
+            self._trees[group] = (tree, indexed)
+        r = self.config.radius
+        found = np.asarray(tree.query_ball_point(q, r, return_sorted=True), dtype=np.int64)
+        if n > indexed:
+            tail = self._points[group][indexed:n] - q
+            extra = np.flatnonzero(np.einsum("ij,ij->i", tail, tail) <= r * r) + indexed
+            found = np.concatenate((found, extra))
+        return found
