@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     autogluon_models_dir: Path = Field(Path("models"), validation_alias="MESDESK_AUTOGLUON_MODELS_DIR")
     autogluon_output_dir: Path = Field(Path("output"), validation_alias="MESDESK_AUTOGLUON_OUTPUT_DIR")
 
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "databento_api_key",
+        "fred_api_key",
+        "database_url",
+        "api_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

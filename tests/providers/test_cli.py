@@ -234,3 +234,35 @@ def test_yahoo_rate_limit_is_one_line_after_retries(
     assert "rate limited" in line
     assert "gave up after 4 attempts" in line
     assert len(mocked.calls) == 4
+
+
+def test_bad_fred_base_url_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRED_API_KEY", "f" * 32)
+    monkeypatch.setenv("MESDESK_FRED_BASE_URL", "not a url")
+    code, _, err = _run(["data", "fetch", "--source", "fred", "--series", "VIXCLS"], capsys)
+    line = _one_line_error(code, err)
+    assert "request failed" in line
+    assert "f" * 32 not in line
+
+
+def test_import_of_the_real_es_minutes_reports_fillers(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = shared_data / "ES_1m_2025-09-15_2025-10-10.csv"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    code, out, err = _run(["data", "import", str(path), "--placeholders", "drop"], capsys)
+    assert code == 0, err
+    assert "27546" in out  # 27,603 bars less the 57 fillers the README lists
+    assert "57 placeholder bars" in out
+    assert "2025-09-14 22:00" in out  # Sunday 17:00 CT open
+
+
+def test_estimate_prints_the_cost_and_downloads_nothing(
+    mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABENTO_API_KEY", "db-" + "k" * 29)
+    mocked.add(responses.POST, GET_COST, json=3.21)
+    argv = ["data", "fetch", "--source", "databento", "--start", "2025-03-10", "--end", "2025-03-11", "--estimate"]
+    code, out, err = _run(argv, capsys)
+    assert code == 0, err
+    assert "$3.21" in out
+    assert [c.request.url for c in mocked.calls] == [GET_COST]

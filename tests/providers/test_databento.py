@@ -236,6 +236,9 @@ def test_parent_symbology_drops_spreads_and_follows_previous_day_volume(mocked: 
     assert bars["symbol"].tolist() == ["MESH5", "MESM5"]
     assert bars["close"].tolist() == [5705.0, 5770.0]
     assert _form(_calls(mocked, GET_RANGE)[0])["stype_in"] == "parent"
+    # the cost asked is the cost of what is downloaded: from 4 days before the start
+    assert _form(_calls(mocked, GET_COST)[0])["start"] == _form(_calls(mocked, GET_RANGE)[0])["start"]
+    assert _form(_calls(mocked, GET_RANGE)[0])["start"].startswith("2025-03-06T22:00")
 
 
 def test_daily_bars_are_built_from_hours_on_the_cme_trading_day(mocked: responses.RequestsMock) -> None:
@@ -287,3 +290,23 @@ def test_requests_stop_at_the_published_end_of_the_dataset(mocked: responses.Req
     assert len(bars) == 2
     assert _form(_calls(mocked, GET_RANGE)[0])["end"].startswith("2025-06-02T11:40:00")
     assert _form(_calls(mocked, GET_COST)[0])["end"].startswith("2025-06-02T11:40:00")
+
+
+def test_contract_names_unavailable_keep_instrument_ids(mocked: responses.RequestsMock) -> None:
+    mocked.add(responses.POST, GET_COST, json=0.01)
+    mocked.add(responses.POST, GET_RANGE, body=dbn_bytes(minute_rows(START, [5700.0])))
+    mocked.add(responses.POST, RESOLVE, json={"detail": "Internal"}, status=500)
+    source, _ = _source()
+    bars = source.bars("MES.c.0", Timeframe.M1, "2025-03-10", "2025-03-11")
+    assert bars["symbol"].tolist() == ["#42"]
+
+
+def test_cost_estimate_counts_only_what_is_not_cached(mocked: responses.RequestsMock, tmp_path: Path) -> None:
+    _serve(mocked, dbn_bytes(minute_rows(START, [5700.0])), cost=0.25)
+    source, _ = _source(tmp_path)
+    start, end = pd.Timestamp("2025-03-10", tz="UTC"), pd.Timestamp("2025-03-12", tz="UTC")
+    assert source.estimate_cost_usd("MES.c.0", Timeframe.M1, start, end) == 0.25  # one chunk
+    source.bars("MES.c.0", Timeframe.M1, start, pd.Timestamp("2025-03-11", tz="UTC"))
+    assert source.estimate_cost_usd("MES.c.0", Timeframe.M1, start, end) == 0.25  # the missing day only
+    form = _form(_calls(mocked, GET_COST)[-1])
+    assert form["start"].startswith("2025-03-11T00:00")

@@ -78,9 +78,11 @@ def _bars_table(summary: object) -> Table:
 
 def _problems(problems: tuple[str, ...]) -> None:
     if not problems:
-        _out.print("problems: none")
+        _out.print("data problems: none")
+        return
+    _out.print("data problems:")
     for p in problems:
-        _out.print(f"problem fixed: {p}")
+        _out.print(f"  - {p}")
 
 
 @data_app.command("fetch")
@@ -98,13 +100,16 @@ def fetch(
         float, typer.Option("--max-cost", help="Refuse a Databento download estimated above this (USD).")
     ] = 5.0,
     refresh: Annotated[bool, typer.Option("--refresh", help="Download again even what is cached.")] = False,
+    estimate: Annotated[
+        bool, typer.Option("--estimate", help="Databento: print what the download would cost, download nothing.")
+    ] = False,
     series: Annotated[
         str | None, typer.Option("--series", help="FRED series, comma-separated (default MESDESK_FRED_SERIES).")
     ] = None,
 ) -> None:
     """Download bars (or FRED series) into the cache and summarise them."""
     from mesdesk.config import load_settings
-    from mesdesk.services.data import FetchRequest, fetch_bars, fetch_fred
+    from mesdesk.services.data import FetchRequest, estimate_cost, fetch_bars, fetch_fred
     from mesdesk.timeframes import Timeframe
 
     settings = load_settings()
@@ -118,6 +123,10 @@ def fetch(
         refresh=refresh,
         series=tuple(s.strip().upper() for s in (series or "").split(",") if s.strip()),
     )
+    if estimate:
+        cost = estimate_cost(request, settings)
+        _out.print(f"estimated cost of the missing part: ${cost:.2f} (--max-cost {max_cost:.2f})")
+        return
     if request.source == "fred":
         frame, summaries = fetch_fred(request, settings)
         table = Table(title="FRED", title_justify="left")
@@ -143,12 +152,15 @@ def import_(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of OHLCV bars (bar open times).")],
     tz: Annotated[str | None, typer.Option("--tz", help="Zone of naive timestamps, e.g. America/New_York.")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Name in the cache (default: the file name).")] = None,
+    placeholders: Annotated[
+        str, typer.Option("--placeholders", help="Vendor filler bars (volume <= 1): keep or drop.")
+    ] = "keep",
 ) -> None:
     """Validate a file of bars and keep it in the cache."""
     from mesdesk.config import load_settings
     from mesdesk.services.data import import_file
 
-    _, summary = import_file(file, load_settings(), tz=tz, symbol=symbol)
+    _, summary = import_file(file, load_settings(), tz=tz, symbol=symbol, placeholders=placeholders)
     _out.print(_bars_table(summary))
     _problems(summary.problems)
 

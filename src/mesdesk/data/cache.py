@@ -83,7 +83,7 @@ class CacheEntry:
 
 def index_ns(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     """The frame's timestamps as int64 UTC nanoseconds."""
-    return np.asarray(pd.DatetimeIndex(frame.index).asi8)
+    return np.asarray(pd.DatetimeIndex(frame.index).as_unit("ns").asi8)
 
 
 def to_ns(ts: pd.Timestamp | object) -> int:

@@ -64,6 +64,11 @@ _OUTRIGHT = re.compile(r"^[A-Z0-9]+[FGHJKMNQUVXZ]\d{1,2}$")
 _PARENT_LOOKBACK = pd.Timedelta(days=4)  # reaches the previous trading day over a weekend or holiday
 
 
+def _request_start(symbol: str, start_ns: int) -> int:
+    """Parent requests start a few days early, to know the previous trading day's volume leader."""
+    return start_ns - _PARENT_LOOKBACK.value if stype_of(symbol) == "parent" else start_ns
+
+
 def stype_of(symbol: str) -> str:
     """Databento input symbology of a symbol: continuous, parent or raw_symbol."""
     if _CONTINUOUS.match(symbol):
@@ -151,16 +156,24 @@ class DatabentoSource:
         frame = closed_before(frame, self._now(), timeframe)
         return frame.loc[(frame.index >= lo) & (frame.index < hi)]
 
-    def estimate_cost_usd(self, symbol: str, timeframe: Timeframe, start: pd.Timestamp, end: pd.Timestamp) -> float:
-        """What downloading [start, end) would cost now (only the part not in the cache)."""
+    def estimate_cost_usd(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        start: datetime | pd.Timestamp | str,
+        end: datetime | pd.Timestamp | str,
+        *,
+        refresh: bool = False,
+    ) -> float:
+        """What `bars` would cost now in USD: only the part not cached (all of it with `refresh`)."""
         base = _BASE[timeframe]
         lo = bin_floor(utc(start, "start"), timeframe)
         hi = utc(end, "end")
+        whole = [(lo.value, hi.value)]
         missing = (
-            self._cache.missing(CacheKey(self.name, symbol, base), lo, hi) if self._cache else [(lo.value, hi.value)]
+            self._cache.missing(CacheKey(self.name, symbol, base), lo, hi) if self._cache and not refresh else whole
         )
-        chunks = self._plan(symbol, base, missing)
-        return sum(self._cost(symbol, base, a, b) for a, b, _ in chunks)
+        return sum(self._cost(symbol, base, a, b) for a, b, _ in self._plan(symbol, base, missing))
 
     # --- fetching -------------------------------------------------------------------------------
 
@@ -218,12 +231,13 @@ class DatabentoSource:
             yield Piece(frame, (a, b), (a, covered_end))
 
     def _cost(self, symbol: str, base: Timeframe, start_ns: int, end_ns: int) -> float:
+        """The cost of exactly what `_download` will ask for (parent requests look back a few days)."""
         what = f"cost of {symbol} {_SCHEMA[base]}"
         raw = self._call(
             what,
             lambda: self._client.metadata.get_cost(
                 dataset=self.config.dataset,
-                start=ts(start_ns),
+                start=ts(_request_start(symbol, start_ns)),
                 end=ts(end_ns),
                 symbols=[symbol],
                 schema=_SCHEMA[base],
@@ -237,7 +251,7 @@ class DatabentoSource:
 
     def _download(self, symbol: str, base: Timeframe, start_ns: int, end_ns: int) -> pd.DataFrame:
         stype = stype_of(symbol)
-        req_start = start_ns - _PARENT_LOOKBACK.value if stype == "parent" else start_ns
+        req_start = _request_start(symbol, start_ns)
         what = f"{symbol} {_SCHEMA[base]} {ts(start_ns):%Y-%m-%d %H:%M}"
         store = self._call(
             what,
@@ -323,7 +337,7 @@ class DatabentoSource:
                 if error.kind not in ("rate_limit", "server", "timeout") or attempt == policy.attempts:
                     break
                 delay = policy.delay_s(attempt, retry_after)
-                log.warning("databento: %s; retry %d/%d in %.1f s", error, attempt, policy.attempts - 1, delay)
+                log.info("databento: %s; retry %d/%d in %.1f s", error, attempt, policy.attempts - 1, delay)
                 self._sleep(delay)
         assert error is not None
         if error.kind in ("rate_limit", "server", "timeout") and policy.attempts > 1:
@@ -342,6 +356,8 @@ def _classify(exc: Exception, what: str) -> tuple[ProviderError, str | None]:
         return ProviderError(f"{what}: no answer in time", provider=PROVIDER, kind="timeout"), None
     if isinstance(exc, requests.ConnectionError):
         return ProviderError(f"{what}: cannot connect ({type(exc).__name__})", provider=PROVIDER, kind="server"), None
+    if isinstance(exc, requests.RequestException):
+        return ProviderError(f"{what}: request failed ({type(exc).__name__})", provider=PROVIDER, kind="request"), None
     if isinstance(exc, BentoClientError | BentoServerError):
         status = int(exc.http_status)
         detail = str(exc.message or "").split("\n")[0][:160]

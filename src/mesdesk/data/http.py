@@ -15,6 +15,7 @@ key) and other 4xx. After the last attempt the error carries a `kind`:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -110,6 +111,9 @@ def get_with_retry(
             last = ProviderError(f"{what}: no answer within {policy.timeout_s:g} s", provider=provider, kind="timeout")
         except requests.ConnectionError as exc:
             last = ProviderError(f"{what}: cannot connect ({type(exc).__name__})", provider=provider, kind="server")
+        except requests.RequestException as exc:  # a bad URL or the like: retrying cannot help
+            reason = re.sub(r"\?\S*", "?...", str(exc))  # never echo query strings: they may hold a key
+            raise ProviderError(f"{what}: request failed ({reason})", provider=provider, kind="request") from None
         else:
             special = classify(response) if classify is not None else None
             if special is not None:
@@ -122,7 +126,7 @@ def get_with_retry(
             retry_after = response.headers.get("Retry-After")
         if attempt < policy.attempts:
             delay = policy.delay_s(attempt, retry_after)
-            log.warning("%s: %s; retry %d/%d in %.1f s", provider, last, attempt, policy.attempts - 1, delay)
+            log.info("%s: %s; retry %d/%d in %.1f s", provider, last, attempt, policy.attempts - 1, delay)
             sleep(delay)
     assert last is not None
     message = str(last).removeprefix(f"{provider}: ")

@@ -159,6 +159,17 @@ def summarize(
     )
 
 
+def estimate_cost(request: FetchRequest, settings: Settings) -> float:
+    """What a Databento fetch would cost now in USD (only the part not cached; nothing is downloaded)."""
+    if request.source != "databento":
+        raise ConfigError("--estimate: only Databento downloads cost money")
+    symbol = request.symbol or DEFAULT_SYMBOLS["databento"]
+    lo, hi = request_range(request.timeframe, request.start, request.end)
+    source = make_source("databento", settings, max_cost_usd=request.max_cost_usd)
+    assert isinstance(source, DatabentoSource)
+    return source.estimate_cost_usd(symbol, request.timeframe, lo, hi, refresh=request.refresh)
+
+
 def fetch_bars(
     request: FetchRequest, settings: Settings, *, progress: Progress | None = None
 ) -> tuple[pd.DataFrame, BarSummary]:
@@ -221,17 +232,30 @@ def fetch_fred(request: FetchRequest, settings: Settings) -> tuple[pd.DataFrame,
 
 
 def import_file(
-    path: Path, settings: Settings, *, tz: str | None = None, symbol: str | None = None
+    path: Path,
+    settings: Settings,
+    *,
+    tz: str | None = None,
+    symbol: str | None = None,
+    placeholders: str = "keep",
 ) -> tuple[pd.DataFrame, BarSummary]:
-    """Load a CSV/Parquet file, validate it, and keep it in the cache (source ``file``)."""
+    """Load a CSV/Parquet file, validate it, and keep it in the cache (source ``file``).
+
+    `placeholders`: ``keep`` or ``drop`` vendor filler bars (volume <= 1); either way they are counted.
+    """
     from mesdesk.data.files import infer_span, load_bars
 
+    if placeholders not in ("keep", "drop"):
+        raise ConfigError(f"--placeholders {placeholders!r}: choose keep or drop")
     problems: list[str] = []
     with _collect_warnings(problems):
         frame = load_bars(path, tz=tz, placeholders="flag")
-    placeholders = int(frame.pop("placeholder").sum()) if "placeholder" in frame.columns else 0
-    if placeholders:
-        problems.append(f"{placeholders} placeholder bars (volume <= 1) kept; see docs/data-providers.md")
+    mask = frame.pop("placeholder").to_numpy() if "placeholder" in frame.columns else np.zeros(len(frame), bool)
+    if mask.any():
+        action = "dropped" if placeholders == "drop" else "kept (--placeholders drop removes them)"
+        problems.append(f"{int(mask.sum())} placeholder bars (volume <= 1, vendor fillers): {action}")
+        if placeholders == "drop":
+            frame = frame[~mask]
     span = infer_span(frame)
     timeframe = next((tf for tf in Timeframe if pd.Timedelta(tf.span) == span), None)
     if timeframe is None:

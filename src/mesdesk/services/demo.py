@@ -121,7 +121,7 @@ def indicator_section(ctx: DemoContext) -> list[Section]:
     )
     five = ctx.bars[Timeframe.M5]
     atr5 = atr(five["high"], five["low"], five["close"], 14)
-    known_1m = idx.asi8 + 60 * 10**9
+    known_1m = idx.as_unit("ns").asi8 + 60 * 10**9
     atr5_now = align_asof(bin_close_ns(pd.DatetimeIndex(five.index), Timeframe.M5), atr5, known_1m)
     vm = volume_multiple(v, days - days.min(), slot, lookback_days=20, min_days=min(3, len(np.unique(days)) - 1))
     piv = pivots(five["high"].to_numpy(), five["low"].to_numpy(), order=3)

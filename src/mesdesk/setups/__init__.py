@@ -1,6 +1,5 @@
-"""Setups: the scalper's three entry patterns (ORB retest-go, 20-EMA pullback, VWAP rejection) and the
-measured-move (ABC) scanner.
+"""Setups: the scalper's three entry patterns and the measured-move (ABC) scanner.
 
-`mesdesk.setups.scalper.detect_candidates` runs the scalper's patterns and scores each candidate with the
-prefilter; `mesdesk.setups.measured_move_scan` runs the scanner.
+`mesdesk.setups.scalper.detect_candidates` runs ORB retest-go, 20-EMA pullback and VWAP rejection and
+scores each candidate with the prefilter; `mesdesk.setups.measured_move` finds Halsey ABC signals.
 """
