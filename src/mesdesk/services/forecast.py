@@ -288,8 +288,9 @@ def _compute(
     elif model == "autogluon":
         from mesdesk.forecast.autogluon_trainer import forecast_from_trained
 
-        final = forecast_from_trained(settings.autogluon_models_dir, prep.bars, list(baseline))
-        meta = _quant_metadata() | {"provider": "autogluon", "model": "autogluon"}
+        trained = forecast_from_trained(settings.autogluon_models_dir, prep.bars, list(baseline))
+        final = trained.returns_pct
+        meta = _quant_metadata() | {"provider": "autogluon", "model": f"{trained.model_dir.name}/{trained.best_model}"}
     else:
         context = _llm_context(qr, baseline, mm.points, price)
         final, meta = _ask(
