@@ -7,6 +7,7 @@ Each fake answers from a script of behaviours ("ok", "off_schema", "not_json", "
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class FakeLLM:
     script: list[str] = field(default_factory=lambda: ["ok"])
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    slow_s: float = 2.0
 
     def transport(self) -> httpx2.MockTransport:
         return httpx2.MockTransport(self._handle)
@@ -94,6 +96,9 @@ class FakeLLM:
         step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
         if step == "timeout":
             raise httpx2.ReadTimeout("fake: no answer", request=request)
+        if step == "slow":  # over a real socket this trips the client's timeout
+            time.sleep(self.slow_s)
+            step = "ok"
         if step in ("429", "500", "401"):
             kind = {"429": "rate_limit_error", "500": "api_error", "401": "authentication_error"}[step]
             return httpx2.Response(

@@ -164,3 +164,31 @@ def test_cap_zero_pauses_with_a_reason(store: Engine) -> None:
 def test_naive_time_is_refused(store: Engine) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         Budget(store, 5).reserve(datetime(2025, 1, 20, 9, 30))  # noqa: DTZ001
+
+
+def test_budget_status_service_gives_the_seeds_shape(tmp_path: object) -> None:
+    from mesdesk.config import load_settings
+    from mesdesk.services.decisions import budget_status
+
+    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path), DAILY_GPT_CALL_CAP=2)
+    assert budget_status(settings, MORNING) == {"calls_used": 0, "calls_cap": 2, "paused": False, "paused_reason": None}
+    engine = make_engine(settings.resolved_database_url)
+    Budget(engine, 2).reserve(MORNING)
+    Budget(engine, 2).reserve(MORNING)
+    engine.dispose()
+    status = budget_status(settings, MORNING)
+    assert (status["calls_used"], status["paused"]) == (2, True)
+
+
+def test_totals_sum_every_day_of_a_scope(store: Engine) -> None:
+    budget = Budget(store, 2, scope="backtest:x")
+    next_day = MORNING + timedelta(days=1)
+    for now in (MORNING, MORNING, next_day):
+        r = budget.reserve(now)
+        assert r is not None
+        budget.settle(r, input_tokens=100, output_tokens=10, cost_usd=0.001)
+    Budget(store, 2).reserve(MORNING)  # the live scope is not counted
+    totals = budget.totals()
+    assert (totals.calls, totals.days, totals.capped_days) == (3, 2, 1)
+    assert (totals.input_tokens, totals.output_tokens) == (300, 30)
+    assert totals.cost_usd == pytest.approx(0.003)

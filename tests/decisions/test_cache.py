@@ -107,3 +107,15 @@ def test_bad_mode_and_missing_store_are_config_errors() -> None:
         DecisionCache(None, "save")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="needs a store"):
         DecisionCache(None, "replay")
+
+
+def test_an_unreadable_cache_is_a_miss_in_replay(tmp_path: object) -> None:
+    from mesdesk.store.base import make_engine
+
+    broken = make_engine(f"sqlite:///{tmp_path}/never-migrated.sqlite")
+    fake = FakeLLM("openai", answer=answer_all())
+    out = guarded(_decider("openai", fake), LocalDecider(), None, DecisionCache(broken, "replay")).decide(
+        [candidate()], context()
+    )
+    assert out[0].status is DecisionStatus.CACHE_MISS
+    assert fake.requests == []

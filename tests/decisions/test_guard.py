@@ -95,6 +95,9 @@ def test_each_failure_is_named_and_the_fallback_decides(
     assert all(d.source.startswith(provider) for d in out)
     assert out[0].reason.startswith(f"{status.value}: ")
     assert budget.status(T0).calls_used == 1  # the failed request was sent, so it counts
+    answered = step in ("off_schema", "refusal", "not_json")  # an answer came back: its tokens were billed
+    assert (out[0].cost_usd > 0) == answered
+    assert (budget.status(T0).cost_usd > 0) == answered
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -159,3 +162,38 @@ def test_confidence_out_of_range_is_a_parse_error() -> None:
     fake = FakeLLM("anthropic", answer=answer_all("take", 140))
     with pytest.raises(DecisionError, match="confidence"):
         _decider("anthropic", fake).decide([candidate()], context())
+
+
+def test_threshold_and_calibration_follow_the_outcomes_known_at_the_decision() -> None:
+    from mesdesk.decide.calibration import Calibration, Outcome
+
+    cal = Calibration()
+    start = T0 - timedelta(days=10)
+    # 30 trades at stated 90, 15 wins: trailing-20 win rate 0.5 -> threshold 91; bin 90-100 observed 50 %
+    cal.observe(
+        Outcome(f"o{i}", start + timedelta(hours=i), start + timedelta(hours=i, minutes=5), i % 2 == 0, 1.0, True, 90.0)
+        for i in range(30)
+    )
+    fake = FakeLLM("openai", answer=answer_all("take", 90))
+    decider = _decider("openai", fake)
+    decider.policy = cal
+    out = decider.decide([candidate()], context())
+    assert out[0].take is False
+    assert out[0].reason.startswith("said take at 90 < threshold 91: ")
+    assert out[0].calibrated == pytest.approx(50.0)
+    # at a time before those outcomes resolved, nothing is known: base threshold, no calibration
+    early = T0 - timedelta(days=11)
+    early_out = decider.decide([candidate(early - timedelta(seconds=30))], context(early))
+    assert early_out[0].take is True
+    assert early_out[0].calibrated is None
+
+
+def test_an_unreachable_budget_store_sends_nothing(tmp_path: Any) -> None:
+    from mesdesk.store.base import make_engine
+
+    broken = make_engine(f"sqlite:///{tmp_path}/never-migrated.sqlite")  # no ledger table
+    fake = FakeLLM("openai", answer=answer_all())
+    out = guarded(_decider("openai", fake), LocalDecider(), Budget(broken, 5)).decide([candidate()], context())
+    assert out[0].status is DecisionStatus.OVER_BUDGET
+    assert "budget store unavailable, nothing sent" in out[0].reason
+    assert fake.requests == []

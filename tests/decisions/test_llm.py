@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -136,3 +137,25 @@ def test_missing_key_and_missing_price_name_the_variable() -> None:
         make_llm_client("openai", load_settings(OPENAI_API_KEY=None))
     with pytest.raises(ConfigError, match="MESDESK_LLM_PRICES"):
         make_llm_client("anthropic", load_settings(ANTHROPIC_API_KEY="k", MESDESK_ANTHROPIC_MODEL="claude-new"))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_timeout_setting_is_enforced_over_a_real_socket(provider: str) -> None:
+    from .fake_server import serve
+
+    fakes = {p: FakeLLM(p, answer=lambda body: {"x": 1}, script=["slow"], slow_s=1.5) for p in PROVIDERS}
+    with serve(fakes["openai"], fakes["anthropic"]) as base:
+        settings = load_settings(
+            OPENAI_API_KEY="sk-test",
+            ANTHROPIC_API_KEY="sk-ant-test",
+            MESDESK_LLM_TIMEOUT_S=0.3,
+            MESDESK_LLM_MAX_RETRIES=0,
+            MESDESK_OPENAI_BASE_URL=f"{base}/v1",
+            MESDESK_ANTHROPIC_BASE_URL=base,
+        )
+        started = time.perf_counter()
+        with pytest.raises(ProviderError) as info:
+            make_llm_client(provider, settings).complete_json("sys", "user", SCHEMA, "answer")  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+    assert info.value.kind == "timeout"
+    assert elapsed < 1.4  # gave up at the 0.3 s timeout, not after the server's 1.5 s

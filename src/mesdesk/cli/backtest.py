@@ -45,6 +45,9 @@ def backtest(
     chart_day: str | None = typer.Option(None, "--chart-day", help="Day drawn in the report (default: busiest)."),
     slippage_ticks: int = typer.Option(1, "--slippage-ticks", min=0, help="Adverse ticks on market fills."),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
+    min_score: float | None = typer.Option(
+        None, "--min-score", min=0, max=100, help="Prefilter threshold instead of the setups' (default 75)."
+    ),
     out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
 ) -> None:
     """Backtest the scalper: fills, limits and costs as in live paper trading."""
@@ -63,6 +66,7 @@ def backtest(
         chart_day=_day(chart_day, "--chart-day"),
         slippage_ticks=slippage_ticks,
         seed=seed,
+        min_score=min_score,
         out=None if out is None else Path(out),
     )
     print_report(run_backtest_job(req))
@@ -132,7 +136,11 @@ def _print_decisions(console: object, report: object) -> None:
         for col in frame.columns:
             t.add_column(str(col))
         for rec in frame.itertuples(index=False):
-            t.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in rec])
+            cells = [
+                _fmt(v, 4 if col == "cost_usd" else 2) if isinstance(v, float) else str(v)
+                for col, v in zip(frame.columns, rec, strict=True)
+            ]
+            t.add_row(*cells)
         console.print(t)
     for line in report.decider_notes:
         console.print(line)

@@ -161,6 +161,10 @@ class Budget:
     ) -> None:
         """Record what the reserved request gave: tokens and cost, or the kind of its failure."""
         table = _ledger()
+        if error is not None and hasattr(error, "cost_usd"):  # an answer came back and was billed
+            input_tokens = int(getattr(error, "input_tokens", 0))
+            output_tokens = int(getattr(error, "output_tokens", 0))
+            cost_usd = float(error.cost_usd)
         values: dict[str, object] = {
             "status": "ok" if error is None else error.kind or "error",
             "input_tokens": input_tokens,

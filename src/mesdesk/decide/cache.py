@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, Table, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from mesdesk.decide.llm import LLMReply
 from mesdesk.errors import ConfigError, StoreError
 from mesdesk.store.decisions import CachedAnswer
+
+log = logging.getLogger(__name__)
 
 CacheMode = Literal["record", "replay", "off"]
 CACHE_MODES: tuple[str, ...] = get_args(CacheMode)
@@ -96,8 +99,12 @@ class DecisionCache:
         query = select(table).where(
             table.c.provider == key.provider, table.c.model == key.model, table.c.prompt_sha256 == key.prompt_sha256
         )
-        with self._engine.connect() as conn:
-            row = conn.execute(query).first()
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(query).first()
+        except SQLAlchemyError as exc:  # a cache that cannot be read is a miss, said in the log
+            log.warning("decision cache unreadable, treated as a miss: %s", exc)
+            return None
         if row is None:
             return None
         try:
@@ -135,6 +142,8 @@ class DecisionCache:
                 conn.execute(insert(_table()).values(**row))
         except IntegrityError:
             return  # the first answer stored for this prompt wins
+        except SQLAlchemyError as exc:
+            log.warning("decision cache unwritable, answer not stored: %s", exc)
 
     def count(self) -> int:
         if self._engine is None:

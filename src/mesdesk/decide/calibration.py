@@ -241,6 +241,8 @@ def outcomes_from_journal(
     missing = required - set(journal.columns)
     if missing:
         raise ValueError(f"journal lacks columns {sorted(missing)}")
+    pnl_all = pd.to_numeric(journal["pnl_pts"], errors="coerce").to_numpy(dtype=float)
+    journal = journal[pd.notna(journal["exit_ts"]).to_numpy() & np.isfinite(pnl_all)]
     out: list[Outcome] = []
     for row in journal.to_dict("records"):
         resolved = _utc(row.get("exit_ts"))

@@ -14,16 +14,21 @@ The cost of a failed or invalid request is carried by the first decision of its 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.budget import Budget, Reservation
 from mesdesk.decide.cache import DecisionCache, prompt_key
-from mesdesk.decide.llm import LLMReply
+from mesdesk.decide.llm import BilledProviderError, LLMReply
 from mesdesk.decide.llm_decider import LLMDecider
-from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError
+from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError, StoreError
 from mesdesk.model import Candidate, Decision, DecisionStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,12 +54,22 @@ class _BudgetGate:
             return
         if previous is not None:
             self.settle_last(error=previous)
-        slot = self._budget.reserve(self._now, provider=self._provider, model=self._model)
+        try:
+            slot = self._budget.reserve(self._now, provider=self._provider, model=self._model)
+        except (SQLAlchemyError, StoreError) as exc:  # no slot can be proven free: send nothing
+            raise BudgetExceeded(f"budget store unavailable, nothing sent: {exc}") from exc
         if slot is None:
             raise BudgetExceeded(self._budget.status(self._now).paused_reason or "daily cap reached")
         self._last = slot
 
     def settle_last(self, *, reply: LLMReply | None = None, error: ProviderError | None = None) -> None:
+        try:
+            self._settle(reply, error)
+        except (SQLAlchemyError, StoreError) as exc:  # the slot is taken already; only its details are lost
+            log.warning("could not record the outcome of LLM request slot %s: %s", self._last, exc)
+        self._last = None
+
+    def _settle(self, reply: LLMReply | None, error: ProviderError | None) -> None:
         if self._budget is None or self._last is None:
             return
         if reply is not None:
@@ -67,7 +82,6 @@ class _BudgetGate:
             )
         else:
             self._budget.settle(self._last, error=error)
-        self._last = None
 
 
 class GuardedDecider:
@@ -127,7 +141,10 @@ class GuardedDecider:
         except ProviderError as exc:
             gate.settle_last(error=exc)
             status = DecisionStatus.TIMEOUT if exc.kind == "timeout" else DecisionStatus.PROVIDER_ERROR
-            return self._fall_back(candidates, context, status, f"{exc.kind}: {exc}")
+            billed = None
+            if isinstance(exc, BilledProviderError):
+                billed = _Usage(exc.input_tokens, exc.output_tokens, exc.cost_usd)
+            return self._fall_back(candidates, context, status, f"{exc.kind}: {exc}", billed)
         gate.settle_last(reply=reply)
         spent = _Usage(reply.input_tokens, reply.output_tokens, reply.cost_usd, reply.latency_ms)
         if self.cache is not None:

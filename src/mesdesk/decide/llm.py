@@ -23,14 +23,13 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-
-import anthropic
-import httpx2
-import openai
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mesdesk.config import Settings
 from mesdesk.errors import ConfigError, ProviderError
+
+if TYPE_CHECKING:  # the SDKs are imported when a client is built (they take seconds to import)
+    import httpx2
 
 ProviderName = Literal["openai", "anthropic"]
 AttemptHook = Callable[[int, ProviderError | None], None]
@@ -39,6 +38,18 @@ ended the previous attempt (None on the first); it may raise to stop (e.g. `Budg
 
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout"})
 MAX_BACKOFF_S = 8.0
+
+
+class BilledProviderError(ProviderError):
+    """A failure on an answer that did come back (refusal, incomplete, not JSON): its tokens were billed."""
+
+    def __init__(
+        self, message: str, *, provider: str, kind: str, input_tokens: int, output_tokens: int, cost_usd: float
+    ) -> None:
+        super().__init__(message, provider=provider, kind=kind)
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cost_usd = cost_usd
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +208,20 @@ def _provider_error(provider: str, message: str, kind: str, retry_after_s: float
     return ProviderError(message, provider=provider, kind=kind, retry_after_s=retry_after_s)
 
 
+def _billed(
+    provider: str, exc: ProviderError, input_tokens: int, output_tokens: int, cfg: LLMSettings
+) -> BilledProviderError:
+    message = str(exc).removeprefix(f"{provider}: ")
+    return BilledProviderError(
+        message,
+        provider=provider,
+        kind=exc.kind,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cfg.cost_usd(input_tokens, output_tokens),
+    )
+
+
 def _retry_after_header(headers: Mapping[str, str]) -> float | None:
     raw = headers.get("retry-after")
     try:
@@ -232,8 +257,11 @@ class OpenAIJSONClient:
         http_client: httpx2.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        import openai
+
         self._cfg = cfg
         self._sleep = sleep
+        self._errors = openai
         self._sdk = openai.OpenAI(
             api_key=cfg.api_key,
             base_url=cfg.base_url,
@@ -260,6 +288,9 @@ class OpenAIJSONClient:
 
         return _with_retries(self.provider, self._cfg.max_retries, once, before_attempt, self._sleep)
 
+    def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
+        return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
+
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
         try:
@@ -271,29 +302,32 @@ class OpenAIJSONClient:
                 text={"format": {"type": "json_schema", "name": schema_name, "schema": dict(schema), "strict": True}},
                 store=False,
             )
-        except openai.APITimeoutError as exc:
+        except self._errors.APITimeoutError as exc:
             raise _provider_error(self.provider, f"no answer within {self._cfg.timeout_s} s", "timeout") from exc
-        except openai.APIConnectionError as exc:
+        except self._errors.APIConnectionError as exc:
             raise _provider_error(self.provider, f"connection failed: {exc}", "server") from exc
-        except openai.APIStatusError as exc:
+        except self._errors.APIStatusError as exc:
             kind = _status_kind(exc.status_code)
             retry_after = _retry_after_header(exc.response.headers)
             raise _provider_error(self.provider, f"HTTP {exc.status_code}: {exc.message}", kind, retry_after) from exc
-        except openai.APIError as exc:  # a malformed response body
+        except self._errors.APIError as exc:  # a malformed response body
             raise _provider_error(self.provider, f"bad response: {exc}", "payload") from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         usage = response.usage
         input_tokens = usage.input_tokens if usage is not None else 0
         output_tokens = usage.output_tokens if usage is not None else 0
-        for item in response.output:
-            if item.type == "message":
-                for content in item.content:
-                    if content.type == "refusal":
-                        raise _provider_error(self.provider, f"model refused: {content.refusal[:200]}", "refusal")
-        if response.status not in (None, "completed"):
-            detail = response.incomplete_details.reason if response.incomplete_details else None
-            raise _provider_error(self.provider, f"answer {response.status} ({detail})", "payload")
-        data = _json_object(self.provider, response.output_text)
+        try:
+            for item in response.output:
+                if item.type == "message":
+                    for content in item.content:
+                        if content.type == "refusal":
+                            raise _provider_error(self.provider, f"model refused: {content.refusal[:200]}", "refusal")
+            if response.status not in (None, "completed"):
+                detail = response.incomplete_details.reason if response.incomplete_details else None
+                raise _provider_error(self.provider, f"answer {response.status} ({detail})", "payload")
+            data = _json_object(self.provider, response.output_text)
+        except ProviderError as exc:
+            raise self._billed(exc, input_tokens, output_tokens) from exc
         return LLMReply(
             data=data,
             input_tokens=input_tokens,
@@ -320,8 +354,11 @@ class AnthropicJSONClient:
         http_client: httpx2.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        import anthropic
+
         self._cfg = cfg
         self._sleep = sleep
+        self._errors = anthropic
         self._sdk = anthropic.Anthropic(
             api_key=cfg.api_key,
             base_url=cfg.base_url,
@@ -348,6 +385,27 @@ class AnthropicJSONClient:
 
         return _with_retries(self.provider, self._cfg.max_retries, once, before_attempt, self._sleep)
 
+    def _tool_input(self, message: Any, schema_name: str) -> dict[str, Any]:
+        if message.stop_reason == "refusal":
+            raise _provider_error(self.provider, "model refused (stop_reason=refusal)", "refusal")
+        if message.stop_reason == "max_tokens":
+            raise _provider_error(self.provider, "answer cut at max_tokens: incomplete", "payload")
+        tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == schema_name]
+        if not tool_inputs:
+            texts = " ".join(b.text for b in message.content if b.type == "text")
+            raise _provider_error(
+                self.provider,
+                f"no {schema_name} tool call (stop_reason={message.stop_reason}): {texts[:120]!r}",
+                "payload",
+            )
+        data = tool_inputs[0]
+        if not isinstance(data, dict):
+            raise _provider_error(self.provider, f"tool input is not an object: {data!r:.120}", "payload")
+        return dict(data)
+
+    def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
+        return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
+
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
         try:
@@ -365,34 +423,23 @@ class AnthropicJSONClient:
                 ],
                 tool_choice={"type": "tool", "name": schema_name},
             )
-        except anthropic.APITimeoutError as exc:
+        except self._errors.APITimeoutError as exc:
             raise _provider_error(self.provider, f"no answer within {self._cfg.timeout_s} s", "timeout") from exc
-        except anthropic.APIConnectionError as exc:
+        except self._errors.APIConnectionError as exc:
             raise _provider_error(self.provider, f"connection failed: {exc}", "server") from exc
-        except anthropic.APIStatusError as exc:
+        except self._errors.APIStatusError as exc:
             kind = _status_kind(exc.status_code)
             retry_after = _retry_after_header(exc.response.headers)
             raise _provider_error(self.provider, f"HTTP {exc.status_code}: {exc.message}", kind, retry_after) from exc
-        except anthropic.APIError as exc:
+        except self._errors.APIError as exc:
             raise _provider_error(self.provider, f"bad response: {exc}", "payload") from exc
         latency_ms = (time.perf_counter() - started) * 1000.0
         input_tokens = message.usage.input_tokens
         output_tokens = message.usage.output_tokens
-        if message.stop_reason == "refusal":
-            raise _provider_error(self.provider, "model refused (stop_reason=refusal)", "refusal")
-        if message.stop_reason == "max_tokens":
-            raise _provider_error(self.provider, "answer cut at max_tokens: incomplete", "payload")
-        tool_inputs = [b.input for b in message.content if b.type == "tool_use" and b.name == schema_name]
-        if not tool_inputs:
-            texts = " ".join(b.text for b in message.content if b.type == "text")
-            raise _provider_error(
-                self.provider,
-                f"no {schema_name} tool call (stop_reason={message.stop_reason}): {texts[:120]!r}",
-                "payload",
-            )
-        data = tool_inputs[0]
-        if not isinstance(data, dict):
-            raise _provider_error(self.provider, f"tool input is not an object: {data!r:.120}", "payload")
+        try:
+            data = self._tool_input(message, schema_name)
+        except ProviderError as exc:
+            raise self._billed(exc, input_tokens, output_tokens) from exc
         return LLMReply(
             data=dict(data),
             input_tokens=input_tokens,

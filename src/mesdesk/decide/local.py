@@ -19,13 +19,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from mesdesk.calendar import trading_day
 from mesdesk.decide.base import DecisionContext
@@ -115,7 +112,7 @@ class LocalDecider:
         self._by_key: dict[str, Outcome] = {}
         self._sorted: list[Outcome] = []
         self._times: list[datetime] = []
-        self._model: Pipeline | None = None
+        self._model: Any = None  # a fitted sklearn Pipeline
         self._columns: tuple[str, ...] = ()
         self._fit_day: date | None = None
         self._fit_n = 0
@@ -154,6 +151,11 @@ class LocalDecider:
         if not columns:
             self._model, self._columns, self._fit_n = None, (), len(known)
             return False
+        from sklearn.impute import SimpleImputer  # imported on first fit: it takes seconds
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         x = np.array([[o.features.get(c, math.nan) for c in columns] for o in known], dtype=float)
         y = np.array([int(o.win) for o in known])
         model = make_pipeline(

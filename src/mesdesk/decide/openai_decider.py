@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import httpx2
+from typing import TYPE_CHECKING
 
 from mesdesk.config import Settings
 from mesdesk.decide.calibration import ConfidencePolicy
 from mesdesk.decide.llm import make_llm_client
 from mesdesk.decide.llm_decider import LLMDecider
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 class OpenAIDecider(LLMDecider):

@@ -13,7 +13,12 @@ from mesdesk.model import Candidate, Decision, DecisionStatus
 
 
 class RuleDecider:
-    """Take when `prefilter_score >= threshold` (default 75), else skip."""
+    """Take when `prefilter_score >= threshold` (default 75), else skip.
+
+    `needs_bars = False` tells the engine this decider never reads `context.recent_bars`.
+    """
+
+    needs_bars = False
 
     def __init__(self, threshold: float = 75.0) -> None:
         if not 0.0 <= threshold <= 100.0:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,6 +11,7 @@ from mesdesk.calendar import trading_day
 from mesdesk.errors import DataError
 from mesdesk.model import Candidate, Direction, SetupType
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REQUIRED_COLUMNS = ("ts", "setup_type", "direction", "ref_entry", "prefilter_score")
 # Columns that are not features (identity, labels, text).
 NON_FEATURES = frozenset(
@@ -73,39 +73,64 @@ def passed_mask(candidates: pd.DataFrame, threshold: float) -> np.ndarray:
     return np.asarray(candidates["prefilter_score"].to_numpy(dtype=np.float64) >= threshold)
 
 
-def _cell(frame: pd.DataFrame, column: str, row: int) -> Any:
-    return frame[column].iat[row]
+class CandidateTable:
+    """Column arrays of a candidate frame, so single rows become `Candidate`s without pandas lookups."""
 
+    def __init__(self, frame: pd.DataFrame) -> None:
+        check_candidates(frame)
+        n = len(frame)
+        self.n = n
+        self.ts_ns = candidate_ns(frame)
+        self.setup = frame["setup_type"].astype(str).to_numpy(dtype=object)
+        self.direction = frame["direction"].astype(str).to_numpy(dtype=object)
+        self.sign = np.where(self.direction == "long", 1, -1)
+        self.ref_entry = frame["ref_entry"].to_numpy(dtype=np.float64)
+        self.score = frame["prefilter_score"].to_numpy(dtype=np.float64)
+        self.volume_multiple = self._floats(frame, "volume_multiple")
+        self.atr_5m = self._floats(frame, "atr_5m")
+        self.session = (
+            frame["session_label"].astype(str).to_numpy(dtype=object)
+            if "session_label" in frame.columns
+            else np.full(n, "", dtype=object)
+        )
+        if "trading_day" in frame.columns:
+            days = pd.to_datetime(frame["trading_day"]).to_numpy().astype("datetime64[D]")
+            self.day: list[date | None] = days.astype(object).tolist()  # NaT becomes None
+        else:
+            self.day = [None] * n
+        self.feature_names = [
+            c for c in frame.columns if c not in NON_FEATURES and pd.api.types.is_numeric_dtype(frame[c].dtype)
+        ]
+        self.features = (
+            frame[self.feature_names].to_numpy(dtype=np.float64)
+            if self.feature_names
+            else np.empty((n, 0), dtype=np.float64)
+        )
 
-def _float(frame: pd.DataFrame, column: str, row: int) -> float:
-    if column not in frame.columns:
-        return float("nan")
-    value = _cell(frame, column, row)
-    return float("nan") if value is None else float(value)
+    @staticmethod
+    def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+        if column not in frame.columns:
+            return np.full(len(frame), np.nan)
+        return np.asarray(frame[column].to_numpy(dtype=np.float64))
+
+    def candidate(self, row: int) -> Candidate:
+        """The `Candidate` of one row (features: every numeric column beyond the identity ones)."""
+        ts = _EPOCH + timedelta(microseconds=int(self.ts_ns[row]) // 1000)
+        day = self.day[row]
+        return Candidate(
+            ts=ts,
+            setup_type=SetupType(self.setup[row]),
+            direction=Direction(self.direction[row]),
+            ref_entry=float(self.ref_entry[row]),
+            prefilter_score=float(self.score[row]),
+            volume_multiple=float(self.volume_multiple[row]),
+            atr_5m=float(self.atr_5m[row]),
+            session_label=str(self.session[row]),
+            trading_day=day if day is not None else trading_day(ts),
+            features=dict(zip(self.feature_names, self.features[row].tolist(), strict=True)),
+        )
 
 
 def candidate_from_row(frame: pd.DataFrame, row: int) -> Candidate:
-    """The `Candidate` of row `row` (features: every other numeric column)."""
-    ts = pd.Timestamp(_cell(frame, "ts", row)).to_pydatetime()
-    raw_day = _cell(frame, "trading_day", row) if "trading_day" in frame.columns else None
-    if raw_day is not None and not pd.isna(raw_day):
-        day: date = pd.Timestamp(raw_day).date()
-    else:
-        day = trading_day(ts)
-    features = {
-        c: float(_cell(frame, c, row))
-        for c in frame.columns
-        if c not in NON_FEATURES and pd.api.types.is_numeric_dtype(frame[c].dtype)
-    }
-    return Candidate(
-        ts=ts,
-        setup_type=SetupType(str(frame["setup_type"].iat[row])),
-        direction=Direction(str(frame["direction"].iat[row])),
-        ref_entry=float(_cell(frame, "ref_entry", row)),
-        prefilter_score=float(_cell(frame, "prefilter_score", row)),
-        volume_multiple=_float(frame, "volume_multiple", row),
-        atr_5m=_float(frame, "atr_5m", row),
-        session_label=str(frame["session_label"].iat[row]) if "session_label" in frame.columns else "",
-        trading_day=day,
-        features=features,
-    )
+    """The `Candidate` of row `row` of a candidate frame (see `CandidateTable` for many rows)."""
+    return CandidateTable(frame.iloc[row : row + 1]).candidate(0)

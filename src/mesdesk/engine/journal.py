@@ -68,6 +68,17 @@ TRADE_COLUMNS: tuple[str, ...] = (
 CANDIDATE_RENAMES = {"setup_type": "setup"}
 
 
+def result_of(pnl_pts: float, exit_reason: str) -> str:
+    """The result of one trade, by the same rule as `trade_result`."""
+    if exit_reason == "open":
+        return "open"
+    if pnl_pts > 1e-9:
+        return "win"
+    if pnl_pts < -1e-9 and exit_reason != "be":
+        return "loss"
+    return "scratch"
+
+
 def trade_result(pnl_pts: np.ndarray, exit_reason: np.ndarray) -> np.ndarray:
     """win (net > 0), loss (net < 0 and not a breakeven exit), scratch (breakeven exit or net 0), open."""
     pnl = np.asarray(pnl_pts, dtype=np.float64)
@@ -94,11 +105,16 @@ def trades_from_journal(journal: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, list(TRADE_COLUMNS)].reset_index(drop=True)
 
 
-def write_journal(journal: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
-    """Write journal.parquet and journal.csv into `folder`; returns both paths."""
+def write_journal(
+    journal: pd.DataFrame, folder: Path, formats: tuple[str, ...] = ("parquet", "csv")
+) -> tuple[Path, ...]:
+    """Write journal.parquet and/or journal.csv into `folder`; returns the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
-    parquet = folder / "journal.parquet"
-    csv = folder / "journal.csv"
-    journal.to_parquet(parquet, index=False)
-    journal.to_csv(csv, index=False)
-    return parquet, csv
+    written = []
+    if "parquet" in formats:
+        written.append(folder / "journal.parquet")
+        journal.to_parquet(written[-1], index=False)
+    if "csv" in formats:
+        written.append(folder / "journal.csv")
+        journal.to_csv(written[-1], index=False)
+    return tuple(written)

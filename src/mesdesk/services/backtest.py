@@ -42,6 +42,7 @@ class BacktestRequest:
     chart_day: date | None = None
     seed: int = 7
     slippage_ticks: int = 1
+    min_score: float | None = None
     write: bool = True
     cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
 
@@ -101,7 +102,12 @@ def load_path_bars(req: BacktestRequest, settings: Settings, timeframe: Timefram
         return resampled
     if req.source == "synthetic":
         synthetic = _load_module("mesdesk.data.synthetic", "the synthetic market")
-        one_minute: pd.DataFrame = synthetic.generate_days(req.days, synthetic.SyntheticConfig(seed=req.seed))
+        cfg = synthetic.SyntheticConfig(seed=req.seed)
+        if req.start is not None:  # a calendar range: every CME session in [start, end]
+            last = req.end or req.start + timedelta(days=max(1, req.days) * 7 // 5 + 2)
+            one_minute: pd.DataFrame = synthetic.generate_bars(req.start, last, cfg)
+        else:
+            one_minute = synthetic.generate_days(req.days, cfg)
         if timeframe is Timeframe.M1:
             return one_minute
         if timeframe is Timeframe.S1:
@@ -143,22 +149,78 @@ def _trading_days(bars: pd.DataFrame) -> Any:
     return trading_days(pd.DatetimeIndex(bars.index))
 
 
-def make_decider(name: str) -> Decider:
+def make_decider(name: str, min_score: float | None = None) -> Decider:
     if name == "rules":
-        return RuleDecider()
+        return RuleDecider() if min_score is None else RuleDecider(threshold=min_score)
     raise ConfigError(f"--decider {name!r}: choose rules, local, openai, anthropic or auto")
 
 
-def engine_config(settings: Settings, req: BacktestRequest, first: date, last: date) -> EngineConfig:
+def engine_config(settings: Settings, slippage_ticks: int, first: date, last: date) -> EngineConfig:
     """The seed's rules with DAILY_POINT_STOP, MESDESK_RTH_END and the calendar's early closes."""
     session = SessionConfig.from_settings(settings)
     calendar = importlib.import_module("mesdesk.calendar")
     if hasattr(calendar, "early_closes"):
         session = replace(session, early_closes=calendar.early_closes(first, last))
     return EngineConfig(
-        execution=ExecutionConfig(slippage_ticks=req.slippage_ticks),
+        execution=ExecutionConfig(slippage_ticks=slippage_ticks),
         limits=RiskLimits.from_settings(settings),
         session=session,
+    )
+
+
+def backtest_frames(
+    bars: pd.DataFrame,
+    timeframe: Timeframe,
+    settings: Settings,
+    *,
+    sub_bars: pd.DataFrame | None = None,
+    decider: str = "rules",
+    slippage_ticks: int = 1,
+    min_score: float | None = None,
+    request: BacktestRequest | None = None,
+    http_client: Any = None,
+) -> BacktestReport:
+    """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written).
+
+    The rule decider runs here; the other deciders run through `mesdesk.services.decisions`
+    (LLM cache, budget, calibration), which returns the same pair of runs plus its own tables.
+    """
+    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
+    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
+    if min_score is not None:
+        candidates = candidates.assign(passed_prefilter=candidates["prefilter_score"] >= min_score)
+    days = _trading_days(bars)
+    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
+    config = engine_config(settings, slippage_ticks, first, last)
+    optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+    span = pd.Timedelta(timeframe.span)
+    extras: dict[str, Any] = {}
+    if decider == "rules":
+        result = run_backtest(bars, candidates, make_decider(decider, min_score), config, sub_bars, bar_span=span)
+        optimistic = run_backtest(
+            bars, candidates, make_decider(decider, min_score), optimistic_cfg, sub_bars, bar_span=span
+        )
+    else:
+        from mesdesk.services import decisions as svc
+
+        req = request or BacktestRequest(decider=decider, slippage_ticks=slippage_ticks, min_score=min_score)
+        result, optimistic, extras = svc.run_backtest_pair(
+            req, settings, bars, candidates, (config, optimistic_cfg), sub_bars, span, http_client=http_client
+        )
+    return BacktestReport(
+        stats=trade_stats(result.trades),
+        optimistic=trade_stats(optimistic.trades),
+        by_setup=breakdown(result.trades, "setup"),
+        by_session=breakdown(result.trades, "session"),
+        trades=result.trades,
+        journal=result.journal,
+        bars=bars,
+        candidates=len(candidates),
+        first_bar=pd.Timestamp(bars.index[0]).to_pydatetime(),
+        last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
+        out=None,
+        files=(),
+        **extras,
     )
 
 
@@ -175,43 +237,26 @@ def run_backtest_job(
     bars = _clip(load_path_bars(req, settings, timeframe), req)
     if len(bars) < 2:
         raise ConfigError("no bars in the requested range")
+    if req.chart_day is not None:
+        days = {pd.Timestamp(d).date() for d in set(_trading_days(bars).tolist())}
+        if req.chart_day not in days:
+            raise ConfigError(f"--chart-day {req.chart_day}: no bars that day (data spans {min(days)} to {max(days)})")
     sub_bars = None
     if req.sub_bars is not None:
         sub_tf = Timeframe.parse(req.sub_bars)
         if sub_tf.span >= timeframe.span:
             raise ConfigError(f"--sub-bars {req.sub_bars} must be finer than --timeframe {req.timeframe}")
         sub_bars = _clip(load_path_bars(req, settings, sub_tf), req)
-    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
-    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
-    days = _trading_days(bars)
-    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
-    config = engine_config(settings, req, first, last)
-    optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-    span = pd.Timedelta(timeframe.span)
-    extras: dict[str, Any] = {}
-    if req.decider == "rules":
-        result = run_backtest(bars, candidates, make_decider(req.decider), config, sub_bars, bar_span=span)
-        optimistic = run_backtest(bars, candidates, make_decider(req.decider), optimistic_cfg, sub_bars, bar_span=span)
-    else:
-        from mesdesk.services import decisions as svc
-
-        result, optimistic, extras = svc.run_backtest_pair(
-            req, settings, bars, candidates, (config, optimistic_cfg), sub_bars, span, http_client=http_client
-        )
-    report = BacktestReport(
-        stats=trade_stats(result.trades),
-        optimistic=trade_stats(optimistic.trades),
-        by_setup=breakdown(result.trades, "setup"),
-        by_session=breakdown(result.trades, "session"),
-        trades=result.trades,
-        journal=result.journal,
-        bars=bars,
-        candidates=len(candidates),
-        first_bar=pd.Timestamp(bars.index[0]).to_pydatetime(),
-        last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
-        out=None,
-        files=(),
-        **extras,
+    report = backtest_frames(
+        bars,
+        timeframe,
+        settings,
+        sub_bars=sub_bars,
+        decider=req.decider,
+        slippage_ticks=req.slippage_ticks,
+        min_score=req.min_score,
+        request=req,
+        http_client=http_client,
     )
     if not req.write:
         return report
@@ -226,5 +271,5 @@ def write_outputs(report: BacktestReport, out: Path, chart_day: date | None) -> 
     out.mkdir(parents=True, exist_ok=True)
     trades_csv = out / "trades.csv"
     report.trades.to_csv(trades_csv, index=False)
-    parquet, csv = write_journal(report.journal, out)
-    return (trades_csv, parquet, csv, *write_report(report, out, chart_day))
+    journal_files = write_journal(report.journal, out)
+    return (trades_csv, *journal_files, *write_report(report, out, chart_day))

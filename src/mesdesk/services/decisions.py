@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
 import pandas as pd
 
 from mesdesk.config import Settings
@@ -29,7 +28,11 @@ from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcome
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
+if TYPE_CHECKING:
+    import httpx2
+
 DECIDER_NAMES = ("auto", "local", "openai", "anthropic")
+_STEP = pd.Timedelta(minutes=15)
 EXTRA_COLUMNS = ("calibrated", "input_tokens", "output_tokens", "cost_usd", "latency_ms")
 
 
@@ -56,6 +59,7 @@ class DecisionTap:
         self._engine: Any = None
         self._extras: dict[str, dict[str, float | None]] = {}
         self.decisions: dict[str, Decision] = {}
+        self._fed_at: object = None
 
     @property
     def name(self) -> str:
@@ -75,7 +79,10 @@ class DecisionTap:
 
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]:
         if self._engine is not None:
-            self.feed(self._engine.journal())
+            stamp = self._engine.clock.now()
+            if stamp != self._fed_at:  # one journal read per engine step is enough
+                self.feed(self._engine.journal())
+                self._fed_at = stamp
         out = self.inner.decide(candidates, context)
         for c, d in zip(candidates, out, strict=False):
             self.decisions[c.key] = d
@@ -239,8 +246,13 @@ def run_tapped(
     sub_bars: pd.DataFrame | None = None,
     *,
     bar_span: pd.Timedelta | None = None,
+    step: pd.Timedelta = _STEP,
 ) -> Any:
-    """`engine.run_backtest` with the tap attached, so learners see outcomes as the run resolves them."""
+    """`engine.run_backtest` with the tap attached, so learners see outcomes as the run resolves them.
+
+    The simulated clock advances in `step`s; outcomes of candidates decided in an earlier step reach
+    the learners (each still uses only those resolved before its decision time).
+    """
     from mesdesk.clock import SimClock
     from mesdesk.engine import Engine, EngineResult, trades_from_journal
     from mesdesk.engine.loop import infer_span
@@ -249,9 +261,17 @@ def run_tapped(
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
-    engine = Engine(config, run.tap, SimClock(end.to_pydatetime()), bar_span=span, path_span=path_span)
+    start = pd.DatetimeIndex(bars.index)[0].floor(step)
+    clock = SimClock(start.to_pydatetime())
+    engine = Engine(config, run.tap, clock, bar_span=span, path_span=path_span)
     run.tap.attach(engine)
-    engine.advance(bars, candidates, sub_bars)
+    # The clock moves in steps: each `advance` processes what is known at the step's time (the engine
+    # never reads a bar that closes later), and the journal the learners read grows between steps.
+    for t in pd.date_range(start + step, end, freq=step).append(pd.DatetimeIndex([end])):
+        if t <= pd.Timestamp(clock.now()):
+            continue
+        clock.advance_to(t.to_pydatetime())
+        engine.advance(bars, candidates, sub_bars)
     journal = run.tap.annotate(engine.journal())
     return EngineResult(journal=journal, trades=trades_from_journal(journal), config=config)
 
@@ -344,3 +364,13 @@ def report_parts(journal: pd.DataFrame, run: DeciderRun) -> dict[str, Any]:
         "calibration": reliability_frame(rel),
         "decider_notes": tuple(notes),
     }
+
+
+def budget_status(settings: Settings, now: datetime | None = None, *, scope: str = "live") -> dict[str, object]:
+    """The seed's /metrics/budget for the trading day of `now` (default: the wall clock)."""
+    store = _store(settings, None)
+    try:
+        status = Budget(store, settings.daily_gpt_call_cap, scope=scope).status(now or datetime.now(UTC))
+    finally:
+        store.dispose()
+    return status.as_metrics()
