@@ -45,8 +45,8 @@ def session_bars(days: int, *, freq: str = "5min", seed: int = 1, start: str = "
 
 @pytest.fixture(name="bars_5m", scope="session")
 def fixture_bars_5m() -> pd.DataFrame:
-    """About 25 trading days of 5-minute bars (6,900 bars)."""
-    return session_bars(25)
+    """15 trading days of 5-minute bars (4,140 bars)."""
+    return session_bars(15)
 
 
 @pytest.fixture(name="settings")

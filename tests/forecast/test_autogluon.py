@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mesdesk.cli import main
 from mesdesk.config import Settings
 from mesdesk.errors import ConfigError
 from mesdesk.forecast.autogluon_trainer import (
@@ -84,10 +85,14 @@ def test_bad_training_flags_are_named(kwargs: dict[str, object], match: str) -> 
         TrainConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "autogluon.timeseries", None)
     with pytest.raises(ConfigError, match=r"pip install 'mesdesk\[autogluon\]'"):
         require_autogluon()
+    with pytest.raises(SystemExit) as exc:
+        main(["train-autogluon", "--quality", "fast", "--time-limit", "10"])
+    assert exc.value.code == 2
+    assert "pip install 'mesdesk[autogluon]'" in capsys.readouterr().err
 
 
 @pytest.mark.autogluon
@@ -131,5 +136,6 @@ def test_trains_for_real_writes_outputs_and_serves_the_endpoint(tmp_path: Path, 
         cache=ForecastCache(0),
     )
     assert payload["llm_metadata"]["provider"] == "autogluon"
+    assert payload["llm_metadata"]["model"] == f"autogluon_mes_1h/{summary['best_model']}"
     assert set(payload["forecast_numeric_pct"]) <= {"60m", "4h", "24h"}
     assert payload["forecast_numeric_pct"]["60m"] == pytest.approx(summary["horizons"]["60m"]["return_pct"])

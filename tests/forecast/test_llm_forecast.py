@@ -141,6 +141,17 @@ def test_concurrent_polls_at_a_cache_miss_spend_one_call(
     assert sorted(o["llm_metadata"]["cached"] for o in outs) == [False, True, True]
 
 
+def test_a_broken_budget_store_falls_back_instead_of_failing(bars_5m: pd.DataFrame, settings: Settings) -> None:
+    class BrokenBudget:
+        def reserve(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("database is locked")
+
+    fake = FakeProvider("openai", _tilt)
+    out = _ask("gpt", fake, bars_5m, settings, BrokenBudget())  # type: ignore[arg-type]
+    assert fake.requests == []
+    assert out["llm_metadata"]["fallback_reason"] == "unexpected RuntimeError: database is locked"
+
+
 def test_default_budget_lives_in_the_settings_store(bars_5m: pd.DataFrame, settings: Settings) -> None:
     fake = FakeProvider("openai", _tilt)
     _ask("gpt", fake, bars_5m, settings, None)  # no budget given: the store of MESDESK_DATA_DIR

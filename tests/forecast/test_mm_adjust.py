@@ -77,3 +77,10 @@ def test_both_timeframes_are_averaged() -> None:
     ]
     adj = measured_move_adjustment(_frame(rows), T, 100.0)
     assert adj.points == pytest.approx((3.0 - 3.5) / 2)
+
+
+def test_the_outcome_of_a_signal_is_not_peeked_at_before_it_resolves() -> None:
+    void_later = _sig("4h", "long", "2025-03-10 14:00", "2025-03-10 16:00", "void", target=110.0, stop=96.0)
+    void_before = _sig("4h", "long", "2025-03-10 14:00", "2025-03-10 14:05", "void", target=110.0, stop=96.0)
+    assert measured_move_adjustment(_frame([void_later]), T, 100.0).points == pytest.approx(3.0)
+    assert measured_move_adjustment(_frame([void_before]), T, 100.0).points == 0.0

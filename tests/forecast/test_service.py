@@ -106,3 +106,19 @@ def test_full_payload_joins_signals_and_forecast(bars_5m: pd.DataFrame, settings
     assert set(full["signals"]) == {"5m", "15m", "1h", "4h", "1d"}
     assert all(isinstance(v, list) for v in full["signals"].values())
     assert full["forecast"]["model"] == "quant"
+
+
+def test_the_payload_made_at_t_does_not_change_when_later_bars_arrive(settings: Settings) -> None:
+    from mesdesk.forecast.features import build_features
+    from mesdesk.forecast.macro import synthetic_macro
+    from mesdesk.timeframes import Timeframe
+
+    from .conftest import session_bars
+
+    bars = session_bars(14, seed=21)
+    cut = bars.loc[: bars.index[len(bars) * 3 // 4]]
+    early = forecast_payload("quant", request=REQUEST, settings=settings, bars=cut, cache=ForecastCache(0))
+    as_of = pd.Timestamp(early["as_of"])
+    assert as_of == cut.index[-1] + pd.Timedelta(minutes=5)  # decided at the close of the last bar
+    later = build_features(bars, Timeframe.M5, synthetic_macro(bars)).frame.loc[as_of]
+    assert early["features_last_row"] == pytest.approx(later.to_dict())

@@ -273,7 +273,12 @@ def train(bars: pd.DataFrame, cfg: TrainConfig, *, bars_from: str = "given bars"
         },
     }
     cfg.summary_json.write_text(json.dumps(summary, indent=2))
-    meta = {"timeframe": cfg.timeframe.value, "prediction_length": length, "config": _config_dict(cfg)}
+    meta = {
+        "timeframe": cfg.timeframe.value,
+        "prediction_length": length,
+        "best_model": predictor.model_best,
+        "config": _config_dict(cfg),
+    }
     (cfg.model_dir / META_FILE).write_text(json.dumps(meta, indent=2))
     return summary
 
@@ -321,7 +326,14 @@ def find_model_dir(models_dir: Path) -> Path:
     return (preferred or candidates)[0]
 
 
-def forecast_from_trained(models_dir: Path, bars: pd.DataFrame, labels: list[str]) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class TrainedForecast:
+    returns_pct: dict[str, float]
+    model_dir: Path
+    best_model: str
+
+
+def forecast_from_trained(models_dir: Path, bars: pd.DataFrame, labels: list[str]) -> TrainedForecast:
     """Percent returns per horizon from the trained model, predicting from the latest `bars`."""
     agts = require_autogluon()
     path = find_model_dir(models_dir)
@@ -338,4 +350,8 @@ def forecast_from_trained(models_dir: Path, bars: pd.DataFrame, labels: list[str
         raise ConfigError(f"the trained model ({path.name}) forecasts {len(mean)} steps: none of {labels} fits")
     steps = horizon_steps(wanted, timeframe)
     returns = _horizon_returns(mean, float(grid.close.iloc[-1]), steps)
-    return {label: float(v["return_pct"]) for label, v in returns.items()}
+    return TrainedForecast(
+        returns_pct={label: float(v["return_pct"]) for label, v in returns.items()},
+        model_dir=path,
+        best_model=str(meta.get("best_model", "?")),
+    )

@@ -3,7 +3,8 @@
 For each of the 1d and 4h timeframes, at the decision time `t`:
 
 1. the **active signal** is the latest one confirmed at or before `t` that passed the VIX regime
-   filter, is not yet resolved at `t` (`resolved_at` later than `t`, or still open) and was not void;
+   filter and is not yet resolved at `t` (`resolved_at` later than `t`, or still open; a signal that
+   turns out void is known to be void only from its `resolved_at`, so the outcome is never peeked at);
 2. its **hit rate** `p` is the share of that timeframe's earlier signals (VIX-passed, resolved at or
    before `t`, so known at `t`) that reached target_100 before their stop, counting only signals that
    ended at a target or a stop (an expiry says nothing about which side was right), with a Laplace
@@ -71,7 +72,8 @@ def _one_timeframe(signals: pd.DataFrame, tf: Timeframe, t: pd.Timestamp, price:
     known_done = resolved <= t_ns
     hits = int(np.sum(known_done & np.isin(outcome, HITS)))
     stops = int(np.sum(known_done & (outcome == "stop")))
-    active = np.flatnonzero((confirmed <= t_ns) & (resolved > t_ns) & (outcome != "void"))
+    # a void signal is known to be void only from its resolution, so before it, it is active like any other
+    active = np.flatnonzero((confirmed <= t_ns) & (resolved > t_ns))
     if active.size == 0:
         return None
     row = sig.iloc[int(active[np.argmax(confirmed[active])])]

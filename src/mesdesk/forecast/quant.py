@@ -31,7 +31,6 @@ from mesdesk.forecast.models import (
     holdout_split,
     make_mlp,
     make_ridge,
-    score,
     walk_forward,
 )
 
@@ -203,15 +202,3 @@ def evaluate(
         mlp = walk_forward(rows.X, rows.y, rows.t_ns, h.ns, lambda: make_mlp(cfg), **kw)
         results.append(HorizonEvaluation(h.label, ridge.score, mlp.score, len(rows.y), ridge.n_folds))
     return results, dropped
-
-
-__all__ = [
-    "Diagnostics",
-    "HorizonEvaluation",
-    "QuantResult",
-    "Rows",
-    "evaluate",
-    "quant_forecast",
-    "score",
-    "training_rows",
-]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -24,6 +25,7 @@ from typing import Any, Literal
 
 import httpx2
 import pandas as pd
+from sqlalchemy import Engine
 
 from mesdesk.config import Settings, load_settings
 from mesdesk.data.resample import resample
@@ -42,6 +44,8 @@ from mesdesk.forecast.quant import HorizonEvaluation, QuantResult, evaluate, qua
 from mesdesk.services.scan import SOURCES, ScanRequest, load_scan_bars, signal_records
 from mesdesk.setups.measured_move_scan import ScanConfig, base_span, scan_bars
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
+
+log = logging.getLogger(__name__)
 
 ModelName = Literal["quant", "gpt", "opus", "autogluon"]
 MODELS: tuple[str, ...] = ("quant", "gpt", "opus", "autogluon")
@@ -234,6 +238,9 @@ def _ask(
         return baseline, meta | {"fallback_used": True, "fallback_reason": f"not configured: {exc}"}
     except MesdeskError as exc:
         return baseline, meta | {"fallback_used": True, "fallback_reason": f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - "any failure falls back": a database or SDK surprise included
+        log.exception("LLM forecast failed unexpectedly; serving the quant numbers")
+        return baseline, meta | {"fallback_used": True, "fallback_reason": f"unexpected {type(exc).__name__}: {exc}"}
     meta |= _usage(answer.reply) | {"rationale": answer.rationale}
     return answer.forecast_pct, meta
 
@@ -249,14 +256,24 @@ def _usage(reply: Any) -> dict[str, Any]:
     }
 
 
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 def _store_budget(settings: Settings) -> Budget:
+    """The forecast's budget in the settings' store (one engine per URL, migrated once per process)."""
     from mesdesk.store.base import make_engine, migrate
 
-    try:
-        engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
-    except Exception as exc:  # noqa: BLE001 - any store failure means no budget: fall back
-        raise StoreError(f"budget store unavailable: {exc}") from exc
+    url = settings.resolved_database_url
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            try:
+                engine = make_engine(url)
+                migrate(engine)
+            except Exception as exc:  # noqa: BLE001 - any store failure means no budget: fall back
+                raise StoreError(f"budget store unavailable: {exc}") from exc
+            _ENGINES[url] = engine
     return Budget(engine, settings.daily_gpt_call_cap, scope=BUDGET_SCOPE)
 
 
@@ -288,8 +305,9 @@ def _compute(
     elif model == "autogluon":
         from mesdesk.forecast.autogluon_trainer import forecast_from_trained
 
-        final = forecast_from_trained(settings.autogluon_models_dir, prep.bars, list(baseline))
-        meta = _quant_metadata() | {"provider": "autogluon", "model": "autogluon"}
+        trained = forecast_from_trained(settings.autogluon_models_dir, prep.bars, list(baseline))
+        final = trained.returns_pct
+        meta = _quant_metadata() | {"provider": "autogluon", "model": f"{trained.model_dir.name}/{trained.best_model}"}
     else:
         context = _llm_context(qr, baseline, mm.points, price)
         final, meta = _ask(
