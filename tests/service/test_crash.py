@@ -46,12 +46,15 @@ def serve(tmp: Path, db: str, bars: Path, speed: str) -> Iterator[tuple[subproce
         "MESDESK_DATABASE_URL": db,
         "MESDESK_DATA_DIR": str(tmp),
         "MESDESK_LEASE_TTL_S": "3",
+        "MESDESK_DECIDER": "auto",
+        "OPENAI_API_KEY": "",  # the rule decider: never a paid call from a test
+        "ANTHROPIC_API_KEY": "",
     }
     cmd = [sys.executable, "-c", "from mesdesk.cli import main; main()", "serve", "--port", str(port)]
     cmd += ["--replay", "2025-09-16", "--replay-file", str(bars), "--from", "08:28", "--speed", speed]
     cmd += ["--log-level", "warning"]
     log = (tmp / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _up(base), 60, "the server")

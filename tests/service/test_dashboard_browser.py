@@ -33,7 +33,13 @@ def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path) ->
     chromium = _chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path), MESDESK_DATABASE_URL=f"sqlite:///{tmp_path}/ui.sqlite")
+    settings = load_settings(
+        MESDESK_DATA_DIR=str(tmp_path),
+        MESDESK_DATABASE_URL=f"sqlite:///{tmp_path}/ui.sqlite",
+        MESDESK_DECIDER="auto",
+        OPENAI_API_KEY="",
+        ANTHROPIC_API_KEY="",
+    )
     options = RunnerOptions(replay_day=date(2025, 9, 16), replay_from_ct=time(8, 28), speed=0)
     app = create_app(settings, options)
     with running_server(app) as base:

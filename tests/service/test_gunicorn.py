@@ -63,6 +63,9 @@ def test_two_gunicorn_workers_one_runner_trades(tmp_path: Path) -> None:
         "MESDESK_REPLAY_SPEED": "0",
         "MESDESK_LEASE_TTL_S": "3",
         "PORT": str(port),
+        "MESDESK_DECIDER": "auto",
+        "OPENAI_API_KEY": "",  # the rule decider: never a paid call from a test
+        "ANTHROPIC_API_KEY": "",
     }
     cmd = [
         gunicorn,
@@ -75,7 +78,7 @@ def test_two_gunicorn_workers_one_runner_trades(tmp_path: Path) -> None:
         f"127.0.0.1:{port}",
     ]
     log = (tmp_path / "gunicorn.log").open("wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     try:
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 from mesdesk.calendar import trading_days
 from mesdesk.clock import SimClock
-from mesdesk.config import Settings
+from mesdesk.config import Settings, load_settings
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import run_backtest
@@ -240,3 +241,15 @@ def test_stale_live_data_pauses_with_a_reason_and_resumes(store: ServiceStore, b
     assert snap is not None
     assert not snap.paused
     assert service.runner.cursor == last_open + timedelta(minutes=1)  # the 09:02 bar has not closed yet
+
+
+def test_runner_decider_follows_mesdesk_decider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    db = f"sqlite:///{tmp_path}/d.sqlite"
+    auto = load_settings(MESDESK_DATABASE_URL=db, OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
+    assert isinstance(wiring.default_decider(auto), RuleDecider)
+    local = load_settings(MESDESK_DATABASE_URL=db, MESDESK_DECIDER="local", OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
+    tap = wiring.default_decider(local)
+    assert tap.name == "local"
+    assert callable(getattr(tap, "attach", None))

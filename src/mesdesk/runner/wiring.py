@@ -62,11 +62,22 @@ def candidates_fn() -> CandidateFn:
     return detect
 
 
-def default_decider() -> Decider:
-    """The rule decider (take when the prefilter passes): no key, no network, deterministic."""
-    rules = _module("mesdesk.decide.rules")
-    decider: Decider = rules.RuleDecider()
-    return decider
+def default_decider(settings: Settings) -> Decider:
+    """The runner's decider, chosen by MESDESK_DECIDER.
+
+    `auto` with no LLM key (the default on a fresh machine): the rule decider (take when the
+    prefilter passes), deterministic and free. `auto` with a key, or `local`/`openai`/`anthropic`:
+    the decisions area's guarded decider (local fallback, the daily budget in scope "live", the
+    decision cache), which `/metrics/budget` reports.
+    """
+    decisions = _module("mesdesk.services.decisions")
+    name = decisions.resolve_decider_name(settings.decider, settings)
+    if settings.decider == "auto" and name == "local":
+        rules = _module("mesdesk.decide.rules")
+        rule: Decider = rules.RuleDecider()
+        return rule
+    tap: Decider = decisions.build_decider(settings.decider, settings, scope="live").tap
+    return tap
 
 
 def position_fn(settings: Settings) -> PositionFn:

@@ -20,8 +20,10 @@ import pandas as pd
 
 from mesdesk.bars import validate_bars
 from mesdesk.calendar import CT, trading_day_open, trading_days
+from mesdesk.clock import SimClock
 from mesdesk.config import Settings
 from mesdesk.data.source import BarSource
+from mesdesk.decide.base import Decider
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.service import ServiceContext, Unavailable
@@ -155,7 +157,7 @@ def _holder() -> str:
 def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore) -> RunnerService:
     """The `RunnerService` for `options` (not started)."""
     from mesdesk.runner import wiring
-    from mesdesk.runner.core import PaperRunner, RunnerConfig
+    from mesdesk.runner.core import PaperRunner, RunnerConfig, TradingLoop
 
     try:
         config = RunnerConfig(
@@ -164,12 +166,22 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
             renew_every_s=options.renew_every_s,
             lookback_days=options.lookback_days,
         )
+        decider = wiring.default_decider(settings)
+        make_loop = wiring.loop_factory(settings)
+        attach = getattr(decider, "attach", None)  # the decisions area's tap learns from the day's journal
+
+        def loop_factory(d: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
+            loop = make_loop(d, clock, span)
+            if callable(attach):
+                attach(loop)
+            return loop
+
         runner = PaperRunner(
             store,
             _holder(),
-            loop_factory=wiring.loop_factory(settings),
+            loop_factory=loop_factory,
             candidates_fn=wiring.candidates_fn(),
-            decider=wiring.default_decider(),
+            decider=decider,
             position_fn=wiring.position_fn(settings),
             config=config,
             wall=lambda: datetime.now(UTC),
