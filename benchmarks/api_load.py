@@ -84,12 +84,14 @@ def main() -> None:
             "PYTHONPATH": str(REPO / "src"),
             "MESDESK_DATA_DIR": tmp,
             "MESDESK_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite",
+            "OPENAI_API_KEY": "",  # the rule decider: a benchmark makes no paid call
+            "ANTHROPIC_API_KEY": "",
         }
         cmd = [sys.executable, "-c", "from mesdesk.cli import main; main()", "serve", "--port", str(port)]
         cmd += ["--speed", str(args.speed), "--from", "08:30", "--log-level", "warning"]
         if args.no_runner:
             cmd.append("--no-runner")
-        server = subprocess.Popen(cmd, env=env)  # noqa: S603
+        server = subprocess.Popen(cmd, env=env, cwd=tmp)  # noqa: S603
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 120
