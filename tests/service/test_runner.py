@@ -148,6 +148,8 @@ def test_restart_mid_trade_resumes_position_and_loses_or_doubles_nothing(
     assert second.holding
     assert after.position == before.position or before.position is None
     assert position["entry_price"] is not None
+    assert position["bracket"] == "working"  # the engine's live stop and target, not a recomputation
+    assert {"stop", "target", "breakeven", "trailing"} <= set(position)
     run_to_end(second, wall)
     got = summary(reference_store)
     expected = backtest_trades(bars)
