@@ -46,9 +46,16 @@ class CountingDecider:
 
 
 def make_service(
-    store: ServiceStore, bars: pd.DataFrame, wall: FakeWall, holder: str, decider: Decider | None = None
+    store: ServiceStore,
+    bars: pd.DataFrame,
+    wall: FakeWall,
+    holder: str,
+    decider: Decider | None = None,
+    max_lag_s: float | None = None,
 ) -> RunnerService:
-    config = RunnerConfig(name="replay-test", lease_ttl_s=10, renew_every_s=2, lookback_days=2)
+    config = RunnerConfig(
+        name="replay-test", lease_ttl_s=10, renew_every_s=2, lookback_days=2, max_decision_lag_s=max_lag_s
+    )
     factory = wiring.loop_factory(SETTINGS)
 
     def loop(d: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
@@ -255,3 +262,21 @@ def test_runner_decider_follows_mesdesk_decider(tmp_path: Path, monkeypatch: pyt
     tap = wiring.default_decider(local)
     assert tap.name == "local"
     assert callable(getattr(tap, "attach", None))
+
+
+def test_live_catch_up_after_an_outage_trades_nothing_in_the_past(store: ServiceStore, bars: pd.DataFrame) -> None:
+    first = datetime(2025, 9, 16, 13, 25, tzinfo=UTC)  # 08:25 CT
+    source = StaticSource(bars.loc[: pd.Timestamp(first)])
+    wall = FakeWall(first + timedelta(minutes=1, seconds=5))
+    service = make_service(store, bars, wall, "a", max_lag_s=95)
+    service.driver = LiveDriver(source, symbol="MES", timeframe=Timeframe.M1, lookback_days=2, poll_s=5, grace_s=20)
+    service.run_once()
+    assert service.runner.cursor == first
+    source.frame = bars  # the feed comes back with two hours of bars at once
+    wall.t = datetime(2025, 9, 16, 15, 46, tzinfo=UTC)
+    service.run_once()
+    assert store.trades("replay-test", DAY) == []
+    asked = [r for r in store.journal("replay-test", DAY, limit=1000) if r.decision_source]
+    assert asked
+    assert {r.decision_source for r in asked} == {"late"}
+    assert all("its fill would be in the past" in r.reason for r in asked)

@@ -37,6 +37,7 @@ from mesdesk.store.runner_store import ServiceStore, StepRecord
 log = logging.getLogger(__name__)
 
 STOPPED_SOURCE = "stopped"
+LATE_SOURCE = "late"
 _LIVE_FIELDS = (
     "setup_type",
     "direction",
@@ -72,6 +73,7 @@ class RunnerConfig:
     renew_every_s: float = 3.0
     lookback_days: int = 5
     stale_grace_bars: float = 1.0
+    max_decision_lag_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.renew_every_s >= self.lease_ttl_s:
@@ -85,7 +87,9 @@ class RecordingDecider:
 
     While the runner is stopped (POST /control/stop) new candidates are not sent to the decider: they
     get a recorded skip whose source is "stopped", so the journal says why, and an open position is
-    still managed to its exit.
+    still managed to its exit. Live, a decision due more than `max_lag_s` of wall time ago (bars that
+    arrived late, a restart after an outage) is not taken either (source "late"): its fill would be
+    in the past.
     """
 
     def __init__(
@@ -95,12 +99,14 @@ class RecordingDecider:
         runner: str,
         running: Callable[[], bool],
         wall: Callable[[], datetime],
+        max_lag_s: float | None = None,
     ) -> None:
         self._inner = inner
         self._store = store
         self._runner = runner
         self._running = running
         self._wall = wall
+        self._max_lag_s = max_lag_s
 
     @property
     def name(self) -> str:
@@ -112,23 +118,24 @@ class RecordingDecider:
         missing = [i for i, k in enumerate(keys) if k not in known]
         if missing:
             asked = [candidates[i] for i in missing]
-            if self._running():
-                answers = self._inner.decide(asked, context)
+            lag_s = (self._wall() - context.now).total_seconds()
+            if not self._running():
+                answers = _skips(len(asked), "runner stopped (POST /control/stop): no new entries", STOPPED_SOURCE)
+            elif self._max_lag_s is not None and lag_s > self._max_lag_s:
+                why = f"decision due {lag_s:.0f} s ago (late bars): not traded, its fill would be in the past"
+                answers = _skips(len(asked), why, LATE_SOURCE)
             else:
-                answers = [
-                    Decision(
-                        take=False,
-                        confidence=0.0,
-                        reason="runner stopped (POST /control/stop): no new entries",
-                        source=STOPPED_SOURCE,
-                        status=DecisionStatus.SKIP,
-                    )
-                    for _ in asked
-                ]
+                answers = self._inner.decide(asked, context)
             for i, answer in zip(missing, answers, strict=True):
                 self._store.record_decision(self._runner, keys[i], answer, self._wall())
             known = self._store.recorded_decisions(self._runner, keys)  # first writer wins
         return [known[k] for k in keys]
+
+
+def _skips(n: int, reason: str, source: str) -> list[Decision]:
+    return [
+        Decision(take=False, confidence=0.0, reason=reason, source=source, status=DecisionStatus.SKIP) for _ in range(n)
+    ]
 
 
 # ---------------------------------------------------------------- value conversion
@@ -337,7 +344,9 @@ class PaperRunner:
         self._position_fn = position_fn
         self._wall = wall
         self._running = True
-        self._decider = RecordingDecider(decider, store, config.name, lambda: self._running, wall)
+        self._decider = RecordingDecider(
+            decider, store, config.name, lambda: self._running, wall, max_lag_s=config.max_decision_lag_s
+        )
         self._loop: TradingLoop | None = None
         self._clock: SimClock | None = None
         self._day: date | None = None

@@ -165,6 +165,8 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
             lease_ttl_s=options.lease_ttl_s,
             renew_every_s=options.renew_every_s,
             lookback_days=options.lookback_days,
+            # Live: a decision more than a batch window and a bar late is not traded (fill in the past).
+            max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
         )
         decider = wiring.default_decider(settings)
         make_loop = wiring.loop_factory(settings)
