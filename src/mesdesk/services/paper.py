@@ -236,6 +236,9 @@ def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
 
 def replay_driver(options: RunnerOptions) -> ReplayDriver:
     bars, day, name = replay_bars(options)
+    # The replay trades one trading day: it ends where the next one opens (17:00 CT that evening).
+    day_end = pd.Timestamp(trading_day_open(day + timedelta(days=1)))
+    bars = bars.loc[pd.DatetimeIndex(bars.index) < day_end]
     start = (
         datetime.combine(day, options.replay_from_ct, tzinfo=CT) if options.replay_from_ct else trading_day_open(day)
     )
