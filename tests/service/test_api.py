@@ -251,3 +251,13 @@ def test_dashboard_and_docs_are_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/health", "/metrics/summary", "/metrics/trades", "/mes/signals", "/mes_forecast", "/mes/full"):
         assert p in paths
+
+
+def test_runner_status_says_why_no_runner_trades(tmp_path: Path, sqlite_url: str) -> None:
+    from mesdesk.services.paper import RunnerOptions
+
+    bad = RunnerOptions(replay_day=date(2025, 9, 13))  # a Saturday: no session to replay
+    app = create_app(make_settings(tmp_path, sqlite_url), bad)
+    with TestClient(app) as c:
+        body = c.get("/metrics/runner").json()
+    assert "not a CME trading day" in body["error"]

@@ -119,6 +119,7 @@ class RunnerStatus(BaseModel):
     paused_reason: str | None = None
     position: dict[str, Any] | None = None
     holder: str | None = None
+    error: str | None = None
 
 
 class Problem(_Out):

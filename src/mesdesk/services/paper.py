@@ -142,7 +142,7 @@ def open_service(settings: Settings, options: RunnerOptions | None) -> ServiceHa
     try:
         service = build_runner(settings, options, store)
     except (Unavailable, DataError, ConfigError) as exc:
-        handle.runner_error = str(exc)
+        handle.runner_error = handle.ctx.runner_error = str(exc)
         log.error("paper runner not started: %s", exc)
         return handle
     service.start()

@@ -81,6 +81,7 @@ class ServiceContext:
     runner: str = "paper"
     clock: Clock = field(default_factory=WallClock)
     cache_ttl_s: float = 0.25
+    runner_error: str | None = None  # why this process runs no runner, when it should
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -337,8 +338,16 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
     snap = _state(ctx)
     now = ctx.clock.now()
     if snap is None:
-        return {"runner": ctx.runner, "running": False, "mode": "idle", "holder": None, "position": None}
+        return {
+            "runner": ctx.runner,
+            "running": False,
+            "mode": "idle",
+            "holder": None,
+            "position": None,
+            "error": ctx.runner_error,
+        }
     return {
+        "error": ctx.runner_error,
         "runner": ctx.runner,
         "running": snap.running,
         "mode": snap.mode,

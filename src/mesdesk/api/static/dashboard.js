@@ -28,6 +28,7 @@ function renderStatus(summary, runner) {
   status.dataset.running = String(summary.running);
   let text = summary.running ? "running" : "stopped";
   if (runner.paused && runner.paused_reason) text += ` · ${runner.paused_reason}`;
+  if (runner.error) text += ` · no runner: ${runner.error}`;
   $("status-text").textContent = text;
   $("trades-today").textContent = summary.trades_today;
   $("net-points").textContent = fmt(summary.net_points_today);
