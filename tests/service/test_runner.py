@@ -16,6 +16,7 @@ from mesdesk.config import Settings, load_settings
 from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import run_backtest
+from mesdesk.errors import ProviderError
 from mesdesk.model import Candidate, Decision
 from mesdesk.runner import wiring
 from mesdesk.runner.core import PaperRunner, RunnerConfig, TradingLoop
@@ -280,3 +281,25 @@ def test_live_catch_up_after_an_outage_trades_nothing_in_the_past(store: Service
     assert asked
     assert {r.decision_source for r in asked} == {"late"}
     assert all("its fill would be in the past" in r.reason for r in asked)
+
+
+class FailingSource:
+    """A live source whose provider is down."""
+
+    name = "down"
+
+    def bars(self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime) -> pd.DataFrame:
+        raise ProviderError("HTTP 503 from the chart endpoint", provider="yahoo", kind="server")
+
+
+def test_a_failing_live_source_pauses_with_its_error(store: ServiceStore, bars: pd.DataFrame) -> None:
+    wall = FakeWall(datetime(2025, 9, 16, 14, 0, tzinfo=UTC))
+    service = make_service(store, bars, wall, "a")
+    service.driver = LiveDriver(
+        FailingSource(), symbol="MES=F", timeframe=Timeframe.M1, lookback_days=2, poll_s=1, grace_s=20
+    )
+    service.run_once()
+    snap = store.state("replay-test")
+    assert snap is not None
+    assert snap.paused
+    assert snap.paused_reason == "data source error: yahoo: HTTP 503 from the chart endpoint"

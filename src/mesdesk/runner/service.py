@@ -16,6 +16,7 @@ import pandas as pd
 
 from mesdesk.calendar import CT
 from mesdesk.data.source import BarSource
+from mesdesk.errors import DataError, ProviderError
 from mesdesk.runner.core import PaperRunner, RunnerConfig
 from mesdesk.store.runner_store import LeaseLost, ServiceStore
 from mesdesk.timeframes import Timeframe
@@ -216,12 +217,17 @@ class RunnerService:
             snap = self.store.state(self.config.name)
             self.runner.set_running(True if snap is None else snap.running)
             processed = False
-            for frame in self.driver.frames(self.runner.cursor, now):
-                processed = self.runner.step(frame, self._wall()) or processed
-            if processed:
+            source_error: str | None = None
+            try:
+                for frame in self.driver.frames(self.runner.cursor, now):
+                    processed = self.runner.step(frame, self._wall()) or processed
+            except (ProviderError, DataError) as exc:  # the feed failed: say so, retry next poll
+                source_error = f"data source error: {exc}"[:250]
+                log.warning("runner %s: %s", self.runner.holder, source_error)
+            if processed and source_error is None:
                 self._paused_reason = None
             else:
-                reason = self.driver.idle_reason(self.runner.cursor, now)
+                reason = source_error or self.driver.idle_reason(self.runner.cursor, now)
                 if reason != self._paused_reason:
                     self.store.set_paused(self.config.name, self.runner.holder, now, reason)
                     self._paused_reason = reason
