@@ -192,11 +192,16 @@ def main() -> None:
         ref = subprocess.run([str(py), str(ref_path), npz], check=True, capture_output=True, text=True)
         rf = json.loads(ref.stdout.strip().splitlines()[-1])
         theirs = rf["bars"] / rf["seconds"]
+        theirs_cpu = rf["bars"] / rf["cpu_seconds"]
         print(
-            f"backtesting.py EMA-20 cross, TP 1.25 / SL 0.75: {rf['seconds']:.2f} s, {theirs:,.0f} bars/s, "
+            f"backtesting.py EMA-20 cross, TP 1.25 / SL 0.75: {rf['seconds']:.2f} s wall, "
+            f"{rf['cpu_seconds']:.2f} s CPU; {theirs:,.0f} bars/s (wall), {theirs_cpu:,.0f} (CPU); "
             f"{rf['trades']:,} trades"
         )
-        print(f"ratio (mesdesk full pipeline / backtesting.py simple strategy): {ours / theirs:.1f}x")
+        print(
+            f"ratio (mesdesk full pipeline / backtesting.py simple strategy): {ours / theirs:.1f}x wall, "
+            f"{ours_cpu / theirs_cpu:.1f}x CPU time"
+        )
 
 
 if __name__ == "__main__":

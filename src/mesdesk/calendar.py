@@ -113,6 +113,23 @@ def session_labels(index: pd.DatetimeIndex, rth_end: time = time(15, 0)) -> np.n
     return labels
 
 
+def vwap_session_keys(index: pd.DatetimeIndex, anchor: str = "day", rth_end: time = time(15, 0)) -> np.ndarray:
+    """Session keys for `mesdesk.indicators.session_vwap`: reset at 17:00 CT (`day`) or 08:30 CT (`rth`).
+
+    With `rth`, bars outside RTH get a key of their own per day (negative), so the RTH VWAP starts fresh
+    at 08:30 CT; mask the values outside RTH if they should not be shown.
+    """
+    days = trading_days(index).astype(np.int64)
+    if anchor == "day":
+        return days
+    if anchor != "rth":
+        raise ConfigError(f"anchor={anchor!r}: choose day or rth")
+    m = minutes_of_ct_day(index)
+    in_rth = (m >= _minutes(RTH_OPEN_CT)) & (m < _minutes(rth_end))
+    keys: np.ndarray = np.where(in_rth, days, -days - 1)
+    return keys
+
+
 def session_label(ts: datetime, rth_end: time = time(15, 0)) -> str:
     """Label of one instant (see `session_labels`)."""
     return str(session_labels(pd.DatetimeIndex([pd.Timestamp(ts)]), rth_end)[0])
@@ -198,20 +215,45 @@ class _Table:
     closes: Mapping[date, time]  # early closes only (CT wall time)
 
 
-@lru_cache(maxsize=1)
-def _table() -> _Table:
-    """Sessions and early closes: exchange_calendars 'CMES' corrected by the overrides (built once)."""
-    import exchange_calendars as xcals  # slow import: only when a holiday question is asked
+def library_days(first_year: int = _CAL_FIRST_YEAR, last_year: int = _CAL_LAST_YEAR) -> LibraryDays:
+    """What exchange_calendars 'CMES' says: weekdays without a session and early closes (CT), uncorrected.
 
-    cal = xcals.get_calendar("CMES", start=f"{_CAL_FIRST_YEAR}-01-01", end=f"{_CAL_LAST_YEAR}-12-31")
+    Building the calendar takes a second or more, so mesdesk ships this result in `_cme_library_days`
+    (regenerate with ``python -m mesdesk._cme_library_days``); a test checks the copy against the library.
+    """
+    import exchange_calendars as xcals
+
+    cal = xcals.get_calendar("CMES", start=f"{first_year}-01-01", end=f"{last_year}-12-31")
     schedule = cal.schedule
     sessions = {ts.date() for ts in schedule.index}
+    weekdays = [d.date() for d in pd.bdate_range(f"{first_year}-01-01", f"{last_year}-12-31")]
     close_ct = schedule["close"].dt.tz_convert(CT)
     early = {
-        ts.date(): c.time().replace(tzinfo=None)
+        ts.date(): c.strftime("%H:%M")
         for ts, c in close_ct.items()
         if (c.hour, c.minute) < (DAY_CLOSE_CT.hour, DAY_CLOSE_CT.minute)
     }
+    return LibraryDays(tuple(d for d in weekdays if d not in sessions), tuple(sorted(early.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryDays:
+    """The calendar library's view: weekdays without a session, and (day, 'HH:MM' CT) early closes."""
+
+    no_session: tuple[date, ...]
+    early_closes: tuple[tuple[date, str], ...]
+
+
+@lru_cache(maxsize=1)
+def _table() -> _Table:
+    """Sessions and early closes: the library's view (shipped copy) corrected by the overrides."""
+    from mesdesk._cme_library_days import LIBRARY_DAYS
+
+    closed = set(LIBRARY_DAYS.no_session)
+    first, last = date(_CAL_FIRST_YEAR, 1, 1).toordinal(), date(_CAL_LAST_YEAR, 12, 31).toordinal()
+    every_day = (date.fromordinal(n) for n in range(first, last + 1))
+    sessions = {d for d in every_day if d.weekday() < 5 and d not in closed}
+    early = {day: time.fromisoformat(hhmm) for day, hhmm in LIBRARY_DAYS.early_closes}
     fixes = {**_rule_overrides(early), **CALENDAR_OVERRIDES}
     for day, fix in fixes.items():
         if fix.close_ct is None:

@@ -8,6 +8,7 @@ Settings are read when `load_settings()` is called, never at import.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -42,6 +43,38 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, validation_alias="MESDESK_API_TOKEN")
     rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
+    fred_series: str = Field("VIXCLS,DFF,DTWEXBGS,DEXCHUS", validation_alias="MESDESK_FRED_SERIES")
+
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "databento_api_key",
+        "fred_api_key",
+        "database_url",
+        "api_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
+    decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
+    openai_model: str = Field("gpt-5-mini", min_length=1, validation_alias="MESDESK_OPENAI_MODEL")
+    anthropic_model: str = Field("claude-opus-4-5", min_length=1, validation_alias="MESDESK_ANTHROPIC_MODEL")
+    openai_base_url: str | None = Field(None, validation_alias="MESDESK_OPENAI_BASE_URL")
+    anthropic_base_url: str | None = Field(None, validation_alias="MESDESK_ANTHROPIC_BASE_URL")
+    llm_timeout_s: float = Field(20.0, gt=0.0, le=600.0, validation_alias="MESDESK_LLM_TIMEOUT_S")
+    llm_max_retries: int = Field(1, ge=0, le=5, validation_alias="MESDESK_LLM_MAX_RETRIES")
+    llm_max_output_tokens: int = Field(4000, ge=64, le=64_000, validation_alias="MESDESK_LLM_MAX_OUTPUT_TOKENS")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"gpt-5-mini": (0.25, 2.0), "claude-opus-4-5": (5.0, 25.0)},
+        validation_alias="MESDESK_LLM_PRICES",
+    )
+    decision_cache_mode: Literal["record", "replay", "off"] = Field(
+        "record", validation_alias="MESDESK_DECISION_CACHE_MODE"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -52,9 +85,22 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/Chicago)") from exc
         return value
 
+    @field_validator("llm_prices")
+    @classmethod
+    def _prices_non_negative(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for model, (usd_in, usd_out) in value.items():
+            if usd_in < 0 or usd_out < 0:
+                raise ValueError(f"price of {model!r} must be >= 0 USD per 1M tokens")
+        return value
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def fred_series_ids(self) -> tuple[str, ...]:
+        """The FRED series fetched by default (MESDESK_FRED_SERIES, comma-separated)."""
+        return tuple(s.strip().upper() for s in self.fred_series.split(",") if s.strip())
 
     @property
     def resolved_database_url(self) -> str:

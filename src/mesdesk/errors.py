@@ -24,12 +24,16 @@ class DataError(MesdeskError):
 
 
 class ProviderError(MesdeskError):
-    """An external provider failed; `kind` is auth, rate_limit, server, timeout, payload or empty."""
+    """An external provider failed; `kind` is auth, rate_limit, server, timeout, payload, refusal or empty.
 
-    def __init__(self, message: str, *, provider: str, kind: str) -> None:
+    `retry_after_s` carries the provider's Retry-After hint (seconds) when it sent one.
+    """
+
+    def __init__(self, message: str, *, provider: str, kind: str, retry_after_s: float | None = None) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.kind = kind
+        self.retry_after_s = retry_after_s
 
 
 class DecisionError(MesdeskError):

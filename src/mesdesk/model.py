@@ -142,6 +142,7 @@ class DecisionStatus(StrEnum):
     PROVIDER_ERROR = "provider_error"
     TIMEOUT = "timeout"
     OVER_BUDGET = "over_budget"
+    CACHE_MISS = "cache_miss"  # replay mode found no stored answer; nothing was sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Each component is a number in 0..1 (``pf_<name>`` in the candidate frame holds its points, i.e.
 the component times its weight); the score is their sum. Weights add up to 100, so a candidate
-that misses one whole component of weight 25 or more cannot pass the default threshold of 75.
+missing the whole trend component (25) reaches the default threshold of 75 only when every other
+component is full.
 Unknown inputs (NaN volume multiple or ATR) earn no points: the prefilter never guesses in a
 candidate's favour. See docs/setups.md for why each weight is what it is.
 

@@ -54,3 +54,27 @@ def test_journal_up_to_t_is_unchanged_when_later_bars_are_appended() -> None:
         # A position still open at the cut shows as `open` and later gets its real exit.
         still_open = head.index[head["exit_reason"] == "open"]
         assert (full.loc[still_open, "exit_reason"] != "open").all()
+
+
+def test_incremental_equals_batch_with_one_minute_sub_bars_under_five_minute_decisions() -> None:
+    from mesdesk.data.resample import resample
+    from mesdesk.timeframes import Timeframe
+
+    one = random_market(DAYS[:3], seed=8)
+    five = resample(one, Timeframe.M5, source_span=pd.Timedelta("1min"))
+    cands = random_candidates(five, every=3, seed=9)
+    cands["ts"] = cands["ts"] + pd.Timedelta("4min")  # random_candidates assumes 1m bars: close = open + 5m
+    batch = run_backtest(five, cands, RuleDecider(), CFG, sub_bars=one)
+    assert len(batch.trades) >= 5
+
+    clock = SimClock(one.index[0].to_pydatetime())
+    engine = Engine(CFG, RuleDecider(), clock, bar_span=pd.Timedelta("5min"), path_span=pd.Timedelta("1min"))
+    cand_ns = pd.DatetimeIndex(cands["ts"]).asi8
+
+    def candidates_for(known: pd.DataFrame) -> pd.DataFrame:
+        last_close = (known.index[-1] + pd.Timedelta("5min")).value
+        return cands.iloc[: int(cand_ns.searchsorted(last_close, side="right"))]
+
+    steps = list(one.index + pd.Timedelta("1min"))  # every minute, as the 1m sub-bars close
+    feed_incrementally(engine, clock, five, candidates_for, steps, sub_bars=one)
+    pd.testing.assert_frame_equal(engine.journal(), batch.journal)

@@ -145,3 +145,50 @@ def test_every_candidate_is_journaled_with_why_no_trade() -> None:
     assert list(j["gate"]) == ["ok", "below prefilter"]
     assert j["reason"].iloc[0] == "prefilter 80 < 90"
     assert res.trades.empty
+
+
+def test_five_minute_decisions_walk_one_minute_sub_bars() -> None:
+    from mesdesk.data.resample import resample
+    from mesdesk.timeframes import Timeframe
+
+    crash = (5001.50, 5001.50, 4999.00, 4999.25)
+    one = day_bars("2025-03-12", {"08:45": UP, "08:46": crash})
+    five = resample(one, Timeframe.M5, source_span=pd.Timedelta("1min"))
+    cands = longs("2025-03-12", ["08:40"])
+    coarse = run(five, cands)
+    fine = backtest(five, cands, RuleDecider(), NOW, sub_bars=one)
+    assert (coarse.trades["exit_reason"].iloc[0], coarse.trades["ambiguous"].iloc[0]) == ("sl", True)
+    t = fine.trades.iloc[0]
+    assert (t["exit_reason"], t["exit_price"], t["ambiguous"]) == ("tp", 5001.50, False)
+    assert t["exit_ts"] == ct("2025-03-12", "08:46")  # the 08:45 one-minute bar's close
+    assert t["time_to_target"] == 360.0
+
+
+def test_a_day_without_candidates_gives_an_empty_journal_and_no_trades() -> None:
+    res = run(day_bars("2025-03-12"), longs("2025-03-12", ["09:00"]).iloc[:0])
+    assert res.journal.empty
+    assert res.trades.empty
+
+
+def test_open_position_shows_the_working_bracket() -> None:
+    from mesdesk.clock import SimClock
+    from mesdesk.engine import Engine
+
+    bars = day_bars("2025-03-12", {"08:41": (5000.00, 5000.75, 5000.00, 5000.50)})  # +0.50: breakeven armed
+    clock = SimClock(ct("2025-03-12", "08:42").to_pydatetime())
+    engine = Engine(NOW, RuleDecider(), clock)
+    engine.advance(bars.loc[: ct("2025-03-12", "08:41")], longs("2025-03-12", ["08:40"]))
+    pos = engine.open_position()
+    assert pos is not None
+    assert (pos["entry_price"], pos["target"], pos["stop"], pos["breakeven"]) == (5000.25, 5001.50, 5000.25, True)
+    assert engine.trades()["result"].iloc[0] == "open"
+
+
+def test_first_day_after_fall_back_uses_cst() -> None:
+    # 2025-11-03 is the first weekday of CST again: 08:30 CT = 14:30 UTC, 15:00 CT = 21:00 UTC.
+    res = run(day_bars("2025-11-03"), longs("2025-11-03", ["14:58"]))
+    t = res.trades.iloc[0]
+    assert t["entry_ts"] == pd.Timestamp("2025-11-03 20:58", tz="UTC")
+    assert (t["exit_reason"], t["exit_ts"]) == ("session_end", pd.Timestamp("2025-11-03 21:00", tz="UTC"))
+    early = run(day_bars("2025-11-03"), candidate_frame([(pd.Timestamp("2025-11-03 13:40", tz="UTC"), "long", 5000.0)]))
+    assert early.journal["gate"].iloc[0] == "outside window"  # 07:40 CST

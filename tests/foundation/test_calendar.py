@@ -145,3 +145,11 @@ def test_front_month_symbol(day: date, symbol: str) -> None:
 def test_calendar_outside_its_years_is_refused() -> None:
     with pytest.raises(ConfigError, match="covers"):
         is_trading_day(date(1990, 1, 2))
+
+
+def test_shipped_library_days_match_the_installed_calendar_library() -> None:
+    pytest.importorskip("exchange_calendars")
+    from mesdesk._cme_library_days import LIBRARY_DAYS
+    from mesdesk.calendar import library_days
+
+    assert library_days() == LIBRARY_DAYS  # regenerate: python -m mesdesk._cme_library_days

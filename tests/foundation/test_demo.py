@@ -12,7 +12,7 @@ from mesdesk.timeframes import Timeframe
 def test_run_demo_returns_sections_for_each_day_and_timeframe() -> None:
     result = run_demo(days=3, seed=1)
     titles = [s.title for s in result.sections]
-    assert titles == ["Sessions", "Bars per timeframe", "Indicators at the last bar"]
+    assert titles[:3] == ["Sessions", "Bars per timeframe", "Indicators at the last bar"]
     sessions = result.sections[0]
     assert [r[0] for r in sessions.rows] == ["2025-03-03", "2025-03-04", "2025-03-05"]
     assert all(r[3] == "1380" for r in sessions.rows)

@@ -137,7 +137,7 @@ def test_bad_zone_argument_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_parquet_aware_naive_and_epoch(tmp_path: Path) -> None:
-    idx = pd.date_range("2025-10-01 13:30", periods=3, freq="1min", tz="UTC")
+    idx = pd.date_range("2025-10-01 13:30", periods=3, freq="1min", tz="UTC").as_unit("ns")
     frame = pd.DataFrame(
         {"open": [1.0, 2.0, 3.0], "high": [2.0, 3.0, 4.0], "low": [0.5, 1.5, 2.5], "close": [1.5, 2.5, 3.5]},
         index=idx,
@@ -154,7 +154,7 @@ def test_parquet_aware_naive_and_epoch(tmp_path: Path) -> None:
     assert load_bars(naive, tz="America/Chicago").index.equals(idx.rename("ts").as_unit("ns"))
 
     epoch = tmp_path / "epoch.parquet"
-    frame.assign(ts=idx.asi8 // 10**9).reset_index(drop=True).to_parquet(epoch)
+    frame.assign(ts=idx.as_unit("ns").asi8 // 10**9).reset_index(drop=True).to_parquet(epoch)
     assert load_bars(epoch).index[0] == idx[0]
 
     broken = tmp_path / "broken.parquet"
@@ -217,3 +217,11 @@ def test_real_es_5m_file_loads_and_matches_its_utc_column(shared_data: Path) -> 
     raw = pd.read_csv(path)
     by_et = pd.to_datetime(raw["ts_et"], utc=True, format="ISO8601")
     assert (pd.DatetimeIndex(by_et) == bars.index).all()
+
+
+def test_csv_with_byte_order_mark_keeps_its_utc_zone(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    rows = "2025-10-01T13:30:00Z,1,2,0.5,1.5,3\n2025-10-01T13:31:00Z,1,2,0.5,1.5,3\n"
+    path.write_bytes(b"\xef\xbb\xbf" + ("Timestamp,Open,High,Low,Close,Volume\n" + rows).encode())
+    bars = load_bars(path)
+    assert bars.index[0] == pd.Timestamp("2025-10-01 13:30", tz="UTC")

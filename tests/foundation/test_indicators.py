@@ -162,3 +162,20 @@ def test_indicators_accept_empty_input() -> None:
     ]
     for call in calls:
         call()
+
+
+def test_vwap_anchor_day_or_rth() -> None:
+    from mesdesk.calendar import vwap_session_keys
+    from mesdesk.errors import ConfigError
+
+    idx = pd.DatetimeIndex(
+        pd.to_datetime(["2025-10-01 13:28", "2025-10-01 13:29", "2025-10-01 13:30", "2025-10-01 13:31"], utc=True)
+    )  # 08:28, 08:29, 08:30, 08:31 CDT
+    price = np.array([100.0, 102.0, 110.0, 112.0])
+    volume = np.array([1, 1, 1, 1])
+    day = session_vwap(price, price, price, volume, vwap_session_keys(idx, "day"))
+    rth = session_vwap(price, price, price, volume, vwap_session_keys(idx, "rth"))
+    np.testing.assert_allclose(day, [100.0, 101.0, 104.0, 106.0])
+    np.testing.assert_allclose(rth[2:], [110.0, 111.0])  # reset at 08:30 CT
+    with pytest.raises(ConfigError, match="anchor"):
+        vwap_session_keys(idx, "week")

@@ -8,10 +8,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_bars
 from mesdesk.data.resample import bin_close_ns, resample
 from mesdesk.data.synthetic import SyntheticConfig, generate_bars
 from mesdesk.timeframes import Timeframe
+
+
+def make_bars(start: str, closes: np.ndarray | list[float], *, freq: str = "1min") -> pd.DataFrame:
+    """Bars from closes: open = previous close, high/low = max/min +- 0.25, volume 100 (UTC start).
+
+    (A local copy of the shared factory: importing `conftest` by name breaks when another test folder
+    without an __init__.py has its own conftest.)
+    """
+    c = np.asarray(closes, dtype=float)
+    o = np.concatenate(([c[0]], c[:-1]))
+    idx = pd.date_range(start, periods=len(c), freq=freq, tz="UTC", name="ts").as_unit("ns")
+    return pd.DataFrame(
+        {
+            "open": o,
+            "high": np.maximum(o, c) + 0.25,
+            "low": np.minimum(o, c) - 0.25,
+            "close": c,
+            "volume": np.full(len(c), 100, dtype=np.int64),
+        },
+        index=idx,
+    )
+
 
 ALL = (Timeframe.M5, Timeframe.M15, Timeframe.H1, Timeframe.H4, Timeframe.D1)
 

@@ -8,6 +8,7 @@ import pytest
 from setup_bars import random_walk_days
 
 from mesdesk.data.resample import resample
+from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.indicators import atr
 from mesdesk.setups.context import IndicatorConfig, build_context
 from mesdesk.setups.scalper import detect_candidates
@@ -58,15 +59,27 @@ def test_five_minute_decisions_are_point_in_time_too() -> None:
 
 
 def test_atr_5m_on_one_minute_bars_changes_only_when_a_5m_bin_closes(walk: pd.DataFrame) -> None:
-    bars = walk.iloc[:600]
+    bars = walk.iloc[:1380]  # the first whole session (trading day 2025-03-05, CST: 08:45 CT = 14:45 UTC)
     ctx = build_context(bars, IndicatorConfig(), Timeframe.M1)
     m5 = resample(bars, Timeframe.M5)
     expected = atr(m5["high"].to_numpy(), m5["low"].to_numpy(), m5["close"].to_numpy(), 14)
-    closes = bars.index + pd.Timedelta(minutes=1)
-    # A 1m bar closing at 17:13 CT sees the 5m bins closed by 17:10: the second bin's ATR.
-    assert np.isnan(ctx.atr_5m[:4]).all()  # no 5m bin has closed before 17:05
-    k = int(np.flatnonzero(closes == m5.index[2])[0])  # the 1m bar closing when bin 2 opens (bin 1 closes)
-    assert ctx.atr_5m[k] == expected[1]
-    assert ctx.atr_5m[k + 1] == expected[1]
-    assert ctx.atr_5m[k + 4] == expected[1]  # bin 2 still open
-    assert ctx.atr_5m[k + 5] == expected[2]  # bin 2 closed
+    closes = pd.DatetimeIndex(pd.to_datetime(ctx.close_ns, unit="ns", utc=True))
+    b = int(np.flatnonzero(m5.index == pd.Timestamp("2025-03-05 14:45", tz="UTC"))[0])  # the 08:45-08:50 CT bin
+    at = {
+        minute: ctx.atr_5m[closes.get_loc(pd.Timestamp(f"2025-03-05 14:{minute}", tz="UTC"))]
+        for minute in range(49, 56)
+    }
+    assert at[49] == expected[b - 1]  # 08:49 CT: the 08:45 bin is still open
+    assert at[50] == expected[b]  # 08:50: it has closed
+    assert at[51] == at[52] == at[53] == at[54] == expected[b]
+    assert at[55] == expected[b + 1]
+
+
+def test_synthetic_market_is_point_in_time_too() -> None:
+    bars = generate_days(8, SyntheticConfig(seed=5))
+    full = detect_candidates(bars)
+    assert set(full["setup_type"]) == {"ORB_retest_go", "EMA20_pullback", "VWAP_rejection"}
+    for frac in (0.6, 0.85):
+        part = bars.iloc[: int(len(bars) * frac)]
+        t = part.index[-1] + pd.Timedelta(minutes=1)
+        pd.testing.assert_frame_equal(detect_candidates(part), full[full["ts"] <= t].reset_index(drop=True))

@@ -127,3 +127,21 @@ def test_bad_orb_parameter_is_named() -> None:
         OrbRetestConfig(range_minutes=0)
     with pytest.raises(ConfigError, match=r"orb\.hold_ticks"):
         OrbRetestConfig(hold_ticks=-1)
+
+
+def test_failure_between_retest_and_go_kills_the_setup() -> None:
+    back_inside: OHLC = (102.5, 102.75, 101.0, 101.25)  # after the retest, closes 3 ticks below H
+    bars = orb_day("2025-06-11", [INSIDE, BREAKOUT, AWAY, RETEST, back_inside, GO])
+    assert detect_candidates(bars, ONLY_ORB).empty
+
+
+def test_breakout_after_the_window_does_not_arm_the_day() -> None:
+    cfg = ScalperSetupsConfig(
+        orb=OrbRetestConfig(breakout_window_minutes=1),
+        ema_pullback=EmaPullbackConfig(enabled=False),
+        vwap_rejection=VwapRejectionConfig(enabled=False),
+    )
+    bars = orb_day("2025-06-11", [INSIDE, BREAKOUT, AWAY, RETEST, PAUSE, GO])  # breakout at 08:46
+    assert detect_candidates(bars, cfg).empty
+    early = orb_day("2025-06-11", [BREAKOUT, AWAY, RETEST, PAUSE, GO])  # breakout at 08:45
+    assert list(detect_candidates(early, cfg)["bar_index"]) == [49]

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from setup_bars import random_walk_days
 
-from mesdesk.errors import ConfigError
+from mesdesk.errors import ConfigError, DataError
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, components, score
+from mesdesk.setups.orb_retest import OrbRetestConfig
 from mesdesk.setups.scalper import CANDIDATE_COLUMNS, ScalperSetupsConfig, candidate_from_row, detect_candidates
 from mesdesk.timeframes import Timeframe
 
@@ -139,3 +140,26 @@ def test_timeframes_above_5m_are_refused() -> None:
     bars = random_walk_days(["2025-06-10"], seed=1, minutes=15)
     with pytest.raises(ConfigError, match="15m"):
         detect_candidates(bars, timeframe=Timeframe.M15)
+
+
+def test_broken_input_is_refused_with_the_reason() -> None:
+    bars = random_walk_days(["2025-06-10"], seed=2)
+    with pytest.raises(DataError, match="strictly increasing"):
+        detect_candidates(bars.iloc[::-1])
+    naive = bars.copy()
+    naive.index = naive.index.tz_localize(None)
+    with pytest.raises(DataError, match="timezone-aware"):
+        detect_candidates(naive)
+    holed = bars.copy()
+    holed.iloc[5, holed.columns.get_loc("close")] = np.nan
+    with pytest.raises(DataError, match="close is not a finite price at row 5"):
+        detect_candidates(holed)
+    with pytest.raises(DataError, match="volume"):
+        detect_candidates(bars.drop(columns="volume"))
+
+
+def test_opening_range_must_be_whole_bars() -> None:
+    bars = random_walk_days(["2025-06-10"], seed=2, minutes=5)
+    cfg = ScalperSetupsConfig(orb=OrbRetestConfig(range_minutes=7))
+    with pytest.raises(ConfigError, match=r"orb\.range_minutes=7"):
+        detect_candidates(bars, cfg, Timeframe.M5)

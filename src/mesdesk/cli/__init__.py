@@ -28,7 +28,11 @@ def _root() -> None:
 
 def _register() -> None:
     # Each module adds its commands to `app` when imported.
-    from mesdesk.cli import backtest, demo, learn  # noqa: F401
+    import mesdesk.cli.calibration  # noqa: F401
+    import mesdesk.cli.data  # noqa: F401
+    import mesdesk.cli.learn  # noqa: F401
+    import mesdesk.cli.scan  # noqa: F401
+    from mesdesk.cli import backtest, demo  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

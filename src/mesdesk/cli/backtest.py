@@ -34,10 +34,23 @@ def backtest(
     days: int = typer.Option(20, "--days", min=1, help="Synthetic trading days (or the look-back of a provider)."),
     timeframe: str = typer.Option("1m", "--timeframe", help="Decision bars: 1m or 5m."),
     sub_bars: str = typer.Option("none", "--sub-bars", help="Finer path bars: none, 1m (under 5m) or 1s (under 1m)."),
-    decider: str = typer.Option("rules", "--decider", help="Who decides: rules."),
+    decider: str = typer.Option(
+        "rules",
+        "--decider",
+        help="Who decides: rules, local, openai, anthropic or auto (a key's provider, else local).",
+    ),
+    cache_mode: str | None = typer.Option(
+        None, "--cache-mode", help="LLM decision cache: record, replay or off (default MESDESK_DECISION_CACHE_MODE)."
+    ),
     chart_day: str | None = typer.Option(None, "--chart-day", help="Day drawn in the report (default: busiest)."),
     slippage_ticks: int = typer.Option(1, "--slippage-ticks", min=0, help="Adverse ticks on market fills."),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
+    min_score: float | None = typer.Option(
+        None, "--min-score", min=0, max=100, help="Prefilter threshold instead of the setups' (default 75)."
+    ),
+    learning: bool = typer.Option(
+        False, "--learning/--no-learning", help="Let learning veto candidates (point-in-time outcomes)."
+    ),
     out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
 ) -> None:
     """Backtest the scalper: fills, limits and costs as in live paper trading."""
@@ -52,9 +65,12 @@ def backtest(
         timeframe=timeframe,
         sub_bars=None if sub_bars.lower() == "none" else sub_bars,
         decider=decider,
+        cache_mode=cache_mode,
         chart_day=_day(chart_day, "--chart-day"),
         slippage_ticks=slippage_ticks,
         seed=seed,
+        min_score=min_score,
+        learning=learning,
         out=None if out is None else Path(out),
     )
     print_report(run_backtest_job(req))
@@ -103,5 +119,32 @@ def print_report(report: object) -> None:
         for rec in frame.itertuples(index=False):
             t.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in rec])
         console.print(t)
+    _print_decisions(console, report)
     if report.out is not None:
         console.print(f"Wrote {len(report.files)} files under {report.out}")
+
+
+def _print_decisions(console: object, report: object) -> None:
+    """Decision sources and outcome counts, the reliability table and the decider's notes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mesdesk.services.backtest import BacktestReport
+
+    assert isinstance(console, Console)
+    assert isinstance(report, BacktestReport)
+    for title, frame in (("Decisions", report.decisions), ("Calibration (stated confidence)", report.calibration)):
+        if frame is None:
+            continue
+        t = Table(title=title)
+        for col in frame.columns:
+            t.add_column(str(col))
+        for rec in frame.itertuples(index=False):
+            cells = [
+                _fmt(v, 4 if col == "cost_usd" else 2) if isinstance(v, float) else str(v)
+                for col, v in zip(frame.columns, rec, strict=True)
+            ]
+            t.add_row(*cells)
+        console.print(t)
+    for line in report.decider_notes:
+        console.print(line)

@@ -19,6 +19,8 @@ extra boolean column ``placeholder``.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import logging
 import re
 from dataclasses import dataclass, field
@@ -29,6 +31,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from mesdesk.bars import BAR_COLUMNS, validate_bars
 from mesdesk.data.resample import resample
@@ -52,17 +57,47 @@ def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".txt", ".gz"):
+            frame = _read_csv(path)
+        else:
+            raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    except (ValueError, OSError, pa.ArrowException) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from exc
-    raise DataError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+    pa.default_memory_pool().release_unused()  # arrow's buffers are copied out: give them back now
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read with pyarrow (fast, typed); time columns stay text, prices and volume are inferred.
+
+    A price column holding text (a typo) stays text here and is reported by `validate_bars`.
+    """
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    # Time columns are read as text: pyarrow's own type inference would drop a 'Z' or an offset.
+    text_columns = {c: pa.string() for c in header if _normalise(c) in TIME_COLUMNS}
+    options = pacsv.ConvertOptions(column_types=text_columns, strings_can_be_null=True)  # type: ignore[attr-defined]
+    table = pacsv.read_csv(path, convert_options=options)  # type: ignore[attr-defined]
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = column.to_pandas(types_mapper=pd.ArrowDtype)
+        else:
+            columns[name] = pd.Series(column.to_numpy())
+    return pd.DataFrame(columns)
+
+
+def _normalise(name: object) -> str:
+    """Column name as matched: no byte-order mark, lower case, inner spaces or dashes as '_' ('Date Time')."""
+    return re.sub(r"[\s-]+", "_", str(name).replace("\ufeff", "").strip().lower())
 
 
 def _rename(raw: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str | tuple[str, str]]:
     """Lower-case names, apply aliases, and find the time column (or the date + time pair)."""
-    names = {c: ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in raw.columns}
+    names = {c: ALIASES.get(_normalise(c), _normalise(c)) for c in raw.columns}
     frame = raw.rename(columns=names)
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
@@ -94,8 +129,35 @@ def _epoch(values: pd.Series) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(v * per_ns, tz="UTC")
 
 
+def _fast_parse(values: pd.Series, zone: ZoneInfo | None) -> pd.DatetimeIndex | None:
+    """ISO text parsed by pyarrow: with offsets to UTC, or naive wall times in `zone`; None = use the slow path.
+
+    pyarrow refuses a string without an offset when asked for zoned timestamps, so naive text never
+    slips through as UTC here.
+    """
+    try:
+        arr = pa.array(values, from_pandas=True)
+        if arr.null_count:
+            return None
+        try:
+            aware = pc.cast(arr, pa.timestamp("ns", tz="UTC"))  # type: ignore[no-untyped-call]
+            return pd.DatetimeIndex(aware.to_numpy(zero_copy_only=False)).tz_localize("UTC")
+        except pa.ArrowInvalid:
+            if zone is None:
+                return None
+            naive_ts = pc.cast(arr, pa.timestamp("ns"))  # type: ignore[no-untyped-call]
+            naive = pd.DatetimeIndex(naive_ts.to_numpy(zero_copy_only=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    local = naive.tz_localize(zone.key, ambiguous="NaT", nonexistent="NaT")
+    return None if local.hasnans else local.tz_convert("UTC")
+
+
 def _parse_strings(text: pd.Series, zone: ZoneInfo | None, source: str, row_base: int) -> pd.DatetimeIndex:
-    text = text.astype(str).str.strip()
+    fast = _fast_parse(text, zone)
+    if fast is not None:
+        return fast
+    text = text.astype(object).astype(str).str.strip()
     has_offset = text.str.contains(_OFFSET).to_numpy(dtype=bool)
     if not has_offset.all():
         row = int(np.flatnonzero(~has_offset)[0])
@@ -207,7 +269,7 @@ def infer_span(bars: pd.DataFrame) -> pd.Timedelta:
     """The bar length of a file: the most common gap between consecutive bars."""
     if len(bars) < 2:
         raise DataError("cannot infer the bar length from fewer than two bars")
-    gaps = np.diff(pd.DatetimeIndex(bars.index).asi8)
+    gaps = np.diff(pd.DatetimeIndex(bars.index).as_unit("ns").asi8)
     values, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 

@@ -25,21 +25,31 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _wall_bins(index: pd.DatetimeIndex, hours: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin start and end (UTC ns) for wall-clock bins of `hours` anchored at 17:00 CT."""
+    """Bin start and end (UTC ns) for wall-clock bins of `hours` anchored at 17:00 CT.
+
+    Edges are computed once per run of bars sharing a bin, then repeated (a year of minutes has a
+    few thousand runs), which keeps the time-zone work small.
+    """
     wall = ct_wall(index).to_numpy().astype("datetime64[m]").astype(np.int64)  # wall minutes
     shifted = wall + 7 * 60  # 17:00 CT -> 00:00 of the trading day
     day = shifted // (24 * 60)
     into = shifted - day * 24 * 60
+    slot = np.zeros_like(into) if hours >= 24 else into // (hours * 60)
+    key = day * 8 + slot
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    pos = np.flatnonzero(first)
+    counts = np.diff(np.append(pos, key.size))
+    run_day = day[pos]
     if hours >= 24:
-        start_into = np.zeros_like(into)
-        end_into = np.full_like(into, 23 * 60)  # 16:00 CT close
+        start_into = np.zeros(pos.size, dtype=np.int64)
+        end_into = np.full(pos.size, 23 * 60, dtype=np.int64)  # 16:00 CT close
     else:
-        start_into = (into // (hours * 60)) * hours * 60
+        start_into = slot[pos] * hours * 60
         end_into = np.minimum(start_into + hours * 60, 23 * 60)
-    start_wall = day * 24 * 60 + start_into - 7 * 60
-    end_wall = day * 24 * 60 + end_into - 7 * 60
-    end_ns = _clip_to_early_close(day, _wall_minutes_to_utc_ns(end_wall))
-    return _wall_minutes_to_utc_ns(start_wall), end_ns
+    start_ns = _wall_minutes_to_utc_ns(run_day * 24 * 60 + start_into - 7 * 60)
+    end_ns = _clip_to_early_close(run_day, _wall_minutes_to_utc_ns(run_day * 24 * 60 + end_into - 7 * 60))
+    return np.repeat(start_ns, counts), np.repeat(end_ns, counts)
 
 
 def _clip_to_early_close(day_number: np.ndarray, end_ns: np.ndarray) -> np.ndarray:

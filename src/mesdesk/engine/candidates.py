@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ from mesdesk.calendar import trading_day
 from mesdesk.errors import DataError
 from mesdesk.model import Candidate, Direction, SetupType
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REQUIRED_COLUMNS = ("ts", "setup_type", "direction", "ref_entry", "prefilter_score")
 # Columns that are not features (identity, labels, text).
 NON_FEATURES = frozenset(
@@ -79,7 +80,7 @@ class CandidateTable:
         check_candidates(frame)
         n = len(frame)
         self.n = n
-        self.ts = list(pd.DatetimeIndex(frame["ts"]).tz_convert("UTC").to_pydatetime()) if n else []
+        self.ts_ns = candidate_ns(frame)
         self.setup = frame["setup_type"].astype(str).to_numpy(dtype=object)
         self.direction = frame["direction"].astype(str).to_numpy(dtype=object)
         self.sign = np.where(self.direction == "long", 1, -1)
@@ -93,8 +94,8 @@ class CandidateTable:
             else np.full(n, "", dtype=object)
         )
         if "trading_day" in frame.columns:
-            days = pd.to_datetime(frame["trading_day"])
-            self.day: list[date | None] = [None if pd.isna(d) else d.date() for d in days]
+            days = pd.to_datetime(frame["trading_day"]).to_numpy().astype("datetime64[D]")
+            self.day: list[date | None] = days.astype(object).tolist()  # NaT becomes None
         else:
             self.day = [None] * n
         self.feature_names = [
@@ -114,7 +115,7 @@ class CandidateTable:
 
     def candidate(self, row: int) -> Candidate:
         """The `Candidate` of one row (features: every numeric column beyond the identity ones)."""
-        ts = self.ts[row]
+        ts = _EPOCH + timedelta(microseconds=int(self.ts_ns[row]) // 1000)
         day = self.day[row]
         return Candidate(
             ts=ts,

@@ -16,18 +16,18 @@ path bar where it happened, so a position counts as open for the gate until then
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_day
+from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decide.base import Decider, DecisionContext
-from mesdesk.engine.bracket import PositionState, open_position, outcome, walk
+from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
 from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
@@ -36,9 +36,11 @@ from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, 
 from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(microsecond=(ns // 1000) % 1_000_000)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _ns(ts: datetime) -> int:
@@ -111,7 +113,9 @@ class Engine:
         self._candidates: pd.DataFrame | None = None
         self._table: CandidateTable | None = None
         self._no_bars: pd.DataFrame | None = None
+        self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
+        self._decision_day = np.empty(0, dtype="datetime64[D]")
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
         self._records = _Records()
@@ -161,6 +165,7 @@ class Engine:
             self._candidates = candidates
             self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
+            self._decision_day = trading_days(pd.DatetimeIndex(pd.to_datetime(self._decision_ns, utc=True)))
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
     # ------------------------------------------------------------ deciding
@@ -176,7 +181,7 @@ class Engine:
         table = self._table
         assert table is not None
         decided_at = _dt(decided_ns)
-        day_key = trading_day(decided_at)
+        day_key: date = self._decision_day[rows[0]].item()
         day = self._day(day_key)
         asked: list[int] = []
         for row in rows:
@@ -232,6 +237,8 @@ class Engine:
         """Fill a pending order and walk the open position over path bars closed by `until_ns`."""
         path = self._path
         assert path is not None
+        if self._pending is None and self._open is None:
+            return
         known = path.known_count(until_ns)
         if self._pending is not None:
             pend = self._pending
@@ -249,7 +256,11 @@ class Engine:
             state = open_position(
                 path, e, pend.direction, self.config.bracket, self.config.execution, floor_pts=floor_pts
             )
-            flat_ns = _ns(close_time_utc(pend.day, self.config.session.close_on(pend.day)))
+            flat_ns = self._flat_ns.get(pend.day)
+            if flat_ns is None:
+                flat_ns = self._flat_ns[pend.day] = _ns(
+                    close_time_utc(pend.day, self.config.session.close_on(pend.day))
+                )
             self._open = _Open(pend.row, state, pend.day, flat_ns)
             day.trades += 1
             day.position_open = True
@@ -262,8 +273,8 @@ class Engine:
 
     def _close(self, pos: _Open) -> None:
         self._open = None
-        self._records.rows[pos.row].update(self._outcome_fields(pos.state))
         out = outcome(pos.state, self.config.execution)
+        self._records.rows[pos.row].update(self._fields_of(out))
         day = self._day(pos.day)
         day.net_pts = round(day.net_pts + out.pnl_pts, 10)
         if result_of(out.pnl_pts, out.exit_reason) == "loss":
@@ -282,7 +293,10 @@ class Engine:
         return fields
 
     def _outcome_fields(self, state: PositionState) -> dict[str, Any]:
-        out = outcome(state, self.config.execution)
+        return self._fields_of(outcome(state, self.config.execution))
+
+    @staticmethod
+    def _fields_of(out: BracketOutcome) -> dict[str, Any]:
         return {
             "entry_ts": out.entry_ts_ns,
             "entry_price": out.entry_price,
@@ -296,6 +310,28 @@ class Engine:
             "mae": out.mae,
             "mfe": out.mfe,
             "ambiguous": out.ambiguous,
+        }
+
+    def open_position(self) -> dict[str, Any] | None:
+        """The open position with its WORKING bracket (quoted prices), or None when flat.
+
+        `stop` is the effective stop (breakeven, trail or the day's floor, whichever is tightest).
+        """
+        if self._open is None or self._table is None:
+            return None
+        st, row = self._open.state, self._open.row
+        s = st.direction
+        return {
+            "setup": str(self._table.setup[row]),
+            "direction": "long" if s == 1 else "short",
+            "entry_ts": pd.Timestamp(st.entry_ts_ns, tz="UTC").to_pydatetime(),
+            "entry_price": round(s * st.entry, 10),
+            "target": round(s * st.target, 10),
+            "stop": round(s * max(st.stop, st.floor), 10),
+            "breakeven": st.be_done,
+            "trailing": st.trail_on,
+            "best_price": round(s * st.best, 10),
+            "bracket": "working",
         }
 
     def journal(self) -> pd.DataFrame:
@@ -407,7 +443,7 @@ def feed_incrementally(
     engine: Engine,
     clock: SimClock,
     bars: pd.DataFrame,
-    candidates_for: Any,
+    candidates_for: Callable[[pd.DataFrame], pd.DataFrame],
     step_times: Sequence[pd.Timestamp],
     sub_bars: pd.DataFrame | None = None,
 ) -> None:

@@ -150,6 +150,12 @@ def write_report(report: BacktestReport, out: Path, chart_day: date | None) -> t
         "<h2>Equity</h2>",
         _img(equity),
     ]
+    if report.decisions is not None:
+        body += ["<h2>Decisions</h2>", _table(report.decisions)]
+    if report.calibration is not None:
+        body += ["<h2>Calibration of stated confidence</h2>", _table(report.calibration)]
+    if report.decider_notes:
+        body += ["<ul>", *(f"<li>{html.escape(line)}</li>" for line in report.decider_notes), "</ul>"]
     if day_path is not None:
         body += [f"<h2>{day}</h2>", _img(day_path)]
     body += ["<h2>Trades</h2>", _table(report.trades)]

@@ -26,6 +26,7 @@ from mesdesk.calendar import (
 from mesdesk.data.resample import bin_close_ns, resample
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.indicators import align_asof, atr, ema, opening_range, pivots, session_vwap, volume_multiple
+from mesdesk.services.demo_backtest import backtest_section
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 _RTH_OPEN_MIN = RTH_OPEN_CT.hour * 60 + RTH_OPEN_CT.minute
@@ -121,7 +122,7 @@ def indicator_section(ctx: DemoContext) -> list[Section]:
     )
     five = ctx.bars[Timeframe.M5]
     atr5 = atr(five["high"], five["low"], five["close"], 14)
-    known_1m = idx.asi8 + 60 * 10**9
+    known_1m = idx.as_unit("ns").asi8 + 60 * 10**9
     atr5_now = align_asof(bin_close_ns(pd.DatetimeIndex(five.index), Timeframe.M5), atr5, known_1m)
     vm = volume_multiple(v, days - days.min(), slot, lookback_days=20, min_days=min(3, len(np.unique(days)) - 1))
     piv = pivots(five["high"].to_numpy(), five["low"].to_numpy(), order=3)
@@ -145,7 +146,7 @@ def indicator_section(ctx: DemoContext) -> list[Section]:
     return [Section("Indicators at the last bar", ("indicator", "value"), tuple(values))]
 
 
-DEMO_SECTIONS: tuple[SectionBuilder, ...] = (market_section, timeframe_section, indicator_section)
+DEMO_SECTIONS: tuple[SectionBuilder, ...] = (market_section, timeframe_section, indicator_section, backtest_section)
 
 
 def build_context(*, days: int, seed: int) -> DemoContext:

@@ -55,7 +55,7 @@ def _market(req: LearnRequest, settings: Settings) -> tuple[pd.DataFrame, pd.Dat
 def _config(settings: Settings, breq: BacktestRequest, bars: pd.DataFrame) -> EngineConfig:
     first = pd.Timestamp(bars.index[0]).date()
     last = pd.Timestamp(bars.index[-1]).date()
-    return engine_config(settings, breq, first, last)
+    return engine_config(settings, breq.slippage_ticks, first, last)
 
 
 def evaluate(req: LearnRequest, settings: Settings | None = None) -> WalkForwardReport:

@@ -1,4 +1,5 @@
-"""Setups: the scalper's three entry patterns (ORB retest-go, 20-EMA pullback, VWAP rejection).
+"""Setups: the scalper's three entry patterns and the measured-move (ABC) scanner.
 
-`mesdesk.setups.scalper.detect_candidates` runs them all and scores each candidate with the prefilter.
+`mesdesk.setups.scalper.detect_candidates` runs ORB retest-go, 20-EMA pullback and VWAP rejection and
+scores each candidate with the prefilter; `mesdesk.setups.measured_move` finds Halsey ABC signals.
 """

@@ -32,7 +32,7 @@ class EmaPullbackConfig:
     """Parameters of the 20-EMA pullback (the EMA periods live in `IndicatorConfig`)."""
 
     enabled: bool = True
-    min_slope_atr: float = 0.10
+    min_slope_atr: float = 0.20
     require_slow_ema: bool = True
     touch_ticks: int = 1
     pierce_ticks: int = 2

@@ -14,17 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import RTH_A, RTH_B, ct_wall, session_labels
+from mesdesk.calendar import CT, RTH_A, RTH_B, session_labels
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, score
-from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, IndicatorConfig, SetupHits, build_context
+from mesdesk.setups.context import (
+    NS_PER_MIN,
+    RTH_OPEN_MIN,
+    BarContext,
+    FloatArray,
+    IndicatorConfig,
+    SetupHits,
+    build_context,
+    ct_wall_ns,
+)
 from mesdesk.setups.ema_pullback import EmaPullbackConfig, detect_ema_pullback
 from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest, opening_range_edges
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
@@ -118,6 +128,15 @@ def _features(ctx: BarContext, i: np.ndarray, s: FloatArray, level: FloatArray, 
     }
 
 
+@lru_cache(maxsize=4)
+def _label_table(rth_end_min: int) -> np.ndarray:
+    """`calendar.session_labels` for each CT wall minute of a day (labels depend on the wall minute only)."""
+    midnight = datetime(2025, 6, 11, tzinfo=CT)
+    minutes = pd.DatetimeIndex([midnight + timedelta(minutes=m) for m in range(24 * 60)])
+    table: np.ndarray = session_labels(minutes, rth_end=time(rth_end_min // 60, rth_end_min % 60))
+    return table
+
+
 def _empty_frame() -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in CANDIDATE_COLUMNS})
     frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
@@ -140,7 +159,13 @@ def detect_candidates(
     `trading_day` is the CME trading day (pandas holds it as datetime64[s] at midnight).
     """
     config = config or ScalperSetupsConfig()
-    ctx = build_context(bars, config.indicators, timeframe)
+    if config.orb.range_minutes % timeframe.minutes:
+        raise ConfigError(
+            f"orb.range_minutes={config.orb.range_minutes} is not a whole number of {timeframe.value} bars"
+        )
+    lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
+    pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
+    ctx = build_context(bars, config.indicators, timeframe, pre_open_minutes)
     found = [(setup, hits) for setup, hits in _detect_all(ctx, config) if hits.index.size]
     if not found:
         return _empty_frame()
@@ -153,7 +178,8 @@ def detect_candidates(
     s = sign.astype(np.float64)
 
     ts = pd.DatetimeIndex(pd.to_datetime(ctx.close_ns[idx], unit="ns", utc=True))
-    labels = session_labels(ts, rth_end=time(config.indicators.rth_end_min // 60, config.indicators.rth_end_min % 60))
+    wall_ns = ct_wall_ns(ctx.close_ns[idx])
+    labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
     in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
     or_high, or_low = opening_range_edges(ctx, config.orb)
     pf_inputs = PrefilterInputs(
@@ -172,11 +198,11 @@ def detect_candidates(
         in_window=np.asarray(in_window, dtype=bool),
     )
     total, points = score(pf_inputs, config.prefilter)
-    wall = ct_wall(ts).to_numpy().astype("datetime64[s]")
+    wall = (wall_ns // 1_000_000_000).astype("datetime64[s]")
     setup_names = np.array([t.value for t in SETUP_ORDER], dtype=object)
     columns: dict[str, Any] = {
         "ts": ts,
-        "bar_index": idx.astype(np.int64),
+        "bar_index": ctx.source_index[idx],
         "setup_type": setup_names[setup_code],
         "direction": np.where(sign > 0, Direction.LONG.value, Direction.SHORT.value).astype(object),
         "ref_entry": ctx.close[idx],
