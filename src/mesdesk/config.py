@@ -45,20 +45,6 @@ class Settings(BaseSettings):
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
     fred_series: str = Field("VIXCLS,DFF,DTWEXBGS,DEXCHUS", validation_alias="MESDESK_FRED_SERIES")
 
-    @field_validator(
-        "openai_api_key",
-        "anthropic_api_key",
-        "databento_api_key",
-        "fred_api_key",
-        "database_url",
-        "api_token",
-        mode="before",
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
-        return None if isinstance(value, str) and not value.strip() else value
-
     # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
     openai_model: str = Field("gpt-5-mini", min_length=1, validation_alias="MESDESK_OPENAI_MODEL")
@@ -75,6 +61,26 @@ class Settings(BaseSettings):
     decision_cache_mode: Literal["record", "replay", "off"] = Field(
         "record", validation_alias="MESDESK_DECISION_CACHE_MODE"
     )
+
+    # forecast (/mes/forecast, mesdesk forecast, mesdesk train-autogluon)
+    forecast_cache_s: float = Field(900.0, ge=0.0, le=86_400.0, validation_alias="MESDESK_FORECAST_CACHE_S")
+    forecast_days_back: int = Field(90, ge=5, le=3_650, validation_alias="MESDESK_FORECAST_DAYS_BACK")
+    autogluon_models_dir: Path = Field(Path("models"), validation_alias="MESDESK_AUTOGLUON_MODELS_DIR")
+    autogluon_output_dir: Path = Field(Path("output"), validation_alias="MESDESK_AUTOGLUON_OUTPUT_DIR")
+
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "databento_api_key",
+        "fred_api_key",
+        "database_url",
+        "api_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`KEY=` (as copied from .env.example) means "not set", not an empty key."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
     @classmethod

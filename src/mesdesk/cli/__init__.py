@@ -30,6 +30,7 @@ def _register() -> None:
     # Each module adds its commands to `app` when imported.
     import mesdesk.cli.calibration  # noqa: F401
     import mesdesk.cli.data  # noqa: F401
+    import mesdesk.cli.forecast  # noqa: F401
     import mesdesk.cli.learn  # noqa: F401
     import mesdesk.cli.scan  # noqa: F401
     from mesdesk.cli import backtest, demo  # noqa: F401
