@@ -94,7 +94,8 @@ def timeframe_bars(
     Each step's bins are unions of the previous step's bins (all anchored on 17:00 CT), and a bin is
     complete in the coarser frame exactly when it is complete in the base bars, so the chain gives the
     same bars as resampling the base directly, with the slow CT wall-clock binning of 4h/1d done on
-    hourly bars instead of minutes.
+    hourly bars instead of minutes. A first bin that starts before the first base bar (data cut
+    mid-bin, as ``--days-back`` does) is partial and left out: every bar returned is a whole bin.
     """
     for tf in timeframes:
         if pd.Timedelta(tf.span) < span:
@@ -102,11 +103,14 @@ def timeframe_bars(
     wanted = max(_CHAIN.index(tf) for tf in timeframes)
     out: dict[Timeframe, pd.DataFrame] = {}
     source, source_span = bars, span
+    first_open = bars.index[0] if len(bars) else pd.Timestamp.min.tz_localize("UTC")
     for tf in _CHAIN[: wanted + 1]:
         tf_span = pd.Timedelta(tf.span)
         if tf_span < span:
             continue
         frame = source if tf_span == source_span else resample(source, tf, source_span=source_span)
+        if len(frame) and frame.index[0] < first_open:
+            frame = frame.iloc[1:]  # a bin labelled by its open before the data start is partial
         out[tf] = frame
         source, source_span = frame, tf_span
     return {tf: out[tf] for tf in timeframes}
