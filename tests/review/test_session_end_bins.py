@@ -76,3 +76,19 @@ def test_scan_on_4h_and_1d_is_point_in_time_with_settlement_bars(sessions: pd.Da
     for tf in WALL:
         sub = full[(full["timeframe"] == tf.value) & full["entry_at"].notna()]
         assert (sub["entry_at"] >= sub["confirmed_at"]).all()
+
+
+def test_scanner_bars_leave_out_prints_after_the_close_on_every_timeframe() -> None:
+    # 2025-11-28 closes at 12:15 CT: a print at 12:15 CT (like the 16:00 CT settlement bar on a regular
+    # day) must not reach the 4h/1d bins through the hourly chain, nor form a one-minute "1h bar".
+    from mesdesk.setups.measured_move_scan import timeframe_bars
+    from mesdesk.timeframes import SCAN_TIMEFRAMES
+
+    day = ct_minutes("2025-11-27T17:00", "2025-11-28T12:14", seed=6)
+    settle = ct_minutes("2025-11-28T12:15", "2025-11-28T12:15", seed=7, price=float(day["close"].iloc[-1]))
+    monday = ct_minutes("2025-11-30T17:00", "2025-12-01T16:00", seed=8, price=float(day["close"].iloc[-1]))
+    bars = pd.concat([day, settle, monday])
+    built = timeframe_bars(bars, SCAN_TIMEFRAMES, pd.Timedelta(minutes=1))
+    clean = pd.concat([day, monday.iloc[:-1]])  # without the two prints after a close
+    for tf in SCAN_TIMEFRAMES:
+        pd.testing.assert_frame_equal(built[tf], resample(clean, tf), check_freq=False)

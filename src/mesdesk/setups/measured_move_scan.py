@@ -96,12 +96,21 @@ def timeframe_bars(
     same bars as resampling the base directly, with the slow CT wall-clock binning of 4h/1d done on
     hourly bars instead of minutes. A first bin that starts before the first base bar (data cut
     mid-bin, as ``--days-back`` does) is partial and left out: every bar returned is a whole bin.
+    Base bars opening after their trading day's close (a 16:00 CT settlement print, prints after an
+    early close) are left out first: on the hourly chain they would reach a 4h/1d bin that closed
+    before them, and on their own they would make one-minute "bars" of 5m..1h.
     """
     for tf in timeframes:
         if pd.Timedelta(tf.span) < span:
             raise ConfigError(f"timeframes: {tf.value} is finer than the base bars ({span})")
     wanted = max(_CHAIN.index(tf) for tf in timeframes)
     out: dict[Timeframe, pd.DataFrame] = {}
+    if len(bars):
+        in_session = pd.DatetimeIndex(bars.index).as_unit("ns").asi8 < bin_close_ns(
+            pd.DatetimeIndex(bars.index), Timeframe.D1
+        )
+        if not in_session.all():
+            bars = bars[in_session]
     source, source_span = bars, span
     first_open = bars.index[0] if len(bars) else pd.Timestamp.min.tz_localize("UTC")
     for tf in _CHAIN[: wanted + 1]:
