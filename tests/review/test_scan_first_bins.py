@@ -36,3 +36,18 @@ def test_data_starting_on_a_bin_edge_keep_the_first_bin() -> None:
     built = timeframe_bars(bars, SCAN_TIMEFRAMES, pd.Timedelta(minutes=1))
     assert built[Timeframe.D1].index[0] == bars.index[0]
     assert built[Timeframe.H4].index[0] == bars.index[0]
+
+
+def test_early_close_day_bins_exist_at_the_early_close_on_the_hourly_chain() -> None:
+    # 2025-11-28 closes at 12:15 CT. Directly from minutes, its last 4h bin (09:00-12:15) and the day
+    # are complete at 12:15; the chain built them from the 12:00 hourly bar, complete only at 13:00, so
+    # they (and any ABC they confirm) appeared at the next session instead of at the close.
+    bars = globex_days(["2025-11-26"], seed=3, minutes=1, settlement_bar=False)
+    from .bars import ct_minutes
+
+    short_day = ct_minutes("2025-11-27T17:00", "2025-11-28T12:14", seed=4, price=float(bars["close"].iloc[-1]))
+    bars = pd.concat([bars, short_day])
+    built = timeframe_bars(bars, SCAN_TIMEFRAMES, pd.Timedelta(minutes=1))
+    for tf in (Timeframe.H4, Timeframe.D1):
+        pd.testing.assert_frame_equal(built[tf], resample(bars, tf), check_freq=False)
+    assert built[Timeframe.D1].index[-1] == pd.Timestamp("2025-11-27 23:00", tz="UTC")  # 17:00 CT, day 11-28

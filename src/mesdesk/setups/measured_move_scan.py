@@ -118,11 +118,33 @@ def timeframe_bars(
         if tf_span < span:
             continue
         frame = source if tf_span == source_span else resample(source, tf, source_span=source_span)
+        if tf in (Timeframe.H4, Timeframe.D1):
+            frame = _with_direct_tail(frame, bars, tf, span)
         if len(frame) and frame.index[0] < first_open:
             frame = frame.iloc[1:]  # a bin labelled by its open before the data start is partial
         out[tf] = frame
         source, source_span = frame, tf_span
     return {tf: out[tf] for tf in timeframes}
+
+
+def _with_direct_tail(frame: pd.DataFrame, base: pd.DataFrame, tf: Timeframe, span: pd.Timedelta) -> pd.DataFrame:
+    """`frame` (4h/1d from the chain) plus the bins after its last one, resampled from the base bars.
+
+    On an early-close day the hourly bar that straddles the close (12:00-13:00 CT for a 12:15 close) is
+    complete only at 13:00, so the chain held back the 4h/1d bins that end at 12:15 until the next
+    session; the base bars complete them at the close, as resampling the base directly does.
+    """
+    base_ns = pd.DatetimeIndex(base.index).as_unit("ns").asi8
+    tail = base
+    if len(frame):
+        since = int(bin_close_ns(pd.DatetimeIndex(frame.index[-1:]), tf)[0])
+        tail = base.iloc[int(np.searchsorted(base_ns, since, side="left")) :]
+    if len(tail) == 0:
+        return frame
+    extra = resample(tail, tf, source_span=span)
+    if len(frame):
+        extra = extra[extra.index > frame.index[-1]]
+    return pd.concat([frame, extra]) if len(extra) else frame
 
 
 def scan_bars(bars: pd.DataFrame, config: ScanConfig, vix: pd.Series) -> pd.DataFrame:
