@@ -69,7 +69,8 @@ def test_scan_on_4h_and_1d_is_point_in_time_with_settlement_bars(sessions: pd.Da
         cutoff = part_bars.index[-1] + pd.Timedelta(minutes=5)
         known = full[full["confirmed_at"] <= cutoff].reset_index(drop=True)
         cols = [c for c in part.columns if c not in OUTCOME_COLUMNS]
-        pd.testing.assert_frame_equal(part[cols], known[cols])
+        # an empty frame has object columns where pandas 3 infers strings: compare values then
+        pd.testing.assert_frame_equal(part[cols], known[cols], check_dtype=len(part) > 0)
         checked += len(part)
     assert checked > 0
     # the entry bar is never a bar of the confirming bin
