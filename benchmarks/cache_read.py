@@ -27,7 +27,7 @@ def year_of_minutes(seed: int = 3) -> pd.DataFrame:
     utc = pd.date_range("2024-01-01", "2025-01-01", freq="1min", tz="UTC", inclusive="left")
     minutes = utc.tz_convert(CT)
     wall = minutes.hour * 60 + minutes.minute
-    dow = minutes.dayofweek
+    dow = minutes.day_of_week
     in_break = (wall >= 16 * 60) & (wall < 17 * 60)
     weekend = (dow == 5) | ((dow == 6) & (wall < 17 * 60)) | ((dow == 4) & (wall >= 16 * 60))
     idx = minutes[~in_break & ~weekend].tz_convert("UTC").rename("ts")

@@ -40,7 +40,7 @@ def make_bars(n: int, seed: int = 11) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     minutes = pd.date_range("2021-01-04 00:00", periods=int(n * 1.5) + 20000, freq="1min", tz="America/Chicago")
     wall = minutes.hour * 60 + minutes.minute
-    weekday = minutes.dayofweek
+    weekday = minutes.day_of_week
     # Sunday 17:00 to Friday 16:00, no 16:00-17:00 break.
     open_ = ((weekday < 4) | ((weekday == 4) & (wall < 960)) | ((weekday == 6) & (wall >= 1020))) & ~(
         (wall >= 960) & (wall < 1020)
@@ -51,7 +51,7 @@ def make_bars(n: int, seed: int = 11) -> dict[str, np.ndarray]:
     o = np.r_[4000.0, close[:-1]]
     wick = np.round(np.abs(rng.normal(0, 0.3, (2, n))) * 4) / 4
     return {
-        "ts_ns": np.asarray(ts.asi8, dtype=np.int64),
+        "ts_ns": np.asarray(ts.as_unit("ns").asi8, dtype=np.int64),
         "open": o,
         "high": np.maximum(o, close) + wick[0],
         "low": np.minimum(o, close) - wick[1],

@@ -102,7 +102,7 @@ def child_indicators(path: str, repeat: int) -> dict[str, Any]:
         opening_range(h, lo, days, (minutes >= 510) & (minutes < 525), (minutes >= 524) & (minutes < 960))
         five = resample(bars, Timeframe.M5, source_span=pd.Timedelta(minutes=1))
         atr5 = atr(five["high"], five["low"], five["close"], 14)
-        align_asof(bin_close_ns(pd.DatetimeIndex(five.index), Timeframe.M5), atr5, idx.asi8 + 60 * 10**9)
+        align_asof(bin_close_ns(pd.DatetimeIndex(five.index), Timeframe.M5), atr5, idx.as_unit("ns").asi8 + 60 * 10**9)
         pivots(h, lo, 5)
         pivots(five["high"].to_numpy(), five["low"].to_numpy(), 3)
         best = min(best, time.perf_counter() - t0)

@@ -39,6 +39,18 @@ def test_stop_fills_at_open_when_bar_gaps_through_it() -> None:
     assert out.mfe == 0.25
 
 
+def test_bar_opening_beyond_the_target_fills_the_target_not_an_ambiguous_stop() -> None:
+    # No breakeven or trail, so the stop stays at 4999.50; the 09:01 bar gaps up to 5002.00 and later
+    # trades down to 4999.25. The resting target (5001.50) filled at that open; the stop never mattered.
+    br = BracketConfig(breakeven_at_pts=None, trail_after_pts=None)
+    out = run([(5000.00, 5000.50, 4999.75, 5000.25), (5002.00, 5002.25, 4999.25, 4999.50)], br=br)
+    assert (out.exit_reason, out.exit_price, out.gross_pts) == ("tp", 5001.50, 1.25)
+    assert out.ambiguous is False
+    assert out.exit_ts_ns == ct("2025-03-11", "09:01").value  # filled at that bar's open
+    short = run([(5000.00, 5000.25, 4999.50, 4999.75), (4998.00, 5000.75, 4997.75, 5000.50)], direction=-1, br=br)
+    assert (short.exit_reason, short.exit_price, short.ambiguous) == ("tp", 4998.50, False)  # entry 4999.75
+
+
 def test_stop_fills_at_stop_price_minus_slippage() -> None:
     out = run([(5000.00, 5000.50, 4999.75, 5000.25), (5000.00, 5000.25, 4999.25, 4999.50)])
     assert (out.exit_reason, out.exit_price, out.gross_pts) == ("sl", 4999.25, -1.00)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mesdesk.learn.fingerprints import FingerprintConfig, FingerprintStats, fingerprint_id, fingerprint_key
-from mesdesk.learn.memory import LearningMemory
+from mesdesk.learn.memory import LearningConfig, LearningMemory
 from mesdesk.learn.outcomes import Outcome
 
 T0 = datetime(2025, 9, 16, 13, 30, tzinfo=UTC)  # 08:30 CT
@@ -107,7 +107,7 @@ def test_reordering_the_future_does_not_change_a_past_decision() -> None:
 
 
 def test_hard_negative_vetoes_a_candidate_near_losers_and_names_one() -> None:
-    mem = LearningMemory()
+    mem = LearningMemory(LearningConfig(backoff=False))  # the negatives alone
     for i in range(10):
         mem.add(outcome(i, -0.9 if i != 3 else 0.2, resolved_min=i + 1))
     a = mem.assess(T0 + timedelta(minutes=20), "ORB_retest_go", "long", "rth_a", FEATS)
@@ -150,3 +150,25 @@ def test_duplicate_outcomes_are_counted_once() -> None:
     mem.add(o)
     mem.advance(T0 + timedelta(minutes=5))
     assert mem.resolved_count == 1
+
+
+def test_probation_fingerprint_backs_off_to_its_blocked_parent() -> None:
+    mem = LearningMemory()
+    spread = [
+        {**FEATS, "minutes_since_open": m, "prefilter_score": p}
+        for m in (10.0, 60.0, 200.0)
+        for p in (70.0, 85.0, 95.0)
+    ]
+    for i in range(18):  # 18 losers spread over 9 fine fingerprints: each has 2, the parent 18
+        mem.add(outcome(i, -1.2 if i % 6 else -0.9, resolved_min=i + 1, feats=spread[i % 9]))
+    novel = {**FEATS, "dist_vwap_atr": 2.0, "dist_ema_atr": 2.0}  # a fine fingerprint never seen
+    a = mem.assess(T0 + timedelta(minutes=30), "ORB_retest_go", "long", "rth_a", novel)
+    assert a.status == "probation"
+    assert a.samples == 0
+    assert a.veto
+    assert "blocked (18 samples" in a.reason
+    other_session = mem.assess(T0 + timedelta(minutes=31), "ORB_retest_go", "long", "rth_b", novel)
+    assert not other_session.veto
+    strict = LearningMemory(LearningConfig(backoff=False))
+    strict.extend(outcome(i, -1.2, resolved_min=i + 1, feats=spread[i % 9]) for i in range(18))
+    assert not strict.assess(T0 + timedelta(minutes=30), "ORB_retest_go", "long", "rth_a", novel).veto

@@ -145,3 +145,12 @@ def test_breakout_after_the_window_does_not_arm_the_day() -> None:
     assert detect_candidates(bars, cfg).empty
     early = orb_day("2025-06-11", [BREAKOUT, AWAY, RETEST, PAUSE, GO])  # breakout at 08:45
     assert list(detect_candidates(early, cfg)["bar_index"]) == [49]
+
+
+def test_failure_after_the_go_bar_keeps_the_candidate() -> None:
+    # The go bar was decided at its close; a later close back inside the range cannot undo it.
+    later_fail: OHLC = (103.5, 103.5, 101.0, 101.25)  # 08:51: closes 3 ticks below H
+    bars = orb_day("2025-06-11", [INSIDE, BREAKOUT, AWAY, RETEST, PAUSE, GO, later_fail])
+    cands = detect_candidates(bars, ONLY_ORB)
+    assert list(cands["bar_index"]) == [50]
+    pd.testing.assert_frame_equal(cands, detect_candidates(bars.iloc[:51], ONLY_ORB))

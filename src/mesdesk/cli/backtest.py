@@ -48,6 +48,9 @@ def backtest(
     min_score: float | None = typer.Option(
         None, "--min-score", min=0, max=100, help="Prefilter threshold instead of the setups' (default 75)."
     ),
+    learning: bool = typer.Option(
+        False, "--learning/--no-learning", help="Let learning veto candidates (point-in-time outcomes)."
+    ),
     out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
 ) -> None:
     """Backtest the scalper: fills, limits and costs as in live paper trading."""
@@ -67,6 +70,7 @@ def backtest(
         slippage_ticks=slippage_ticks,
         seed=seed,
         min_score=min_score,
+        learning=learning,
         out=None if out is None else Path(out),
     )
     print_report(run_backtest_job(req))

@@ -3,7 +3,8 @@
 Bins up to 1h are clock-aligned (17:00 CT sits on an hour boundary, so they are the same in UTC
 and CT). 4h bins run 17-21, 21-01, 01-05, 05-09, 09-13, 13-16 CT (the last one ends at the 16:00
 close); 1d bins are whole trading days. Every output bar is labelled by its bin's **open** time.
-On an early-close day (see `mesdesk.calendar`) the last bins end at that close.
+On an early-close day (see `mesdesk.calendar`) the last bins end at that close. Bars opening after
+their 4h/1d bin's end (16:00-17:00 CT, after an early close) are outside the session and left out.
 A bin is emitted only once it is complete: its end is at or before the close of the last input bar
 (`complete_only`), so resampled history never changes when later bars arrive.
 """
@@ -102,8 +103,17 @@ def resample(
     width_ns = int(pd.Timedelta(timeframe.span).value)
     if width_ns < span_ns:
         raise ConfigError(f"cannot resample {span_ns // 10**9}s bars down to {timeframe.value}")
+    data_end = ts[-1] + span_ns
     if timeframe in (Timeframe.H4, Timeframe.D1):
         start_ns, end_ns = _wall_bins(idx, 4 if timeframe is Timeframe.H4 else 24)
+        # A bar opening at or after its bin's end (a 16:00 CT settlement print, the maintenance break,
+        # prints after an early close) is outside the session: folded in, it would change a bin that
+        # has already closed. It is left out of 4h/1d bins.
+        inside = ts < end_ns
+        if not inside.all():
+            bars, ts, start_ns, end_ns = bars[inside], ts[inside], start_ns[inside], end_ns[inside]
+            if ts.size == 0:
+                return empty_bars()
     else:
         start_ns = (ts // width_ns) * width_ns
         end_ns = start_ns + width_ns
@@ -122,7 +132,6 @@ def resample(
         index=pd.DatetimeIndex(pd.to_datetime(start_ns[pos], unit="ns", utc=True), name="ts"),
     )[list(BAR_COLUMNS)]
     if complete_only:
-        data_end = ts[-1] + span_ns
         out = out[end_ns[pos] <= data_end]
     return out
 

@@ -181,6 +181,13 @@ def _handle_event_bar(
         st.worst = min(st.worst, o - slip)
         _exit(st, i, int(path.ts_ns[i]), o - slip, _stop_reason(st))
         return
+    opens_at_target = o > st.target + EPS if execution.target_fill == "through" else o >= st.target - EPS
+    if opens_at_target and i > st.entry_index:
+        # The bar opens beyond the resting target: the limit fills at the open, before anything else in
+        # the bar can happen, so this is no ambiguous bar. Filled at the target price (never better).
+        st.best = max(st.best, st.target)
+        _exit(st, i, int(path.ts_ns[i]), st.target, "tp")
+        return
     stop_hit = lo <= stop + EPS
     tp_hit = hi > st.target + EPS if execution.target_fill == "through" else hi >= st.target - EPS
     close_ns = int(path.close_ns[i])

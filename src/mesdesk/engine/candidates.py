@@ -49,7 +49,7 @@ def candidate_ns(candidates: pd.DataFrame) -> np.ndarray:
     if len(candidates) == 0:
         return np.empty(0, dtype=np.int64)
     index = pd.DatetimeIndex(candidates["ts"]).tz_convert("UTC").as_unit("ns")
-    return np.asarray(index.asi8, dtype=np.int64)
+    return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
 
 
 def decision_times(candidates: pd.DataFrame, batch_window_s: int) -> np.ndarray:

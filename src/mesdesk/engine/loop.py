@@ -51,7 +51,7 @@ def infer_span(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The bar length of a frame: the most common gap between consecutive opens (first 5000 bars)."""
     if len(index) < 2:
         raise DataError("cannot infer the bar length from fewer than 2 bars; pass it explicitly")
-    gaps = np.diff(np.asarray(index[:5000].asi8, dtype=np.int64))
+    gaps = np.diff(np.asarray(index[:5000].as_unit("ns").asi8, dtype=np.int64))
     values, counts = np.unique(gaps, return_counts=True)
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
@@ -154,7 +154,9 @@ class Engine:
             if self._bar_span is None:
                 self._bar_span = infer_span(pd.DatetimeIndex(bars.index))
             self._bars = bars
-            self._bar_close_ns = np.asarray(pd.DatetimeIndex(bars.index).asi8, dtype=np.int64) + self._bar_span.value
+            self._bar_close_ns = (
+                np.asarray(pd.DatetimeIndex(bars.index).as_unit("ns").asi8, dtype=np.int64) + self._bar_span.value
+            )
         path_frame = bars if sub_bars is None else sub_bars
         if self._path is None or len(path_frame) != len(self._path):
             if self._path_span is None:

@@ -67,7 +67,7 @@ class FeatureSet:
 
     @property
     def t_ns(self) -> np.ndarray:
-        return np.asarray(pd.DatetimeIndex(self.frame.index).asi8, dtype=np.int64)
+        return np.asarray(pd.DatetimeIndex(self.frame.index).as_unit("ns").asi8, dtype=np.int64)
 
     def targets(self, horizon: Horizon) -> np.ndarray:
         """Percent return to the last close known at t + h; NaN where t + h is past the data."""

@@ -5,6 +5,8 @@ Key (documented contract, stable across versions unless the config changes):
 index of: prefilter score, volume multiple, ATR regime (5m ATR in basis points of price), distance
 to VWAP and to the 20 EMA in ATRs signed toward the trade (positive = price on the trade's side),
 and minutes since the 08:30 CT open. A missing (NaN) feature has bucket ``x``.
+Each outcome also counts toward its parent ``setup|direction|session``. While a fine fingerprint is in
+probation, the veto decision backs off to the parent's status (both are listed).
 The short id shown by /metrics/fingerprints is ``<setup abbreviation>_<6 hex of sha1(key)>``.
 
 Status ladder (expectancy in points, net of costs, with a 95% Student-t interval):
@@ -86,6 +88,11 @@ def fingerprint_key(
         "t" + _bucket(f("minutes_since_open"), config.minutes_edges),
     )
     return "|".join(parts)
+
+
+def parent_key(setup: str, direction: str, session: str) -> str:
+    """The coarse fingerprint (setup, direction, session) a fine one backs off to while in probation."""
+    return f"{setup}|{direction}|{session}"
 
 
 def fingerprint_id(key: str) -> str:

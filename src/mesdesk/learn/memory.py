@@ -15,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mesdesk.learn.fingerprints import FingerprintConfig, FingerprintStats, fingerprint_id, fingerprint_key
+from mesdesk.learn.fingerprints import (
+    FingerprintConfig,
+    FingerprintStats,
+    fingerprint_id,
+    fingerprint_key,
+    parent_key,
+)
 from mesdesk.learn.negatives import NegativeConfig, NegativeIndex, NegativeMatch
 from mesdesk.learn.outcomes import Outcome
 
@@ -25,6 +31,7 @@ class LearningConfig:
     fingerprints: FingerprintConfig = field(default_factory=FingerprintConfig)
     negatives: NegativeConfig = field(default_factory=NegativeConfig)
     veto_blocked: bool = True
+    backoff: bool = True
     trailing_window: int = 20
 
 
@@ -108,6 +115,8 @@ class LearningMemory:
         feats = dict(o.features)
         key = fingerprint_key(o.setup, o.direction, o.session, feats, self.config.fingerprints)
         self._stats.setdefault(key, FingerprintStats(key)).add(o.pnl_pts, o.resolved_at)
+        parent = parent_key(o.setup, o.direction, o.session)
+        self._stats.setdefault(parent, FingerprintStats(parent)).add(o.pnl_pts, o.resolved_at)
         self._negatives.add(o.setup, o.direction, o.key, feats, o.pnl_pts)
         if not o.counterfactual:
             self._trailing.append(o.win)
@@ -121,13 +130,18 @@ class LearningMemory:
         key = fingerprint_key(setup, direction, session, features, cfg.fingerprints)
         stats = self._stats.get(key) or FingerprintStats(key)
         status = stats.status(cfg.fingerprints)
+        # Too few outcomes in the fine fingerprint: back off to its parent (setup, direction, session).
+        judged = stats
+        if cfg.backoff and status == "probation":
+            parent = parent_key(setup, direction, session)
+            judged = self._stats.get(parent) or FingerprintStats(parent)
         negative = self._negatives.match(setup, direction, features)
         veto, adjust, reasons = False, 0.0, []
-        if status == "blocked" and cfg.veto_blocked:
+        if cfg.veto_blocked and judged.status(cfg.fingerprints) == "blocked":
             veto = True
             reasons.append(
-                f"fingerprint {fingerprint_id(key)} blocked ({stats.samples} samples, "
-                f"expectancy {stats.expectancy:+.2f} pts)"
+                f"fingerprint {fingerprint_id(judged.key)} blocked ({judged.samples} samples, "
+                f"expectancy {judged.expectancy:+.2f} pts)"
             )
         if negative is not None:
             reasons.append(

@@ -7,6 +7,7 @@ optimistic run fills the target instead and exists only to show the range the am
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest, write_journal
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
+from mesdesk.learn.memory import LearningConfig
 from mesdesk.timeframes import Timeframe
 
 SOURCES = ("synthetic", "file", "databento", "yahoo")
@@ -43,6 +45,7 @@ class BacktestRequest:
     seed: int = 7
     slippage_ticks: int = 1
     min_score: float | None = None
+    learning: bool = False
     write: bool = True
     cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
 
@@ -179,6 +182,7 @@ def backtest_frames(
     min_score: float | None = None,
     request: BacktestRequest | None = None,
     http_client: Any = None,
+    learning: bool = False,
 ) -> BacktestReport:
     """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written).
 
@@ -195,17 +199,28 @@ def backtest_frames(
     optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
     span = pd.Timedelta(timeframe.span)
     extras: dict[str, Any] = {}
+    wrap = learning_wrapper(candidates, bars if sub_bars is None else sub_bars, config) if learning else None
     if decider == "rules":
-        result = run_backtest(bars, candidates, make_decider(decider, min_score), config, sub_bars, bar_span=span)
+        rules = make_decider(decider, min_score)
+        result = run_backtest(bars, candidates, wrap(rules) if wrap else rules, config, sub_bars, bar_span=span)
+        rules = make_decider(decider, min_score)
         optimistic = run_backtest(
-            bars, candidates, make_decider(decider, min_score), optimistic_cfg, sub_bars, bar_span=span
+            bars, candidates, wrap(rules) if wrap else rules, optimistic_cfg, sub_bars, bar_span=span
         )
     else:
         from mesdesk.services import decisions as svc
 
         req = request or BacktestRequest(decider=decider, slippage_ticks=slippage_ticks, min_score=min_score)
         result, optimistic, extras = svc.run_backtest_pair(
-            req, settings, bars, candidates, (config, optimistic_cfg), sub_bars, span, http_client=http_client
+            req,
+            settings,
+            bars,
+            candidates,
+            (config, optimistic_cfg),
+            sub_bars,
+            span,
+            http_client=http_client,
+            wrap=wrap,
         )
     return BacktestReport(
         stats=trade_stats(result.trades),
@@ -222,6 +237,34 @@ def backtest_frames(
         files=(),
         **extras,
     )
+
+
+def learning_wrapper(
+    candidates: pd.DataFrame,
+    path_frame: pd.DataFrame,
+    config: EngineConfig,
+    learning_config: LearningConfig | None = None,
+) -> Callable[[Decider], Decider]:
+    """Wrap a decider with learning fed by every candidate's as-if-taken outcome, point-in-time.
+
+    All outcomes are computed up front, but each memory uses one only once its exit has closed, so
+    the run never learns from its future; every wrapped decider gets a fresh memory.
+    """
+    from mesdesk.engine.loop import infer_span
+    from mesdesk.engine.path import PathBars
+    from mesdesk.learn.counterfactual import follow
+    from mesdesk.learn.decider import LearningDecider
+    from mesdesk.learn.memory import LearningMemory
+
+    path = PathBars.from_frame(path_frame, infer_span(pd.DatetimeIndex(path_frame.index)))
+    outcomes = follow(candidates, path, config)
+
+    def wrap(decider: Decider) -> Decider:
+        memory = LearningMemory(learning_config)
+        memory.extend(outcomes)
+        return LearningDecider(decider, memory)
+
+    return wrap
 
 
 def run_backtest_job(
@@ -257,6 +300,7 @@ def run_backtest_job(
         min_score=req.min_score,
         request=req,
         http_client=http_client,
+        learning=req.learning,
     )
     if not req.write:
         return report

@@ -10,7 +10,7 @@ calibrated confidence so the journal can show them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -323,10 +323,16 @@ def run_backtest_pair(
     span: pd.Timedelta,
     *,
     http_client: httpx2.Client | None = None,
+    wrap: Callable[[Decider], Decider] | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """The result run with `req.decider`, its optimistic twin (same answers, free) and the report parts."""
+    """The result run with `req.decider`, its optimistic twin (same answers, free) and the report parts.
+
+    `wrap` (e.g. learning's vetoes) wraps the decider of the result run; the twin replays its answers.
+    """
     scope = f"backtest:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     run = build_decider(req.decider, settings, cache_mode=req.cache_mode, scope=scope, http_client=http_client)
+    if wrap is not None:
+        run.tap.inner = wrap(run.tap.inner)
     result = run_tapped(bars, candidates, run, configs[0], sub_bars, bar_span=span)
     twin_local = LocalDecider()
     twin_inner: Decider = twin_local if run.name == "local" else MemoDecider(run.tap.decisions, run.name, twin_local)

@@ -27,6 +27,7 @@ from mesdesk.data.resample import bin_close_ns, resample
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.indicators import align_asof, atr, ema, opening_range, pivots, session_vwap, volume_multiple
 from mesdesk.services.demo_backtest import backtest_section
+from mesdesk.services.demo_scan import scan_section
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 _RTH_OPEN_MIN = RTH_OPEN_CT.hour * 60 + RTH_OPEN_CT.minute
@@ -146,7 +147,13 @@ def indicator_section(ctx: DemoContext) -> list[Section]:
     return [Section("Indicators at the last bar", ("indicator", "value"), tuple(values))]
 
 
-DEMO_SECTIONS: tuple[SectionBuilder, ...] = (market_section, timeframe_section, indicator_section, backtest_section)
+DEMO_SECTIONS: tuple[SectionBuilder, ...] = (
+    market_section,
+    timeframe_section,
+    indicator_section,
+    scan_section,
+    backtest_section,
+)
 
 
 def build_context(*, days: int, seed: int) -> DemoContext:

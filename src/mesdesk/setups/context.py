@@ -110,7 +110,7 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
                 f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
             )
     index = bars.index.tz_convert("UTC").as_unit("ns")
-    if len(index) > 1 and not (np.diff(index.asi8) > 0).all():
+    if len(index) > 1 and not (np.diff(index.as_unit("ns").asi8) > 0).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
     return index
 

@@ -23,7 +23,8 @@ of the sequence is appended or replaced, the last three elements are a candidate
 the close of C's confirming bar (``c + k``) with nothing after it. So a signal depends only on bars up
 to its confirmation and never changes when later bars arrive. A replaced C can give a second signal on
 the same A-B leg (a deeper C is a new, later setup); a bar that is both a swing high and a swing low
-gives no signal through that bar (its intrabar order is unknown).
+gives no signal through that bar (its intrabar order is unknown): it enters the sequence with the
+pivot of the tail's type first, so a market and its mirror image give mirrored signals.
 
 Volume confirmation (``require_volume_confirmation``): the mean volume per bar of the B->C leg (bars
 ``b+1..c``) is strictly below the mean volume per bar of the A->B leg (bars ``a+1..b``), the classic
@@ -106,21 +107,44 @@ def alternating_triples(
 ) -> npt.NDArray[np.int64]:
     """Candidate (A, B, C) positions into the pivot arrays, one row each time the sequence's tail changes.
 
-    Runs once over the pivots (O(number of pivots)); see the module docstring for the rule.
+    Runs once over the pivots (O(number of pivots)); see the module docstring for the rule. A bar that
+    is both a swing high and a swing low (an outside bar, two pivots with one index) is read the same
+    way for a market and its mirror image: the pivot of the tail's type first (it may replace the
+    tail), then the other; at the very start of the sequence such a bar is skipped. No candidate
+    contains a pivot of such a bar, since the order of its extremes is unknown.
     """
+    n = index.size
+    outside = np.zeros(n, dtype=bool)
+    if n > 1:
+        same = index[1:] == index[:-1]
+        outside[1:] |= same
+        outside[:-1] |= same
     seq: list[int] = []  # positions into the pivot arrays
     out: list[tuple[int, int, int]] = []
-    for j in range(index.size):
+
+    def step(j: int) -> None:
         if seq and bool(is_high[seq[-1]]) == bool(is_high[j]):
             last = seq[-1]
             more_extreme = price[j] > price[last] if is_high[j] else price[j] < price[last]
             if not more_extreme:
-                continue
+                return
             seq[-1] = j
         else:
             seq.append(j)
-        if len(seq) >= 3:
+        if len(seq) >= 3 and not outside[seq[-3:]].any():
             out.append((seq[-3], seq[-2], seq[-1]))
+
+    j = 0
+    while j < n:
+        if outside[j]:  # pivots j and j + 1 are the high and the low of one bar
+            if seq:
+                first = j if bool(is_high[j]) == bool(is_high[seq[-1]]) else j + 1
+                step(first)
+                step(2 * j + 1 - first)
+            j += 2
+            continue
+        step(j)
+        j += 1
     if not out:
         return np.empty((0, 3), dtype=np.int64)
     return np.asarray(out, dtype=np.int64)

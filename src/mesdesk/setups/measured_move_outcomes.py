@@ -12,7 +12,8 @@ Trade plan (one contract, fixed stop, nothing moved):
   the bar opens beyond it (gap). **Targets** fill at their price when a bar trades through them
   (``target_fill="through"``, high > target for a long) or touches them (``"touch"``).
 - When the stop and a target are both inside one bar, the stop is assumed first and the signal is
-  flagged ``ambiguous`` (the engine's rule: biased against us).
+  flagged ``ambiguous`` (the engine's rule: biased against us), unless the bar's open decides it: an
+  open at or beyond the stop stops first, an open beyond the target (``touch``: at it) fills it first.
 
 ``outcome`` is the furthest level reached before the stop within the window:
 ``target_123_6`` (123.6% reached before any stop), ``target_100`` (100% reached, 123.6% not before the
@@ -109,8 +110,12 @@ class _Levels:
     t2: float
 
 
-def _walk(p: PathBars, e: int, end: int, lv: _Levels, through: bool, expiry_final: bool) -> dict[str, object]:
-    """Outcome of a long entered at bar `e`'s open, path bars e..end-1 (all closing by expiry)."""
+def _walk(p: PathBars, e: int, end: int, lv: _Levels, through: bool, expiry_ns: int | None) -> dict[str, object]:
+    """Outcome of a long entered at bar `e`'s open, path bars e..end-1 (all closing by expiry).
+
+    `expiry_ns` is None while the holding window's last bar does not exist yet (nothing expires).
+    """
+    expiry_final = expiry_ns is not None
     entry = float(p.open[e])
     lo, hi, op = p.low[e:end], p.high[e:end], p.open[e:end]
     s = _first(lo <= lv.stop)
@@ -123,38 +128,62 @@ def _walk(p: PathBars, e: int, end: int, lv: _Levels, through: bool, expiry_fina
 
     stop_fill = float(min(op[s], lv.stop)) if s >= 0 else np.nan
     last_close = float(p.close[end - 1]) if n > 0 else entry
+
+    def opens_beyond(level: float, j: int) -> bool:
+        """Bar j's open already filled `level`: its first price decides the order within the bar."""
+        return bool(op[j] > level if through else op[j] >= level)
+
+    # Stop and a target in one bar: the stop is assumed first (ambiguous) unless the bar's open already
+    # decides it: an open at or through the stop stops first, an open beyond the target fills it first.
+    gap_stop = s >= 0 and bool(op[s] <= lv.stop)
     row: dict[str, object] = {"ambiguous": False}
-    stop_first = s >= 0 and (f1 < 0 or s <= f1)
+    stop_first = s >= 0 and (f1 < 0 or s < f1 or (s == f1 and not opens_beyond(lv.t1, s)))
     if stop_first:
         row.update(outcome="stop", at=close_at(s), resolved=close_at(s), exit=stop_fill, x=s, ext_exit=stop_fill)
-        row["ambiguous"] = s == f1
+        row["ambiguous"] = s == f1 and not gap_stop
     elif f1 >= 0:
-        ext_stop_first = s >= 0 and (f2 < 0 or s <= f2)
+        ext_stop_first = s >= 0 and (f2 < 0 or s < f2 or (s == f2 and not opens_beyond(lv.t2, s)))
         if f2 >= 0 and not ext_stop_first:
             row.update(outcome="target_123_6", at=close_at(f2), resolved=close_at(f2), ext_exit=lv.t2)
         else:
             final = ext_stop_first or expiry_final
-            resolved = close_at(s) if ext_stop_first else (close_at(n - 1) if final else None)
+            resolved = close_at(s) if ext_stop_first else (expiry_ns if final else None)
             row.update(outcome="target_100" if final else "open", at=close_at(f1), resolved=resolved)
             row["ext_exit"] = stop_fill if ext_stop_first else (last_close if final else np.nan)
-            row["ambiguous"] = ext_stop_first and s == f2
+            row["ambiguous"] = ext_stop_first and s == f2 and not gap_stop
         row.update(exit=lv.t1, x=f1)
     elif expiry_final:
-        at = close_at(n - 1) if n > 0 else None
+        at = expiry_ns if n > 0 else None
         row.update(outcome="expiry", at=at, resolved=at, exit=last_close, x=n - 1, ext_exit=last_close)
     else:
         row.update(outcome="open", at=None, resolved=None, exit=np.nan, x=n - 1, ext_exit=np.nan)
-    row.update(_excursions(hi, lo, op, entry, int(row.pop("x")), row["outcome"], row["exit"], f1))  # type: ignore[call-overload]
+    x = int(row.pop("x"))  # type: ignore[call-overload]
+    at_open = x >= 0 and x == f1 and row["outcome"] != "stop" and opens_beyond(lv.t1, x)
+    row.update(_excursions(hi, lo, op, entry, x, row["outcome"], row["exit"], f1, at_open))
     return row
 
 
 def _excursions(
-    hi: FloatArray, lo: FloatArray, op: FloatArray, entry: float, x: int, outcome: object, exit_price: object, f1: int
+    hi: FloatArray,
+    lo: FloatArray,
+    op: FloatArray,
+    entry: float,
+    x: int,
+    outcome: object,
+    exit_price: object,
+    f1: int,
+    exit_at_open: bool = False,
 ) -> dict[str, float]:
-    """MFE and MAE (points, >= 0) from the entry to bar `x` of the window, capped at fills."""
+    """MFE and MAE (points, >= 0) from the entry to bar `x` of the window, capped at fills.
+
+    `exit_at_open`: target_100 filled at bar `x`'s open, so nothing later in that bar was held.
+    """
     if x < 0:
         return {"mfe": 0.0, "mae": 0.0}
-    if outcome == "stop":  # stop assumed first in its bar: only that bar's open counts as favourable
+    if exit_at_open:
+        mfe = float(exit_price) - entry  # type: ignore[arg-type]
+        mae = entry - float(lo[:x].min(initial=entry))
+    elif outcome == "stop":  # stop assumed first in its bar: only that bar's open counts as favourable
         mfe = max(float(hi[:x].max(initial=entry)), float(op[x])) - entry
         mae = entry - float(exit_price)  # type: ignore[arg-type]
     else:
@@ -234,7 +263,7 @@ def _one(
         base.update(outcome="void", resolved_at=int(p.open_ns[e]), mfe=0.0, mae=0.0)
         return base
     end = int(np.searchsorted(p.close_ns, expiry_ns, side="right")) if expiry_ns is not None else p.open_ns.size
-    row = _walk(p, e, max(end, e), lv, through, expiry_final=expiry_ns is not None)
+    row = _walk(p, e, max(end, e), lv, through, expiry_ns)
     exit_price = float(row["exit"])  # type: ignore[arg-type]
     ext_exit = float(row["ext_exit"])  # type: ignore[arg-type]
     base.update(

@@ -94,22 +94,57 @@ def timeframe_bars(
     Each step's bins are unions of the previous step's bins (all anchored on 17:00 CT), and a bin is
     complete in the coarser frame exactly when it is complete in the base bars, so the chain gives the
     same bars as resampling the base directly, with the slow CT wall-clock binning of 4h/1d done on
-    hourly bars instead of minutes.
+    hourly bars instead of minutes. A first bin that starts before the first base bar (data cut
+    mid-bin, as ``--days-back`` does) is partial and left out: every bar returned is a whole bin.
+    Base bars opening after their trading day's close (a 16:00 CT settlement print, prints after an
+    early close) are left out first: on the hourly chain they would reach a 4h/1d bin that closed
+    before them, and on their own they would make one-minute "bars" of 5m..1h.
     """
     for tf in timeframes:
         if pd.Timedelta(tf.span) < span:
             raise ConfigError(f"timeframes: {tf.value} is finer than the base bars ({span})")
     wanted = max(_CHAIN.index(tf) for tf in timeframes)
     out: dict[Timeframe, pd.DataFrame] = {}
+    if len(bars):
+        in_session = pd.DatetimeIndex(bars.index).as_unit("ns").asi8 < bin_close_ns(
+            pd.DatetimeIndex(bars.index), Timeframe.D1
+        )
+        if not in_session.all():
+            bars = bars[in_session]
     source, source_span = bars, span
+    first_open = bars.index[0] if len(bars) else pd.Timestamp.min.tz_localize("UTC")
     for tf in _CHAIN[: wanted + 1]:
         tf_span = pd.Timedelta(tf.span)
         if tf_span < span:
             continue
         frame = source if tf_span == source_span else resample(source, tf, source_span=source_span)
+        if tf in (Timeframe.H4, Timeframe.D1):
+            frame = _with_direct_tail(frame, bars, tf, span)
+        if len(frame) and frame.index[0] < first_open:
+            frame = frame.iloc[1:]  # a bin labelled by its open before the data start is partial
         out[tf] = frame
         source, source_span = frame, tf_span
     return {tf: out[tf] for tf in timeframes}
+
+
+def _with_direct_tail(frame: pd.DataFrame, base: pd.DataFrame, tf: Timeframe, span: pd.Timedelta) -> pd.DataFrame:
+    """`frame` (4h/1d from the chain) plus the bins after its last one, resampled from the base bars.
+
+    On an early-close day the hourly bar that straddles the close (12:00-13:00 CT for a 12:15 close) is
+    complete only at 13:00, so the chain held back the 4h/1d bins that end at 12:15 until the next
+    session; the base bars complete them at the close, as resampling the base directly does.
+    """
+    base_ns = pd.DatetimeIndex(base.index).as_unit("ns").asi8
+    tail = base
+    if len(frame):
+        since = int(bin_close_ns(pd.DatetimeIndex(frame.index[-1:]), tf)[0])
+        tail = base.iloc[int(np.searchsorted(base_ns, since, side="left")) :]
+    if len(tail) == 0:
+        return frame
+    extra = resample(tail, tf, source_span=span)
+    if len(frame):
+        extra = extra[extra.index > frame.index[-1]]
+    return pd.concat([frame, extra]) if len(extra) else frame
 
 
 def scan_bars(bars: pd.DataFrame, config: ScanConfig, vix: pd.Series) -> pd.DataFrame:
