@@ -48,7 +48,7 @@ def every_n_minutes(bars: pd.DataFrame, n: int = 9) -> pd.DataFrame:
     index = pd.DatetimeIndex(bars.index)
     close_ts = index + pd.Timedelta(minutes=1)
     # The test days are in CDT (UTC-5): a fixed offset keeps this cheap enough to run every bar.
-    minutes = ((index.asi8 // 60_000_000_000) - 5 * 60) % (24 * 60)
+    minutes = ((index.as_unit("ns").asi8 // 60_000_000_000) - 5 * 60) % (24 * 60)
     rth = (minutes >= 8 * 60 + 30) & (minutes < 15 * 60)
     rows = np.flatnonzero(rth & (minutes % n == 0))
     rows = rows[rows >= 10]

@@ -172,10 +172,13 @@ def test_equity_accumulates(client: TestClient) -> None:
 
 def test_fingerprints_have_the_seed_fields(client: TestClient) -> None:
     body = client.get("/metrics/fingerprints").json()
-    assert len(body) == 1
-    assert set(body[0]) == {"setup", "fingerprint_id", "status", "samples", "win_rate", "expectancy"}
-    assert body[0]["samples"] == 1
-    assert body[0]["status"] == "probation"
+    assert body  # the one resolved trade, at each level learning keeps (the fingerprint and its parent)
+    for row in body:
+        assert set(row) == {"setup", "fingerprint_id", "status", "samples", "win_rate", "expectancy"}
+        assert row["setup"] == "ORB_retest_go"
+        assert row["samples"] == 1
+        assert row["status"] == "probation"
+        assert row["expectancy"] == 1.0
 
 
 def test_control_from_loopback_without_a_token(client: TestClient) -> None:

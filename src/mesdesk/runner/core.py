@@ -462,7 +462,7 @@ class PaperRunner:
 
 def _span(index: pd.DatetimeIndex) -> timedelta:
     if len(index) >= 2:
-        diffs = np.diff(index.asi8)
+        diffs = np.diff(index.as_unit("ns").asi8)
         return (
             timedelta(microseconds=int(np.min(diffs[diffs > 0])) // 1000) if (diffs > 0).any() else timedelta(minutes=1)
         )

@@ -64,7 +64,9 @@ class ReplayDriver:
         self._speed = speed
         self._name = name
         self._due: datetime | None = None
-        span_ns = int(pd.Series(self._index.asi8).diff().dropna().min()) if len(bars) > 1 else 60_000_000_000
+        span_ns = (
+            int(pd.Series(self._index.as_unit("ns").asi8).diff().dropna().min()) if len(bars) > 1 else 60_000_000_000
+        )
         self._span_s = span_ns / 1e9
 
     @property
