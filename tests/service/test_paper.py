@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -67,3 +69,27 @@ def test_serve_with_a_bad_date_exits_2_with_one_line(capsys: pytest.CaptureFixtu
         main(["serve", "--replay", "yesterday"])
     assert exc.value.code == 2
     assert "--replay 'yesterday'" in capsys.readouterr().err
+
+
+def _open_after(barrier: Any, url: str, results: Any) -> None:
+    from mesdesk.config import load_settings
+    from mesdesk.services.paper import open_store
+
+    settings = load_settings(MESDESK_DATABASE_URL=url)
+    barrier.wait()  # every worker migrates at the same moment, as gunicorn workers do at boot
+    try:
+        open_store(settings).engine.dispose()
+        results.put("ok")
+    except Exception as exc:
+        results.put(repr(exc))
+
+
+def test_workers_opening_one_fresh_database_at_once_all_migrate(db_url: str) -> None:
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_open_after, args=(barrier, db_url, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(results.get(timeout=5) for _ in procs) == ["ok"] * 4

@@ -7,16 +7,20 @@ name separates books: a replay of 2025-09-16 writes under "replay-2025-09-16", l
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
+import time as wall_time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Engine, text
 
 from mesdesk.bars import validate_bars
 from mesdesk.calendar import CT, trading_day_open, trading_days
@@ -24,7 +28,7 @@ from mesdesk.clock import SimClock
 from mesdesk.config import Settings
 from mesdesk.data.source import BarSource
 from mesdesk.decide.base import Decider
-from mesdesk.errors import ConfigError, DataError
+from mesdesk.errors import ConfigError, DataError, StoreError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.service import ServiceContext, Unavailable
 from mesdesk.store.base import make_engine, migrate
@@ -127,9 +131,45 @@ class ServiceHandle:
 
 
 def open_store(settings: Settings) -> ServiceStore:
+    """The migrated store. Several workers may open one fresh database at once: migrations are
+    serialised by a lock (a file lock beside a SQLite file, an advisory lock on PostgreSQL) and a
+    loser of a remaining race retries once the winner's transaction has committed."""
     engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    for attempt in range(5):
+        try:
+            with _migration_lock(engine):
+                migrate(engine)
+            break
+        except StoreError:
+            if attempt == 4:
+                raise
+            wall_time.sleep(0.2 * (attempt + 1))
     return ServiceStore(engine)
+
+
+_PG_MIGRATION_LOCK = 7_342_118  # an arbitrary advisory-lock key owned by mesdesk migrations
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        lock_path = Path(str(engine.url.database) + ".migrate.lock")
+        with lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        return
+    yield
 
 
 def open_service(settings: Settings, options: RunnerOptions | None) -> ServiceHandle:
