@@ -22,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -467,7 +467,3 @@ def _span(index: pd.DatetimeIndex) -> timedelta:
             timedelta(microseconds=int(np.min(diffs[diffs > 0])) // 1000) if (diffs > 0).any() else timedelta(minutes=1)
         )
     return timedelta(minutes=1)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -246,7 +246,7 @@ def trades(ctx: ServiceContext, day_text: str | None) -> list[dict[str, Any]]:
     return [_trade_view(t) for t in ctx.store.trades(ctx.runner, day)]
 
 
-def _journal_view(row: JournalRow, settings: Settings) -> dict[str, Any]:
+def _journal_view(row: JournalRow) -> dict[str, Any]:
     return {
         "ts": _iso_utc(row.ts),
         "timestamp_ct": row.timestamp_ct,
@@ -272,7 +272,7 @@ def _journal_view(row: JournalRow, settings: Settings) -> dict[str, Any]:
 def journal(ctx: ServiceContext, day_text: str | None, limit: int) -> list[dict[str, Any]]:
     """/metrics/journal: every candidate with its decision and gate (why it was or was not traded)."""
     day = parse_day(day_text)
-    return [_journal_view(r, ctx.settings) for r in ctx.store.journal(ctx.runner, day, limit)]
+    return [_journal_view(r) for r in ctx.store.journal(ctx.runner, day, limit)]
 
 
 def equity(ctx: ServiceContext) -> list[dict[str, Any]]:

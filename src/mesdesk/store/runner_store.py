@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -410,7 +410,3 @@ class ServiceStore:
             for table in (TradeRow, JournalRow, DecisionRow, EquityRow):
                 s.execute(delete(table).where(table.runner == runner))
             s.execute(delete(RunnerStateRow).where(RunnerStateRow.runner == runner))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
