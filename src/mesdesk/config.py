@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
+    learning: bool = Field(True, validation_alias="MESDESK_LEARNING")
     openai_model: str = Field("gpt-5-mini", min_length=1, validation_alias="MESDESK_OPENAI_MODEL")
     anthropic_model: str = Field("claude-opus-4-5", min_length=1, validation_alias="MESDESK_ANTHROPIC_MODEL")
     openai_base_url: str | None = Field(None, validation_alias="MESDESK_OPENAI_BASE_URL")

@@ -17,6 +17,7 @@ from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import run_backtest
 from mesdesk.errors import ProviderError
+from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.model import Candidate, Decision
 from mesdesk.runner import wiring
 from mesdesk.runner.core import PaperRunner, RunnerConfig, TradingLoop
@@ -257,11 +258,15 @@ def test_runner_decider_follows_mesdesk_decider(tmp_path: Path, monkeypatch: pyt
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     db = f"sqlite:///{tmp_path}/d.sqlite"
+    plain = load_settings(MESDESK_DATABASE_URL=db, OPENAI_API_KEY="", ANTHROPIC_API_KEY="", MESDESK_LEARNING="false")
+    assert isinstance(wiring.default_decider(plain), RuleDecider)
     auto = load_settings(MESDESK_DATABASE_URL=db, OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
-    assert isinstance(wiring.default_decider(auto), RuleDecider)
+    learning = wiring.default_decider(auto)  # learning is on by default
+    assert isinstance(learning, LiveLearningDecider)
+    assert isinstance(learning.learning.base, RuleDecider)
     local = load_settings(MESDESK_DATABASE_URL=db, MESDESK_DECIDER="local", OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
     tap = wiring.default_decider(local)
-    assert tap.name == "local"
+    assert tap.name == "local+learning"
     assert callable(getattr(tap, "attach", None))
 
 

@@ -46,6 +46,9 @@ def loop_factory(settings: Settings) -> LoopFactory:
     def make(decider: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
         bar_span = pd.Timedelta(span)
         loop: TradingLoop = eng.Engine(config, decider, clock, bar_span=bar_span, path_span=bar_span)
+        attach = getattr(decider, "attach", None)
+        if callable(attach):  # the decisions tap feeds its learners from this engine's journal
+            attach(loop)
         return loop
 
     return make
@@ -68,16 +71,22 @@ def default_decider(settings: Settings) -> Decider:
     `auto` with no LLM key (the default on a fresh machine): the rule decider (take when the
     prefilter passes), deterministic and free. `auto` with a key, or `local`/`openai`/`anthropic`:
     the decisions area's guarded decider (local fallback, the daily budget in scope "live", the
-    decision cache), which `/metrics/budget` reports.
+    decision cache), which `/metrics/budget` reports. With MESDESK_LEARNING (default on) it is wrapped
+    by learning: vetoes from the stored fingerprints and hard negatives, and every candidate it is
+    shown followed to its outcome and stored.
     """
     decisions = _module("mesdesk.services.decisions")
     name = decisions.resolve_decider_name(settings.decider, settings)
     if settings.decider == "auto" and name == "local":
         rules = _module("mesdesk.decide.rules")
-        rule: Decider = rules.RuleDecider()
-        return rule
-    tap: Decider = decisions.build_decider(settings.decider, settings, scope="live").tap
-    return tap
+        chosen: Decider = rules.RuleDecider()
+    else:
+        chosen = decisions.build_decider(settings.decider, settings, scope="live").tap
+    if not settings.learning:
+        return chosen
+    learning = _module("mesdesk.services.learning")
+    wrapped: Decider = learning.live_decider(chosen, settings, engine_config(settings))
+    return wrapped
 
 
 def position_fn(settings: Settings) -> PositionFn:

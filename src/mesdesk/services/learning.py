@@ -10,11 +10,14 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from mesdesk.config import Settings, load_settings
+from mesdesk.decide.base import Decider
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.evaluate import WalkForwardReport, walk_forward
+from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.learn.memory import LearningMemory
+from mesdesk.learn.outcomes import Outcome
 from mesdesk.services.backtest import BacktestRequest, engine_config, load_path_bars, make_decider
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 from mesdesk.store.base import make_engine, migrate, session_factory, transaction
@@ -109,6 +112,24 @@ def fingerprints(settings: Settings | None = None, setup: str | None = None) -> 
     """The /metrics/fingerprints rows (seed fields first) from the stored memory."""
     rows = memory_from_store(settings or load_settings()).fingerprints()
     return [r for r in rows if setup is None or r["setup"] == setup]
+
+
+def live_decider(base: Decider, settings: Settings, config: EngineConfig) -> Decider:
+    """`base` wrapped with learning for a runner: memory from the store, new outcomes saved to it.
+
+    Stored outcomes are handed over without advancing the memory's clock: each is used only from its
+    `resolved_at`, so a replay of an earlier day never sees outcomes from after its decisions.
+    """
+    factory = _factory(settings)
+    memory = LearningMemory()
+    with transaction(factory) as session:
+        memory.extend(load_outcomes(session))
+
+    def keep(outcomes: list[Outcome]) -> None:
+        with transaction(factory) as session:
+            save_outcomes(session, outcomes)
+
+    return LiveLearningDecider(base, memory, config, on_outcomes=keep)
 
 
 def reset(settings: Settings | None = None) -> int:
