@@ -123,6 +123,7 @@ def volume_multiple(
     if v.size == 0:
         return out
     d = d - d.min()
+    s = s - s.min()  # only the slots that occur: a grid of RTH slots, not of the whole day
     n_days, n_slots = int(d.max()) + 1, int(s.max()) + 1
     cell = (d + 1) * n_slots + s
     size = (n_days + 1) * n_slots
