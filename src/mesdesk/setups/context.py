@@ -16,7 +16,7 @@ import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
 from mesdesk.calendar import RTH_OPEN_CT, ct_wall
-from mesdesk.data.resample import bin_close_ns, resample
+from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.indicators import align_asof, atr, ema, group_starts, session_vwap, volume_multiple, wilder
 from mesdesk.timeframes import Timeframe
@@ -115,16 +115,21 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     return index
 
 
-def _atr_5m(bars: pd.DataFrame, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
+def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
     """ATR (points) of complete 5m bins, as known at each decision bar's close."""
     if timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    m5 = resample(bars, Timeframe.M5, source_span=pd.Timedelta(timeframe.span))
-    if len(m5) == 0:
+    known, high, low, close = clock_bins_hlc(
+        open_ns,
+        bars["high"].to_numpy(dtype=np.float64),
+        bars["low"].to_numpy(dtype=np.float64),
+        bars["close"].to_numpy(dtype=np.float64),
+        int(pd.Timedelta(timeframe.span).value),
+        Timeframe.M5,
+    )
+    if known.size == 0:
         return np.full(close_ns.size, np.nan)
-    values = atr(m5["high"].to_numpy(), m5["low"].to_numpy(), m5["close"].to_numpy(), period)
-    known = bin_close_ns(pd.DatetimeIndex(m5.index), Timeframe.M5)
-    return align_asof(known, values, close_ns)
+    return align_asof(known, atr(high, low, close, period), close_ns)
 
 
 def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
@@ -136,19 +141,25 @@ def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor
 
 
 def ct_wall_ns(utc_ns: IntArray) -> IntArray:
-    """Central wall-clock nanoseconds of sorted UTC instants, converting one instant per UTC hour.
+    """Central wall-clock nanoseconds of sorted UTC instants.
 
-    The Central offset changes only on whole UTC hours, so `calendar.ct_wall` of each hour's start
-    plus the offset is exact; grouping the sorted hours in one pass keeps a million bars near 30 ms.
+    The Central offset changes only on whole UTC hours, so `calendar.ct_wall` of every UTC hour
+    from the first instant to the last gives the exact offset; the instants are then shifted in a
+    few slices, one per run of equal offsets (a DST change starts a new run), which keeps a million
+    bars at a few milliseconds.
     """
     if utc_ns.size == 0:
         return utc_ns.copy()
     hour_ns = 3600 * 1_000_000_000
-    hours = utc_ns // hour_ns
-    starts = group_starts(hours)
-    first = hours[starts] * hour_ns
-    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(first, unit="ns", utc=True))).asi8) - first
-    return np.asarray(utc_ns + offset[np.cumsum(starts) - 1], dtype=np.int64)
+    hours = np.arange(utc_ns[0] // hour_ns, utc_ns[-1] // hour_ns + 1, dtype=np.int64) * hour_ns
+    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(hours, unit="ns", utc=True))).asi8) - hours
+    change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
+    edges = np.concatenate(([0], np.searchsorted(utc_ns, hours[change]), [utc_ns.size]))
+    run_offset = offset[np.concatenate(([0], change))]
+    out = np.empty_like(utc_ns, dtype=np.int64)
+    for k, shift in enumerate(run_offset.tolist()):
+        out[edges[k] : edges[k + 1]] = utc_ns[edges[k] : edges[k + 1]] + shift
+    return out
 
 
 def build_context(
@@ -220,7 +231,7 @@ def build_context(
         ema_slow=ema(c_all, config.ema_slow)[src],
         ema_slope=slope_all[src],
         vwap=vwap,
-        atr_5m=_atr_5m(bars, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
+        atr_5m=_atr_5m(bars, open_ns, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
         atr_bar=atr_bar,
         volume_multiple=vm,
     )
