@@ -104,13 +104,15 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
         raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
     for col in ("open", "high", "low", "close"):
-        bad = np.flatnonzero(~np.isfinite(bars[col].to_numpy(dtype=np.float64)))
-        if bad.size:
+        finite = np.isfinite(bars[col].to_numpy(dtype=np.float64))
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
             raise DataError(
                 f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
             )
     index = bars.index.tz_convert("UTC").as_unit("ns")
-    if len(index) > 1 and not (np.diff(index.as_unit("ns").asi8) > 0).all():
+    ns = index.asi8
+    if len(index) > 1 and not (ns[1:] > ns[:-1]).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
     return index
 
@@ -186,9 +188,10 @@ def build_context(
     lo_all = bars["low"].to_numpy(dtype=np.float64)
     ema_fast_all = ema(c_all, config.ema_fast)
     k = config.slope_bars
-    slope_all = np.full(c_all.size, np.nan)
-    if c_all.size > k:
-        slope_all[k:] = ema_fast_all[k:] - ema_fast_all[:-k]
+    # The slope only at the kept bars (NaN for the first k bars of the input).
+    slope = np.full(src.size, np.nan)
+    has_k = src >= k
+    slope[has_k] = ema_fast_all[src[has_k]] - ema_fast_all[src[has_k] - k]
     # Bar ATR over the kept bars only (true ranges use the real previous close), a feature.
     prev_close = c_all[np.maximum(src - 1, 0)]
     h, lo = h_all[src], lo_all[src]
@@ -229,7 +232,7 @@ def build_context(
         rth=rth,
         ema_fast=ema_fast_all[src],
         ema_slow=ema(c_all, config.ema_slow)[src],
-        ema_slope=slope_all[src],
+        ema_slope=slope,
         vwap=vwap,
         atr_5m=_atr_5m(bars, open_ns, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
         atr_bar=atr_bar,
