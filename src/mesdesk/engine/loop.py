@@ -115,7 +115,7 @@ class Engine:
         self._no_bars: pd.DataFrame | None = None
         self._flat_ns: dict[date, int] = {}
         self._decision_ns = np.empty(0, dtype=np.int64)
-        self._decision_day = np.empty(0, dtype="datetime64[D]")
+        self._decision_day: list[date] = []
         self._passed = np.empty(0, dtype=bool)
         self._cursor = 0
         self._records = _Records()
@@ -167,7 +167,8 @@ class Engine:
             self._candidates = candidates
             self._table = CandidateTable(candidates)
             self._decision_ns = decision_times(candidates, self.config.execution.batch_window_s)
-            self._decision_day = trading_days(pd.DatetimeIndex(pd.to_datetime(self._decision_ns, utc=True)))
+            days = trading_days(pd.DatetimeIndex(pd.to_datetime(self._decision_ns, unit="ns", utc=True)))
+            self._decision_day = days.tolist()  # datetime.date per row: batches read them one by one
             self._passed = passed_mask(candidates, self.config.prefilter_threshold)
 
     # ------------------------------------------------------------ deciding
@@ -183,7 +184,7 @@ class Engine:
         table = self._table
         assert table is not None
         decided_at = _dt(decided_ns)
-        day_key: date = self._decision_day[rows[0]].item()
+        day_key = self._decision_day[rows[0]]
         day = self._day(day_key)
         asked: list[int] = []
         for row in rows:
@@ -406,10 +407,10 @@ def _assemble(base: pd.DataFrame, engine: Engine, cols: dict[str, np.ndarray], n
         "ref_entry": base["ref_entry"].astype(float),
         "prefilter_score": base["prefilter_score"].astype(float),
         "passed_prefilter": engine._passed[:n],  # noqa: SLF001
-        "decision_ts": pd.to_datetime(engine._decision_ns[:n], utc=True),  # noqa: SLF001
+        "decision_ts": pd.to_datetime(engine._decision_ns[:n], unit="ns", utc=True),  # noqa: SLF001
         **cols,
-        "entry_ts": pd.to_datetime(np.where(entry_ns >= 0, entry_ns, np.iinfo(np.int64).min), utc=True),
-        "exit_ts": pd.to_datetime(np.where(exit_ns >= 0, exit_ns, np.iinfo(np.int64).min), utc=True),
+        "entry_ts": pd.to_datetime(np.where(entry_ns >= 0, entry_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
+        "exit_ts": pd.to_datetime(np.where(exit_ns >= 0, exit_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
         "counterfactual": False,
     }
     # One constructor in journal order (column-by-column inserts cost more than the rest together).
