@@ -153,7 +153,8 @@ def clock_bins_hlc(
     if ts_ns.size == 0:
         empty = np.empty(0)
         return np.empty(0, dtype=np.int64), empty, empty, empty
-    start_ns = (ts_ns // width_ns) * width_ns
+    start_ns = ts_ns // width_ns
+    start_ns *= width_ns  # in place: one full-length array, not two
     first = np.ones(ts_ns.size, dtype=bool)
     first[1:] = start_ns[1:] != start_ns[:-1]
     pos = np.flatnonzero(first)

@@ -179,7 +179,8 @@ def build_context(
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
-    minute_open = np.asarray((wall_ns // NS_PER_MIN) % (24 * 60), dtype=np.int64)
+    minute_open = wall_ns // NS_PER_MIN
+    minute_open %= 24 * 60  # in place: one full-length array, not two
     keep = (minute_open >= RTH_OPEN_MIN - pre_open_minutes) & (minute_open < config.rth_end_min)
     src = np.flatnonzero(keep).astype(np.int64)
 
@@ -200,7 +201,8 @@ def build_context(
 
     o = bars["open"].to_numpy(dtype=np.float64)[src]
     c = c_all[src]
-    v = bars["volume"].to_numpy(dtype=np.float64)
+    volume = bars["volume"].to_numpy()
+    v = volume[src].astype(np.float64)  # the kept bars only (the whole-day VWAP converts its own)
     close_ns = open_ns[src] + span_ns
     minute = minute_open[src]
     shifted = wall_ns[src] + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
@@ -210,12 +212,12 @@ def build_context(
     bar_minutes = span_ns / NS_PER_MIN
 
     if config.vwap_anchor == "rth":
-        vwap = session_vwap(h, lo, c, v[src], _vwap_keys(tday_int, minute, rth, "rth"))
+        vwap = session_vwap(h, lo, c, v, _vwap_keys(tday_int, minute, rth, "rth"))
     else:
         all_tday = np.asarray((wall_ns + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
-        vwap = session_vwap(h_all, lo_all, c_all, v, all_tday)[src]
+        vwap = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     slot = np.asarray((shifted % NS_PER_DAY) // span_ns, dtype=np.int64)
-    vm = volume_multiple(v[src], day, slot, config.volume_lookback_days, config.volume_min_days) if src.size else v[src]
+    vm = volume_multiple(v, day, slot, config.volume_lookback_days, config.volume_min_days) if src.size else v
     return BarContext(
         open=o,
         high=h,
