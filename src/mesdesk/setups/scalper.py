@@ -218,7 +218,7 @@ def detect_candidates(
         "timestamp_ct": np.datetime_as_string(wall, unit="s").astype(object),
         **_features(ctx, idx, s, level, or_high - or_low),
     }
-    return pd.DataFrame(columns)[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+    return pd.DataFrame({name: columns[name] for name in CANDIDATE_COLUMNS})
 
 
 def _as_float(value: Any) -> float:
