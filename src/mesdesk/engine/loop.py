@@ -37,6 +37,7 @@ from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _dt(ns: int) -> datetime:
@@ -44,7 +45,10 @@ def _dt(ns: int) -> datetime:
 
 
 def _ns(ts: datetime) -> int:
-    return int(pd.Timestamp(ts).as_unit("ns").value)
+    """Epoch nanoseconds of an aware datetime (a pandas Timestamp keeps its nanoseconds)."""
+    if isinstance(ts, pd.Timestamp):
+        return int(ts.as_unit("ns").value)
+    return ((ts - _EPOCH) // _MICROSECOND) * 1000  # exact: a datetime holds whole microseconds
 
 
 def infer_span(index: pd.DatetimeIndex) -> pd.Timedelta:
