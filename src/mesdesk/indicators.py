@@ -129,11 +129,13 @@ def volume_multiple(
     size = (n_days + 1) * n_slots
     grid = np.bincount(cell, weights=v, minlength=size).reshape(n_days + 1, n_slots)
     count = np.bincount(cell, minlength=size).astype(np.float64).reshape(n_days + 1, n_slots)
-    csum = np.cumsum(grid, axis=0)
-    ccnt = np.cumsum(count, axis=0)
-    lo = np.maximum(d - lookback_days, 0)
-    total = csum[d, s] - csum[lo, s]
-    n = ccnt[d, s] - ccnt[lo, s]
+    # Row r of the running sums holds the days before r; read them by flat cell index (1-D gathers).
+    csum = np.cumsum(grid, axis=0).ravel()
+    ccnt = np.cumsum(count, axis=0).ravel()
+    before = cell - n_slots  # (d, s): the days before d
+    first = np.maximum(d - lookback_days, 0) * n_slots + s  # (d - lookback, s)
+    total = csum[before] - csum[first]
+    n = ccnt[before] - ccnt[first]
     ok = (n >= min_days) & (n > 0)
     mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
