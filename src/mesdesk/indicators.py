@@ -68,11 +68,11 @@ def group_starts(keys: npt.ArrayLike) -> BoolArray:
     return starts
 
 
-def _cumsum_by_group(x: FloatArray, starts: BoolArray) -> FloatArray:
+def _cumsum_by_group(x: FloatArray, first: IntArray, group: IntArray) -> FloatArray:
+    """Running sum of `x` restarting at each group; `first` = each group's first row, `group` = row's group."""
     total = np.cumsum(x)
     before = np.concatenate(([0.0], total[:-1]))
-    seg = np.cumsum(starts) - 1
-    return np.asarray(total - before[np.flatnonzero(starts)][seg], dtype=np.float64)
+    return np.asarray(total - before[first][group], dtype=np.float64)
 
 
 def session_vwap(
@@ -95,8 +95,9 @@ def session_vwap(
     starts = group_starts(session_keys)
     if tp.size == 0:
         return tp
-    pv = _cumsum_by_group(tp * v, starts)
-    cv = _cumsum_by_group(v, starts)
+    first, group = np.flatnonzero(starts), np.cumsum(starts) - 1
+    pv = _cumsum_by_group(tp * v, first, group)
+    cv = _cumsum_by_group(v, first, group)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(cv > 0, pv / np.where(cv > 0, cv, 1.0), tp)
     return np.asarray(out, dtype=np.float64)
