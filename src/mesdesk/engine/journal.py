@@ -98,7 +98,7 @@ def trades_from_journal(journal: pd.DataFrame) -> pd.DataFrame:
         "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
         "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
     }
-    columns = {col: own[col] if col in own else filled[col].to_numpy() for col in TRADE_COLUMNS}
+    columns = {col: own[col] if col in own else filled[col].array for col in TRADE_COLUMNS}
     return pd.DataFrame(columns, index=pd.RangeIndex(len(filled)))
 
 
