@@ -72,7 +72,7 @@ def child_mesdesk(npz: str) -> None:
     from mesdesk.timeframes import Timeframe
 
     data = np.load(npz)
-    idx = pd.DatetimeIndex(pd.to_datetime(data["ts_ns"], utc=True), name="ts")
+    idx = pd.DatetimeIndex(pd.to_datetime(data["ts_ns"], unit="ns", utc=True), name="ts")
     bars = pd.DataFrame({k: data[k] for k in ("open", "high", "low", "close", "volume")}, index=idx)
     t_loaded, c_loaded = time.perf_counter(), time.process_time()
     candidates = detect_candidates(bars, ScalperSetupsConfig(), Timeframe.M1)

@@ -68,11 +68,11 @@ def group_starts(keys: npt.ArrayLike) -> BoolArray:
     return starts
 
 
-def _cumsum_by_group(x: FloatArray, starts: BoolArray) -> FloatArray:
+def _cumsum_by_group(x: FloatArray, first: IntArray, group: IntArray) -> FloatArray:
+    """Running sum of `x` restarting at each group; `first` = each group's first row, `group` = row's group."""
     total = np.cumsum(x)
     before = np.concatenate(([0.0], total[:-1]))
-    seg = np.cumsum(starts) - 1
-    return np.asarray(total - before[np.flatnonzero(starts)][seg], dtype=np.float64)
+    return np.asarray(total - before[first][group], dtype=np.float64)
 
 
 def session_vwap(
@@ -95,8 +95,9 @@ def session_vwap(
     starts = group_starts(session_keys)
     if tp.size == 0:
         return tp
-    pv = _cumsum_by_group(tp * v, starts)
-    cv = _cumsum_by_group(v, starts)
+    first, group = np.flatnonzero(starts), np.cumsum(starts) - 1
+    pv = _cumsum_by_group(tp * v, first, group)
+    cv = _cumsum_by_group(v, first, group)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(cv > 0, pv / np.where(cv > 0, cv, 1.0), tp)
     return np.asarray(out, dtype=np.float64)
@@ -123,16 +124,19 @@ def volume_multiple(
     if v.size == 0:
         return out
     d = d - d.min()
+    s = s - s.min()  # only the slots that occur: a grid of RTH slots, not of the whole day
     n_days, n_slots = int(d.max()) + 1, int(s.max()) + 1
     cell = (d + 1) * n_slots + s
     size = (n_days + 1) * n_slots
     grid = np.bincount(cell, weights=v, minlength=size).reshape(n_days + 1, n_slots)
     count = np.bincount(cell, minlength=size).astype(np.float64).reshape(n_days + 1, n_slots)
-    csum = np.cumsum(grid, axis=0)
-    ccnt = np.cumsum(count, axis=0)
-    lo = np.maximum(d - lookback_days, 0)
-    total = csum[d, s] - csum[lo, s]
-    n = ccnt[d, s] - ccnt[lo, s]
+    # Row r of the running sums holds the days before r; read them by flat cell index (1-D gathers).
+    csum = np.cumsum(grid, axis=0).ravel()
+    ccnt = np.cumsum(count, axis=0).ravel()
+    before = cell - n_slots  # (d, s): the days before d
+    first = np.maximum(d - lookback_days, 0) * n_slots + s  # (d - lookback, s)
+    total = csum[before] - csum[first]
+    n = ccnt[before] - ccnt[first]
     ok = (n >= min_days) & (n > 0)
     mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -26,8 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
 from mesdesk.engine.path import PathBars
 
@@ -239,7 +237,7 @@ def walk(
         stop = max(st.stop, st.floor) + EPS
         target_hit = hi > st.target + EPS if execution.target_fill == "through" else hi >= st.target - EPS
         mask = (lo <= stop) | target_hit | (hi >= _next_move_level(st, bracket)) | (op <= stop)
-        k = int(np.argmax(mask))
+        k = int(mask.argmax())
         if not mask[k]:
             st.best = max(st.best, float(hi.max()))
             st.worst = min(st.worst, float(lo.min()))

@@ -91,18 +91,15 @@ def trade_result(pnl_pts: np.ndarray, exit_reason: np.ndarray) -> np.ndarray:
 
 def trades_from_journal(journal: pd.DataFrame) -> pd.DataFrame:
     """The filled trades of a journal in the seed's /metrics/trades shape (plus context columns)."""
-    filled = journal[journal["entry_ts"].notna()]
-    out = pd.DataFrame(
-        {
-            "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
-            "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
-        },
-        index=filled.index,
-    )
-    for col in TRADE_COLUMNS:
-        if col not in out:
-            out[col] = filled[col].to_numpy()
-    return out.loc[:, list(TRADE_COLUMNS)].reset_index(drop=True)
+    # Only the columns a trade shows are filtered (the journal also carries every candidate feature).
+    wanted = [c for c in (*TRADE_COLUMNS, "session_label") if c in journal.columns]
+    filled = journal.loc[journal["entry_ts"].notna().to_numpy(), wanted]
+    own = {
+        "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
+        "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
+    }
+    columns = {col: own[col] if col in own else filled[col].array for col in TRADE_COLUMNS}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(filled)))
 
 
 def write_journal(

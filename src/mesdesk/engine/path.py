@@ -48,12 +48,12 @@ class PathBars:
 
     def first_open_at_or_after(self, t_ns: int) -> int:
         """Index of the first bar whose open is at or after `t_ns` (len when none)."""
-        return int(np.searchsorted(self.ts_ns, t_ns, side="left"))
+        return int(self.ts_ns.searchsorted(t_ns, side="left"))
 
     def known_count(self, now_ns: int) -> int:
         """How many bars have closed at or before `now_ns`."""
-        return int(np.searchsorted(self.close_ns, now_ns, side="right"))
+        return int(self.close_ns.searchsorted(now_ns, side="right"))
 
     def last_closed_by(self, t_ns: int) -> int:
         """Index of the last bar that closed at or before `t_ns` (-1 when none)."""
-        return int(np.searchsorted(self.close_ns, t_ns, side="right")) - 1
+        return int(self.close_ns.searchsorted(t_ns, side="right")) - 1

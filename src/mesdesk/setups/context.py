@@ -16,7 +16,7 @@ import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
 from mesdesk.calendar import RTH_OPEN_CT, ct_wall
-from mesdesk.data.resample import bin_close_ns, resample
+from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.indicators import align_asof, atr, ema, group_starts, session_vwap, volume_multiple, wilder
 from mesdesk.timeframes import Timeframe
@@ -104,27 +104,34 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
         raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
     for col in ("open", "high", "low", "close"):
-        bad = np.flatnonzero(~np.isfinite(bars[col].to_numpy(dtype=np.float64)))
-        if bad.size:
+        finite = np.isfinite(bars[col].to_numpy(dtype=np.float64))
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
             raise DataError(
                 f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
             )
     index = bars.index.tz_convert("UTC").as_unit("ns")
-    if len(index) > 1 and not (np.diff(index.as_unit("ns").asi8) > 0).all():
+    ns = index.asi8
+    if len(index) > 1 and not (ns[1:] > ns[:-1]).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
     return index
 
 
-def _atr_5m(bars: pd.DataFrame, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
+def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
     """ATR (points) of complete 5m bins, as known at each decision bar's close."""
     if timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    m5 = resample(bars, Timeframe.M5, source_span=pd.Timedelta(timeframe.span))
-    if len(m5) == 0:
+    known, high, low, close = clock_bins_hlc(
+        open_ns,
+        bars["high"].to_numpy(dtype=np.float64),
+        bars["low"].to_numpy(dtype=np.float64),
+        bars["close"].to_numpy(dtype=np.float64),
+        int(pd.Timedelta(timeframe.span).value),
+        Timeframe.M5,
+    )
+    if known.size == 0:
         return np.full(close_ns.size, np.nan)
-    values = atr(m5["high"].to_numpy(), m5["low"].to_numpy(), m5["close"].to_numpy(), period)
-    known = bin_close_ns(pd.DatetimeIndex(m5.index), Timeframe.M5)
-    return align_asof(known, values, close_ns)
+    return align_asof(known, atr(high, low, close, period), close_ns)
 
 
 def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
@@ -136,19 +143,25 @@ def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor
 
 
 def ct_wall_ns(utc_ns: IntArray) -> IntArray:
-    """Central wall-clock nanoseconds of sorted UTC instants, converting one instant per UTC hour.
+    """Central wall-clock nanoseconds of sorted UTC instants.
 
-    The Central offset changes only on whole UTC hours, so `calendar.ct_wall` of each hour's start
-    plus the offset is exact; grouping the sorted hours in one pass keeps a million bars near 30 ms.
+    The Central offset changes only on whole UTC hours, so `calendar.ct_wall` of every UTC hour
+    from the first instant to the last gives the exact offset; the instants are then shifted in a
+    few slices, one per run of equal offsets (a DST change starts a new run), which keeps a million
+    bars at a few milliseconds.
     """
     if utc_ns.size == 0:
         return utc_ns.copy()
     hour_ns = 3600 * 1_000_000_000
-    hours = utc_ns // hour_ns
-    starts = group_starts(hours)
-    first = hours[starts] * hour_ns
-    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(first, unit="ns", utc=True))).asi8) - first
-    return np.asarray(utc_ns + offset[np.cumsum(starts) - 1], dtype=np.int64)
+    hours = np.arange(utc_ns[0] // hour_ns, utc_ns[-1] // hour_ns + 1, dtype=np.int64) * hour_ns
+    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(hours, unit="ns", utc=True))).asi8) - hours
+    change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
+    edges = np.concatenate(([0], np.searchsorted(utc_ns, hours[change]), [utc_ns.size]))
+    run_offset = offset[np.concatenate(([0], change))]
+    out = np.empty_like(utc_ns, dtype=np.int64)
+    for k, shift in enumerate(run_offset.tolist()):
+        out[edges[k] : edges[k + 1]] = utc_ns[edges[k] : edges[k + 1]] + shift
+    return out
 
 
 def build_context(
@@ -166,7 +179,8 @@ def build_context(
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
-    minute_open = np.asarray((wall_ns // NS_PER_MIN) % (24 * 60), dtype=np.int64)
+    minute_open = wall_ns // NS_PER_MIN
+    minute_open %= 24 * 60  # in place: one full-length array, not two
     keep = (minute_open >= RTH_OPEN_MIN - pre_open_minutes) & (minute_open < config.rth_end_min)
     src = np.flatnonzero(keep).astype(np.int64)
 
@@ -175,9 +189,10 @@ def build_context(
     lo_all = bars["low"].to_numpy(dtype=np.float64)
     ema_fast_all = ema(c_all, config.ema_fast)
     k = config.slope_bars
-    slope_all = np.full(c_all.size, np.nan)
-    if c_all.size > k:
-        slope_all[k:] = ema_fast_all[k:] - ema_fast_all[:-k]
+    # The slope only at the kept bars (NaN for the first k bars of the input).
+    slope = np.full(src.size, np.nan)
+    has_k = src >= k
+    slope[has_k] = ema_fast_all[src[has_k]] - ema_fast_all[src[has_k] - k]
     # Bar ATR over the kept bars only (true ranges use the real previous close), a feature.
     prev_close = c_all[np.maximum(src - 1, 0)]
     h, lo = h_all[src], lo_all[src]
@@ -186,7 +201,8 @@ def build_context(
 
     o = bars["open"].to_numpy(dtype=np.float64)[src]
     c = c_all[src]
-    v = bars["volume"].to_numpy(dtype=np.float64)
+    volume = bars["volume"].to_numpy()
+    v = volume[src].astype(np.float64)  # the kept bars only (the whole-day VWAP converts its own)
     close_ns = open_ns[src] + span_ns
     minute = minute_open[src]
     shifted = wall_ns[src] + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
@@ -196,12 +212,12 @@ def build_context(
     bar_minutes = span_ns / NS_PER_MIN
 
     if config.vwap_anchor == "rth":
-        vwap = session_vwap(h, lo, c, v[src], _vwap_keys(tday_int, minute, rth, "rth"))
+        vwap = session_vwap(h, lo, c, v, _vwap_keys(tday_int, minute, rth, "rth"))
     else:
         all_tday = np.asarray((wall_ns + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
-        vwap = session_vwap(h_all, lo_all, c_all, v, all_tday)[src]
+        vwap = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     slot = np.asarray((shifted % NS_PER_DAY) // span_ns, dtype=np.int64)
-    vm = volume_multiple(v[src], day, slot, config.volume_lookback_days, config.volume_min_days) if src.size else v[src]
+    vm = volume_multiple(v, day, slot, config.volume_lookback_days, config.volume_min_days) if src.size else v
     return BarContext(
         open=o,
         high=h,
@@ -218,9 +234,9 @@ def build_context(
         rth=rth,
         ema_fast=ema_fast_all[src],
         ema_slow=ema(c_all, config.ema_slow)[src],
-        ema_slope=slope_all[src],
+        ema_slope=slope,
         vwap=vwap,
-        atr_5m=_atr_5m(bars, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
+        atr_5m=_atr_5m(bars, open_ns, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
         atr_bar=atr_bar,
         volume_multiple=vm,
     )

@@ -110,11 +110,16 @@ def opening_range_edges(ctx: BarContext, cfg: OrbRetestConfig) -> tuple[FloatArr
     return opening_range(ctx.high, ctx.low, ctx.day, in_range, after)
 
 
-def detect_orb_retest(ctx: BarContext, cfg: OrbRetestConfig, tick_size: float) -> SetupHits:
-    """Bars completing ORB retest-go, long and short (at most one of each per trading day)."""
+def detect_orb_retest(
+    ctx: BarContext, cfg: OrbRetestConfig, tick_size: float, edges: tuple[FloatArray, FloatArray] | None = None
+) -> SetupHits:
+    """Bars completing ORB retest-go, long and short (at most one of each per trading day).
+
+    `edges` are `opening_range_edges(ctx, cfg)` when the caller has them already.
+    """
     if not cfg.enabled or ctx.size == 0:
         return SetupHits.empty()
-    or_high, or_low = opening_range_edges(ctx, cfg)
+    or_high, or_low = opening_range_edges(ctx, cfg) if edges is None else edges
     return SetupHits.concat(
         [_one_direction(ctx, cfg, tick_size, or_high, 1), _one_direction(ctx, cfg, tick_size, or_low, -1)]
     )

@@ -90,10 +90,12 @@ class ScalperSetupsConfig:
             raise ConfigError("orb.range_minutes leaves no regular-hours bars after the opening range")
 
 
-def _detect_all(ctx: BarContext, config: ScalperSetupsConfig) -> list[tuple[SetupType, SetupHits]]:
+def _detect_all(
+    ctx: BarContext, config: ScalperSetupsConfig, or_edges: tuple[FloatArray, FloatArray]
+) -> list[tuple[SetupType, SetupHits]]:
     tick = config.indicators.tick_size
     return [
-        (SetupType.ORB_RETEST_GO, detect_orb_retest(ctx, config.orb, tick)),
+        (SetupType.ORB_RETEST_GO, detect_orb_retest(ctx, config.orb, tick, or_edges)),
         (SetupType.EMA20_PULLBACK, detect_ema_pullback(ctx, config.ema_pullback, tick)),
         (SetupType.VWAP_REJECTION, detect_vwap_rejection(ctx, config.vwap_rejection, tick)),
     ]
@@ -166,7 +168,8 @@ def detect_candidates(
     lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
     pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
     ctx = build_context(bars, config.indicators, timeframe, pre_open_minutes)
-    found = [(setup, hits) for setup, hits in _detect_all(ctx, config) if hits.index.size]
+    or_high, or_low = opening_range_edges(ctx, config.orb)  # the ORB setup and a feature share them
+    found = [(setup, hits) for setup, hits in _detect_all(ctx, config, (or_high, or_low)) if hits.index.size]
     if not found:
         return _empty_frame()
     idx = np.concatenate([h.index for _, h in found])
@@ -181,7 +184,6 @@ def detect_candidates(
     wall_ns = ct_wall_ns(ctx.close_ns[idx])
     labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
     in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
-    or_high, or_low = opening_range_edges(ctx, config.orb)
     pf_inputs = PrefilterInputs(
         sign=sign,
         open=ctx.open[idx],
@@ -216,7 +218,7 @@ def detect_candidates(
         "timestamp_ct": np.datetime_as_string(wall, unit="s").astype(object),
         **_features(ctx, idx, s, level, or_high - or_low),
     }
-    return pd.DataFrame(columns)[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+    return pd.DataFrame({name: columns[name] for name in CANDIDATE_COLUMNS})
 
 
 def _as_float(value: Any) -> float:
