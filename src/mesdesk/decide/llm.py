@@ -245,24 +245,25 @@ def _json_object(provider: str, text: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- OpenAI
 
 
-class OpenAIJSONClient:
-    """OpenAI Responses API with a strict JSON schema (`text.format = json_schema, strict=True`)."""
+class _SDKJSONClient:
+    """What both SDK clients share: the SDK built with explicit timeout and no SDK retries (ours go
+    through the budget hook), the retry loop, and the billing of answers that came back unusable."""
 
-    provider = "openai"
+    provider = ""
 
     def __init__(
         self,
         cfg: LLMSettings,
+        sdk: Any,
+        sdk_class: str,
         *,
-        http_client: httpx2.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        http_client: httpx2.Client | None,
+        sleep: Callable[[float], None],
     ) -> None:
-        import openai
-
         self._cfg = cfg
         self._sleep = sleep
-        self._errors = openai
-        self._sdk = openai.OpenAI(
+        self._errors = sdk
+        self._sdk = getattr(sdk, sdk_class)(
             api_key=cfg.api_key,
             base_url=cfg.base_url,
             timeout=cfg.timeout_s,
@@ -290,6 +291,26 @@ class OpenAIJSONClient:
 
     def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
         return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
+
+    def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
+        raise NotImplementedError
+
+
+class OpenAIJSONClient(_SDKJSONClient):
+    """OpenAI Responses API with a strict JSON schema (`text.format = json_schema, strict=True`)."""
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        cfg: LLMSettings,
+        *,
+        http_client: httpx2.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import openai
+
+        super().__init__(cfg, openai, "OpenAI", http_client=http_client, sleep=sleep)
 
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
@@ -342,7 +363,7 @@ class OpenAIJSONClient:
 # ---------------------------------------------------------------- Anthropic
 
 
-class AnthropicJSONClient:
+class AnthropicJSONClient(_SDKJSONClient):
     """Anthropic Messages API with one tool whose input schema is `schema`, its use forced."""
 
     provider = "anthropic"
@@ -356,34 +377,7 @@ class AnthropicJSONClient:
     ) -> None:
         import anthropic
 
-        self._cfg = cfg
-        self._sleep = sleep
-        self._errors = anthropic
-        self._sdk = anthropic.Anthropic(
-            api_key=cfg.api_key,
-            base_url=cfg.base_url,
-            timeout=cfg.timeout_s,
-            max_retries=0,
-            http_client=http_client,
-        )
-
-    @property
-    def model(self) -> str:
-        return self._cfg.model
-
-    def complete_json(
-        self,
-        system: str,
-        user: str,
-        schema: Mapping[str, Any],
-        schema_name: str,
-        *,
-        before_attempt: AttemptHook | None = None,
-    ) -> LLMReply:
-        def once() -> LLMReply:
-            return self._once(system, user, schema, schema_name)
-
-        return _with_retries(self.provider, self._cfg.max_retries, once, before_attempt, self._sleep)
+        super().__init__(cfg, anthropic, "Anthropic", http_client=http_client, sleep=sleep)
 
     def _tool_input(self, message: Any, schema_name: str) -> dict[str, Any]:
         if message.stop_reason == "refusal":
@@ -402,9 +396,6 @@ class AnthropicJSONClient:
         if not isinstance(data, dict):
             raise _provider_error(self.provider, f"tool input is not an object: {data!r:.120}", "payload")
         return dict(data)
-
-    def _billed(self, exc: ProviderError, input_tokens: int, output_tokens: int) -> BilledProviderError:
-        return _billed(self.provider, exc, input_tokens, output_tokens, self._cfg)
 
     def _once(self, system: str, user: str, schema: Mapping[str, Any], schema_name: str) -> LLMReply:
         started = time.perf_counter()
