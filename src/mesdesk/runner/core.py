@@ -112,12 +112,6 @@ class RecordingDecider:
     def name(self) -> str:
         return self._inner.name
 
-    def attach(self, engine: object) -> None:
-        """Hand the engine to the inner decider when it learns from the engine's journal."""
-        attach = getattr(self._inner, "attach", None)
-        if callable(attach):
-            attach(engine)
-
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]:
         keys = [c.key for c in candidates]
         known = self._store.recorded_decisions(self._runner, keys)

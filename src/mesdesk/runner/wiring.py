@@ -46,9 +46,6 @@ def loop_factory(settings: Settings) -> LoopFactory:
     def make(decider: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
         bar_span = pd.Timedelta(span)
         loop: TradingLoop = eng.Engine(config, decider, clock, bar_span=bar_span, path_span=bar_span)
-        attach = getattr(decider, "attach", None)
-        if callable(attach):  # the decisions tap feeds its learners from this engine's journal
-            attach(loop)
         return loop
 
     return make
