@@ -108,7 +108,7 @@ def random_walk_days(first_day: str, days: int, *, seed: int = 11) -> pd.DataFra
 
 
 def candidates_every(bars: pd.DataFrame, minutes: int = 7, *, seed: int = 3) -> pd.DataFrame:
-    """A CONTRACTS.md candidate frame: one candidate every `minutes` bars in 08:30-10:30 CT and 13:00-15:00 CT."""
+    """A candidate frame (docs/setups.md): one candidate every `minutes` bars in 08:30-10:30 CT and 13:00-15:00 CT."""
     from mesdesk.calendar import session_labels, trading_days
 
     rng = np.random.default_rng(seed)

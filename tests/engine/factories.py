@@ -43,7 +43,7 @@ def flat(price: float, n: int) -> list[tuple[float, float, float, float]]:
 def candidate_frame(
     rows: Sequence[tuple[pd.Timestamp, str, float]], *, setup: str = "ORB_retest_go", score: float = 80.0
 ) -> pd.DataFrame:
-    """Candidates (ts, direction, ref_entry) in the CONTRACTS.md shape; all pass the prefilter."""
+    """Candidates (ts, direction, ref_entry) in the candidate-frame shape of docs/setups.md; all pass the prefilter."""
     ts = pd.DatetimeIndex([r[0] for r in rows]).tz_convert("UTC").as_unit("ns")
     frame = pd.DataFrame(
         {

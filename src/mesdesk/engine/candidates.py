@@ -1,4 +1,4 @@
-"""Reading the candidate frame (CONTRACTS.md): decision times, the prefilter mask, `Candidate` rows."""
+"""Reading the candidate frame (docs/setups.md): decision times, the prefilter mask, `Candidate` rows."""
 
 from __future__ import annotations
 
