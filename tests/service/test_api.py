@@ -250,7 +250,12 @@ def test_dashboard_and_docs_are_served(client: TestClient) -> None:
     assert page.status_code == 200
     assert "mesdesk" in page.text
     assert client.get("/static/dashboard.js").status_code == 200
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "http" not in docs.text  # no CDN: every asset is a path on this server
+    assert "/docs-static/swagger-ui-bundle.js" in docs.text
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200  # served offline
+    assert client.get("/docs-static/swagger-ui.css").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/health", "/metrics/summary", "/metrics/trades", "/mes/signals", "/mes_forecast", "/mes/full"):
         assert p in paths

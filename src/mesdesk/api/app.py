@@ -16,8 +16,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from mesdesk.api.routes import router
 from mesdesk.config import Settings, load_settings
@@ -49,6 +51,8 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
         summary="MES paper-trading desk: status, trades, journal, budget, signals and forecasts",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from files in the installed package: no CDN, works offline
+        redoc_url=None,
     )
     origins = _cors_origins(settings.frontend_cors_origin)
     app.add_middleware(
@@ -82,6 +86,18 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="mesdesk API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
 
     return app
 
