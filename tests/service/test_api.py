@@ -181,6 +181,27 @@ def test_fingerprints_have_the_seed_fields(client: TestClient) -> None:
         assert row["expectancy"] == 1.0
 
 
+def test_fingerprints_include_what_learning_stored(client: TestClient) -> None:
+    from mesdesk.learn.outcomes import Outcome
+    from mesdesk.store.base import session_factory, transaction
+    from mesdesk.store.learning import save_outcomes
+
+    store = client.app.state.handle.ctx.store  # type: ignore[attr-defined]
+    losers = [
+        Outcome(f"v{i}", "VWAP_rejection", "short", "rth_b", T0, T0 + timedelta(minutes=3 + i), -1.25, True, {})
+        for i in range(3)
+    ]
+    with transaction(session_factory(store.engine)) as session:
+        save_outcomes(session, losers)
+    client.app.state.handle.ctx.invalidate()  # type: ignore[attr-defined]
+    rows = client.get("/metrics/fingerprints").json()
+    vwap = [r for r in rows if r["setup"] == "VWAP_rejection"]
+    assert vwap  # the stored counterfactual outcomes, beside the journal's ORB trade
+    assert {r["samples"] for r in vwap} == {3}
+    assert all(r["expectancy"] == -1.25 for r in vwap)
+    assert {r["setup"] for r in rows} == {"ORB_retest_go", "VWAP_rejection"}
+
+
 def test_control_from_loopback_without_a_token(client: TestClient) -> None:
     assert client.post("/control/stop").json() == {"running": False}
     assert client.get("/metrics/summary").json()["running"] is False

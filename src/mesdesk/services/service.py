@@ -292,7 +292,7 @@ def equity(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
-    """/metrics/fingerprints: learning's view of every resolved journal row up to now."""
+    """/metrics/fingerprints: learning's view of the stored outcomes and this runner's resolved journal rows."""
     return ctx.cached("fingerprints", lambda: _fingerprints(ctx))
 
 
@@ -302,7 +302,15 @@ def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
         from mesdesk.learn.outcomes import Outcome
     except ImportError as exc:  # pragma: no cover - learning ships with the package
         raise Unavailable("fingerprints need the learning module") from exc
+    from mesdesk.store.base import session_factory, transaction
+    from mesdesk.store.learning import load_outcomes
+
     memory = LearningMemory()
+    # What learning keeps in the store (the runner's followed candidates, `mesdesk learn update`) ...
+    with transaction(session_factory(ctx.store.engine)) as session:
+        stored = load_outcomes(session)
+    memory.extend(stored)
+    # ... and this runner's resolved journal rows (the same outcome is counted once).
     rows = [r for r in ctx.store.journal(ctx.runner, None, limit=100_000) if r.pnl_pts is not None and r.exit_ts]
     for r in rows:
         assert r.exit_ts is not None
@@ -325,8 +333,9 @@ def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
                 features=feats,
             )
         )
-    if rows:
-        memory.advance(max(r.exit_ts for r in rows if r.exit_ts is not None))
+    resolved = [r.exit_ts for r in rows if r.exit_ts is not None] + [o.resolved_at for o in stored]
+    if resolved:
+        memory.advance(max(resolved))
     return [
         {k: fp[k] for k in ("setup", "fingerprint_id", "status", "samples", "win_rate", "expectancy")}
         for fp in memory.fingerprints()
