@@ -99,6 +99,11 @@ class SetupType(StrEnum):
     VWAP_REJECTION = "VWAP_rejection"
 
 
+def candidate_key(ts: datetime, setup: str, direction: str) -> str:
+    """A candidate's identity across the journal, the decision record and learning: time|setup|direction."""
+    return f"{ts.isoformat()}|{setup}|{direction}"
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A setup seen at `ts` (the close of the bar that completed it, UTC).
@@ -127,7 +132,7 @@ class Candidate:
     @property
     def key(self) -> str:
         """Stable identity: time, setup and direction."""
-        return f"{self.ts.isoformat()}|{self.setup_type.value}|{self.direction.value}"
+        return candidate_key(self.ts, self.setup_type.value, self.direction.value)
 
 
 # ---------------------------------------------------------------- decisions

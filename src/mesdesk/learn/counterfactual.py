@@ -23,6 +23,7 @@ from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import close_time_utc, in_entry_window
 from mesdesk.learn.outcomes import Outcome
+from mesdesk.model import candidate_key
 
 FEATURE_COLUMNS = (
     "prefilter_score",
@@ -38,11 +39,6 @@ FEATURE_COLUMNS = (
 
 def _dt(ns: int) -> datetime:
     return pd.Timestamp(ns, unit="ns", tz=UTC).to_pydatetime()
-
-
-def candidate_key(ts: pd.Timestamp, setup: str, direction: str) -> str:
-    """The same identity as `mesdesk.model.Candidate.key`."""
-    return f"{ts.to_pydatetime().isoformat()}|{setup}|{direction}"
 
 
 def candidate_features(row: pd.Series) -> dict[str, float]:
@@ -99,7 +95,7 @@ def follow(
         )
         if result.exit_index < 0:
             continue
-        key = candidate_key(ts[i], str(row["setup_type"]), str(row["direction"]))
+        key = candidate_key(ts[i].to_pydatetime(), str(row["setup_type"]), str(row["direction"]))
         out.append(
             Outcome(
                 key=key,

@@ -31,7 +31,7 @@ import pandas as pd
 from mesdesk.calendar import trading_day, trading_day_open
 from mesdesk.clock import SimClock
 from mesdesk.decide.base import Decider, DecisionContext
-from mesdesk.model import Candidate, Decision, DecisionStatus
+from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 from mesdesk.store.runner_store import ServiceStore, StepRecord
 
 log = logging.getLogger(__name__)
@@ -176,11 +176,6 @@ def _day(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     return pd.Timestamp(value).date()
-
-
-def candidate_key(ts: datetime, setup: str, direction: str) -> str:
-    """The same key as `mesdesk.model.Candidate.key`."""
-    return f"{ts.isoformat()}|{setup}|{direction}"
 
 
 _NUMERIC_EXCLUDE = {"bar_index", "ref_entry", "prefilter_score", "volume_multiple", "atr_5m", "confidence"}

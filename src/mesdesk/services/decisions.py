@@ -26,7 +26,7 @@ from mesdesk.decide.guard import guarded
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcomes_from_journal
 from mesdesk.errors import ConfigError
-from mesdesk.model import Candidate, Decision, DecisionStatus
+from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 
 if TYPE_CHECKING:
     import httpx2
@@ -103,7 +103,7 @@ class DecisionTap:
                 out[col] = pd.Series(dtype=float)
             return out
         keys = [
-            f"{pd.Timestamp(ts).to_pydatetime().isoformat()}|{setup}|{direction}"
+            candidate_key(pd.Timestamp(ts).to_pydatetime(), str(setup), str(direction))
             for ts, setup, direction in zip(out["ts"], out["setup"], out["direction"], strict=True)
         ]
         for col in EXTRA_COLUMNS:
