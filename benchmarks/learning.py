@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from mesdesk.learn.memory import LearningMemory
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 
 SETUPS = ("ORB_retest_go", "EMA20_pullback", "VWAP_rejection")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day
-from mesdesk.decide.base import DecisionContext
+from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Direction, SetupType
 
 # 2025-01-20 09:45 CT (CST) = 15:45 UTC, inside rth_a

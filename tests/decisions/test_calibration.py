@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from mesdesk.decide.calibration import Calibration, CalibrationConfig, Outcome, outcomes_from_journal
+from mesdesk.decide.calibration import Calibration, CalibrationConfig, outcomes_from_journal
+from mesdesk.outcome import Outcome
 
 T = datetime(2025, 1, 20, 15, 0, tzinfo=UTC)
 
@@ -17,11 +18,13 @@ def _outcome(i: int, conf: float | None, win: bool, *, taken: bool = True, resol
     decided = T + timedelta(minutes=i)
     return Outcome(
         key=f"k{i}",
+        setup="",
+        direction="",
+        session="",
         decided_at=decided,
         resolved_at=resolved or decided + timedelta(minutes=5),
-        win=win,
         pnl_pts=1.0 if win else -0.75,
-        taken=taken,
+        counterfactual=not taken,
         confidence=conf,
     )
 

@@ -165,13 +165,24 @@ def test_confidence_out_of_range_is_a_parse_error() -> None:
 
 
 def test_threshold_and_calibration_follow_the_outcomes_known_at_the_decision() -> None:
-    from mesdesk.decide.calibration import Calibration, Outcome
+    from mesdesk.decide.calibration import Calibration
+    from mesdesk.outcome import Outcome
 
     cal = Calibration()
     start = T0 - timedelta(days=10)
     # 30 trades at stated 90, 15 wins: trailing-20 win rate 0.5 -> threshold 91; bin 90-100 observed 50 %
     cal.observe(
-        Outcome(f"o{i}", start + timedelta(hours=i), start + timedelta(hours=i, minutes=5), i % 2 == 0, 1.0, True, 90.0)
+        Outcome(
+            f"o{i}",
+            "",
+            "",
+            "",
+            start + timedelta(hours=i),
+            start + timedelta(hours=i, minutes=5),
+            1.0 if i % 2 == 0 else -0.75,
+            counterfactual=False,
+            confidence=90.0,
+        )
         for i in range(30)
     )
     fake = FakeLLM("openai", answer=answer_all("take", 90))

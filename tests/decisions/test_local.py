@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from mesdesk.decide.calibration import Outcome
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, candidate_features
 from mesdesk.model import DecisionStatus
+from mesdesk.outcome import Outcome
 
 from .factories import T0, candidate, context
 
@@ -27,11 +28,13 @@ def _history(n: int, *, start: datetime = DAY0, flip: bool = False) -> list[Outc
         out.append(
             Outcome(
                 key=f"h{i}",
+                setup="",
+                direction="",
+                session="",
                 decided_at=c.ts,
                 resolved_at=c.ts + timedelta(minutes=10),
-                win=win,
                 pnl_pts=1.0 if win else -0.75,
-                taken=True,
+                counterfactual=False,
                 features=candidate_features(c),
             )
         )
@@ -61,10 +64,7 @@ def test_model_learns_from_resolved_outcomes() -> None:
 
 def test_outcomes_resolved_after_the_decision_are_not_used() -> None:
     # the same history, all resolved after T0: the decider must still be on its rule
-    late = [
-        Outcome(o.key, o.decided_at, T0 + timedelta(days=1), o.win, o.pnl_pts, o.taken, None, "", o.features)
-        for o in _history(200)
-    ]
+    late = [replace(o, resolved_at=T0 + timedelta(days=1), confidence=None, source="") for o in _history(200)]
     with_future = LocalDecider()
     with_future.observe(late)
     without = LocalDecider()

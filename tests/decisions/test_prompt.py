@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from mesdesk.decide.base import DecisionContext
 from mesdesk.decide.prompt import build_prompt
+from mesdesk.decider import DecisionContext
 
 from .factories import T0, candidate, context
 

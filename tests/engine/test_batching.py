@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from mesdesk.decide.base import DecisionContext
 from mesdesk.decide.rules import RuleDecider
+from mesdesk.decider import DecisionContext
 from mesdesk.engine import EngineConfig, run_backtest
 from mesdesk.errors import DecisionError
 from mesdesk.model import Candidate, Decision

@@ -3,15 +3,15 @@ from __future__ import annotations
 import pandas as pd
 
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
-from mesdesk.decide.base import DecisionContext
 from mesdesk.decide.rules import RuleDecider
+from mesdesk.decider import DecisionContext
 from mesdesk.engine import EngineConfig
 from mesdesk.engine.candidates import candidate_from_row, decision_times
 from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.live import LiveLearningDecider, OutcomeFollower
 from mesdesk.learn.memory import LearningMemory
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 
 

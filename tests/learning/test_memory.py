@@ -7,7 +7,7 @@ import pytest
 
 from mesdesk.learn.fingerprints import FingerprintConfig, FingerprintStats, fingerprint_id, fingerprint_key
 from mesdesk.learn.memory import LearningConfig, LearningMemory
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 
 T0 = datetime(2025, 9, 16, 13, 30, tzinfo=UTC)  # 08:30 CT
 FEATS = {

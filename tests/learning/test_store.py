@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 from mesdesk.store.base import session_factory, transaction
 from mesdesk.store.learning import count_outcomes, load_outcomes, reset_outcomes, save_outcomes
 

@@ -182,7 +182,7 @@ def test_fingerprints_have_the_seed_fields(client: TestClient) -> None:
 
 
 def test_fingerprints_include_what_learning_stored(client: TestClient) -> None:
-    from mesdesk.learn.outcomes import Outcome
+    from mesdesk.outcome import Outcome
     from mesdesk.store.base import session_factory, transaction
     from mesdesk.store.learning import save_outcomes
 

@@ -13,8 +13,8 @@ import pytest
 from mesdesk.calendar import trading_days
 from mesdesk.clock import SimClock
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.rules import RuleDecider
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.engine import run_backtest
 from mesdesk.errors import ProviderError
 from mesdesk.learn.live import LiveLearningDecider

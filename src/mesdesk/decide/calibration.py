@@ -21,12 +21,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+
+from mesdesk.outcome import Outcome
 
 
 class ConfidencePolicy(Protocol):
@@ -48,25 +50,6 @@ class FixedThreshold:
 
     def calibrated(self, confidence: float, now: datetime) -> float | None:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A resolved candidate: decided at `decided_at`, known at `resolved_at` (both UTC).
-
-    `confidence` is the stated one (None when no model answered); `taken` is False for a
-    counterfactual (a skipped candidate whose bracket was simulated).
-    """
-
-    key: str
-    decided_at: datetime
-    resolved_at: datetime
-    win: bool
-    pnl_pts: float
-    taken: bool
-    confidence: float | None = None
-    source: str = ""
-    features: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +245,11 @@ def outcomes_from_journal(
                 key=key,
                 decided_at=decided,
                 resolved_at=resolved,
-                win=float(row["pnl_pts"]) > 0.0,
                 pnl_pts=float(row["pnl_pts"]),
-                taken=not counterfactual and _utc(row.get("entry_ts")) is not None,
+                counterfactual=counterfactual or _utc(row.get("entry_ts")) is None,
+                setup=str(row.get("setup", "")),
+                direction=str(row.get("direction", "")),
+                session=str(row.get("session", "")),
                 confidence=float(conf) if answered and conf is not None else None,
                 source=str(row.get("decision_source", "")),
                 features=features,

@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.budget import Budget, Reservation
 from mesdesk.decide.cache import DecisionCache, prompt_key
 from mesdesk.decide.llm import BilledProviderError, LLMReply
 from mesdesk.decide.llm_decider import LLMDecider
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError, StoreError
 from mesdesk.model import Candidate, Decision, DecisionStatus
 

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mesdesk.decide.base import DecisionContext
 from mesdesk.decide.calibration import ConfidencePolicy, FixedThreshold
 from mesdesk.decide.llm import LLMClient, LLMReply
 from mesdesk.decide.prompt import Prompt, build_prompt
+from mesdesk.decider import DecisionContext
 from mesdesk.errors import DecisionError
 from mesdesk.model import Candidate, Decision, DecisionStatus
 

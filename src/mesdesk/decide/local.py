@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day
-from mesdesk.decide.base import DecisionContext
-from mesdesk.decide.calibration import Outcome, outcomes_from_journal
+from mesdesk.decide.calibration import outcomes_from_journal
+from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus, SetupType
+from mesdesk.outcome import Outcome
 
 BASE_FEATURES = ("prefilter_score", "volume_multiple", "atr_5m", "dir_sign", "rth_b")
 SETUP_FEATURES = tuple(f"setup_{s.value}" for s in SetupType)

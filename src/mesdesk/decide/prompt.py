@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mesdesk.calendar import CT
-from mesdesk.decide.base import DecisionContext
+from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate
 
 SCHEMA_NAME = "trade_decisions"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mesdesk.decide.base import DecisionContext
+from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
-from mesdesk.decide.base import Decider, DecisionContext
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
 from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig

@@ -22,8 +22,8 @@ from mesdesk.engine.candidates import decision_times
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import close_time_utc, in_entry_window
-from mesdesk.learn.outcomes import Outcome
 from mesdesk.model import candidate_key
+from mesdesk.outcome import Outcome
 
 FEATURE_COLUMNS = (
     "prefilter_score",

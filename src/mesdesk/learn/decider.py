@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from mesdesk.decide.base import Decider, DecisionContext
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.learn.memory import Assessment, LearningMemory
 from mesdesk.model import Candidate, Decision, DecisionStatus
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day
-from mesdesk.decide.base import Decider
+from mesdesk.decider import Decider
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.loop import infer_span, run_backtest
 from mesdesk.engine.path import PathBars

@@ -23,7 +23,7 @@ from mesdesk.learn.fingerprints import (
     parent_key,
 )
 from mesdesk.learn.negatives import NegativeConfig, NegativeIndex, NegativeMatch
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from mesdesk.calendar import trading_day, trading_day_open
 from mesdesk.clock import SimClock
-from mesdesk.decide.base import Decider, DecisionContext
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 from mesdesk.store.runner_store import ServiceStore, StepRecord
 

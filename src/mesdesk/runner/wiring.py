@@ -15,7 +15,7 @@ import pandas as pd
 
 from mesdesk.clock import SimClock
 from mesdesk.config import Settings
-from mesdesk.decide.base import Decider
+from mesdesk.decider import Decider
 from mesdesk.errors import MesdeskError
 from mesdesk.runner.core import CandidateFn, LoopFactory, PositionFn, TradingLoop
 

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.base import Decider
 from mesdesk.decide.rules import RuleDecider
+from mesdesk.decider import Decider
 from mesdesk.engine import EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest, write_journal
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError

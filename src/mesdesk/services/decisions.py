@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from mesdesk.config import Settings
-from mesdesk.decide.base import Decider, DecisionContext
 from mesdesk.decide.budget import Budget
 from mesdesk.decide.cache import CacheMode, DecisionCache, parse_cache_mode
 from mesdesk.decide.calibration import Calibration, CalibrationConfig, Reliability
 from mesdesk.decide.guard import guarded
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcomes_from_journal
+from mesdesk.decider import Decider, DecisionContext
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 

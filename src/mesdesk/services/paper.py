@@ -27,7 +27,7 @@ from mesdesk.calendar import CT, trading_day_open, trading_days
 from mesdesk.clock import SimClock
 from mesdesk.config import Settings
 from mesdesk.data.source import BarSource
-from mesdesk.decide.base import Decider
+from mesdesk.decider import Decider
 from mesdesk.errors import ConfigError, DataError, StoreError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.service import ServiceContext, Unavailable

@@ -299,7 +299,7 @@ def fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
 def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
     try:
         from mesdesk.learn.memory import LearningMemory
-        from mesdesk.learn.outcomes import Outcome
+        from mesdesk.outcome import Outcome
     except ImportError as exc:  # pragma: no cover - learning ships with the package
         raise Unavailable("fingerprints need the learning module") from exc
     from mesdesk.store.base import session_factory, transaction

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mesdesk.learn.outcomes import Outcome
+from mesdesk.outcome import Outcome
 from mesdesk.store.base import Base
 
 

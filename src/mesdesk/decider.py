@@ -1,4 +1,4 @@
-"""The `Decider` protocol: the engine asks it about candidates seen at one decision time."""
+"""The `Decider` protocol and its context (the ground): what the engine asks about candidates at one decision time."""
 
 from __future__ import annotations
 

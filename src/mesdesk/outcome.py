@@ -15,7 +15,11 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One candidate's result. `pnl_pts` is net of costs; `win` is pnl_pts > 0."""
+    """One candidate's result. `pnl_pts` is net of costs; `win` is pnl_pts > 0.
+
+    `counterfactual` is True when the position was not really held (skipped, refused or vetoed, its
+    bracket simulated as if taken); learning and calibration both read this one type.
+    """
 
     key: str
     setup: str
@@ -26,6 +30,8 @@ class Outcome:
     pnl_pts: float
     counterfactual: bool
     features: Mapping[str, float] = field(default_factory=dict)
+    confidence: float | None = None  # the decider's stated confidence (None: no model answered)
+    source: str = ""  # who decided (the journal's decision_source)
 
     def __post_init__(self) -> None:
         if self.decided_at.tzinfo is None or self.resolved_at.tzinfo is None:
@@ -38,3 +44,7 @@ class Outcome:
     @property
     def win(self) -> bool:
         return self.pnl_pts > 0.0
+
+    @property
+    def taken(self) -> bool:
+        return not self.counterfactual
