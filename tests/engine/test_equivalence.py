@@ -3,18 +3,45 @@ and the journal up to t does not change when later bars are appended (no peek at
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import pandas as pd
 
 from mesdesk.clock import SimClock
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import Engine, EngineConfig, RiskLimits, run_backtest
-from mesdesk.engine.loop import feed_incrementally
+from mesdesk.engine.loop import infer_span
 
 from .factories import random_candidates, random_market
 
 DAYS = ["2025-03-06", "2025-03-07", "2025-03-10", "2025-03-11"]
 # Looser limits than the seed so the random market trades enough to test something.
 CFG = EngineConfig(limits=RiskLimits(max_trades=8, stop_after_losses=4, daily_point_stop=-6.0))
+
+
+# The replay harness: the engine fed step by step with only what is known at each step.
+def feed_incrementally(
+    engine: Engine,
+    clock: SimClock,
+    bars: pd.DataFrame,
+    candidates_for: Callable[[pd.DataFrame], pd.DataFrame],
+    step_times: Sequence[pd.Timestamp],
+    sub_bars: pd.DataFrame | None = None,
+) -> None:
+    """Replay: advance `engine` at each of `step_times`, giving it only what is known then.
+
+    `candidates_for(known_bars)` computes the candidate frame on the bars known at that time (the
+    setups' detector); bars and sub-bars are cut to those closed by the step time.
+    """
+    span = engine._bar_span or infer_span(pd.DatetimeIndex(bars.index))  # noqa: SLF001
+    sub_span = None if sub_bars is None else (engine._path_span or infer_span(pd.DatetimeIndex(sub_bars.index)))  # noqa: SLF001
+    for t in step_times:
+        clock.advance_to(t.to_pydatetime())
+        known = bars.loc[: t - span]
+        known_sub = None if sub_bars is None or sub_span is None else sub_bars.loc[: t - sub_span]
+        if len(known) < 2:
+            continue
+        engine.advance(known, candidates_for(known), known_sub)
 
 
 def test_incremental_feeding_gives_the_same_journal_as_the_batch_run() -> None:

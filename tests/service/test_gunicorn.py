@@ -19,7 +19,7 @@ from mesdesk.calendar import trading_day_open, trading_days
 from mesdesk.config import Settings
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import run_backtest
-from mesdesk.runner.wiring import engine_config
+from mesdesk.services.root import Root
 from mesdesk.setups.scalper import detect_candidates
 from mesdesk.store.base import make_engine
 from mesdesk.store.service import DecisionRow, TradeRow
@@ -41,7 +41,7 @@ def backtest_entries(csv: Path) -> list[str]:
     cands = detect_candidates(bars)
     cands = cands[pd.to_datetime(cands["trading_day"]).dt.date == DAY].reset_index(drop=True)
     today = bars[trading_days(pd.DatetimeIndex(bars.index)) == np.datetime64(DAY, "D")]
-    trades = run_backtest(today, cands, RuleDecider(), config=engine_config(Settings())).trades
+    trades = run_backtest(today, cands, RuleDecider(), config=Root(Settings()).engine_config()).trades
     return [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in trades["entry_ts"]]
 
 

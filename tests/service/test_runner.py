@@ -15,13 +15,13 @@ from mesdesk.clock import SimClock
 from mesdesk.config import Settings, load_settings
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import Decider, DecisionContext
-from mesdesk.engine import run_backtest
+from mesdesk.engine import Engine, run_backtest
 from mesdesk.errors import ProviderError
 from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.model import Candidate, Decision
-from mesdesk.runner import wiring
 from mesdesk.runner.core import PaperRunner, RunnerConfig, TradingLoop
 from mesdesk.runner.service import LiveDriver, ReplayDriver, RunnerService
+from mesdesk.services.root import Root, position_view
 from mesdesk.store.runner_store import ServiceStore
 from mesdesk.timeframes import Timeframe
 
@@ -58,10 +58,10 @@ def make_service(
     config = RunnerConfig(
         name="replay-test", lease_ttl_s=10, renew_every_s=2, lookback_days=2, max_decision_lag_s=max_lag_s
     )
-    factory = wiring.loop_factory(SETTINGS)
+    config_ = Root(SETTINGS).engine_config()
 
     def loop(d: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
-        return factory(d, clock, span)
+        return Engine(config_, d, clock, bar_span=pd.Timedelta(span), path_span=pd.Timedelta(span))
 
     runner = PaperRunner(
         store,
@@ -69,7 +69,7 @@ def make_service(
         loop_factory=loop,
         candidates_fn=every_n_minutes,
         decider=decider or RuleDecider(),
-        position_fn=wiring.position_fn(SETTINGS),
+        position_fn=position_view(config_),
         config=config,
         wall=wall,
     )
@@ -93,7 +93,7 @@ def backtest_trades(bars: pd.DataFrame) -> pd.DataFrame:
     mask = trading_days(pd.DatetimeIndex(bars.index)) == np.datetime64(DAY, "D")
     cands = every_n_minutes(bars)
     cands = cands[pd.to_datetime(cands["trading_day"]).dt.date == DAY].reset_index(drop=True)
-    return run_backtest(bars[mask], cands, RuleDecider(), config=wiring.engine_config(SETTINGS)).trades
+    return run_backtest(bars[mask], cands, RuleDecider(), config=Root(SETTINGS).engine_config()).trades
 
 
 def summary(store: ServiceStore) -> list[tuple[str, float, float, float, str]]:
@@ -259,13 +259,13 @@ def test_runner_decider_follows_mesdesk_decider(tmp_path: Path, monkeypatch: pyt
         monkeypatch.delenv(var, raising=False)
     db = f"sqlite:///{tmp_path}/d.sqlite"
     plain = load_settings(MESDESK_DATABASE_URL=db, OPENAI_API_KEY="", ANTHROPIC_API_KEY="", MESDESK_LEARNING="false")
-    assert isinstance(wiring.default_decider(plain), RuleDecider)
+    assert isinstance(Root(plain).live_decider(Root(plain).engine_config()), RuleDecider)
     auto = load_settings(MESDESK_DATABASE_URL=db, OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
-    learning = wiring.default_decider(auto)  # learning is on by default
+    learning = Root(auto).live_decider(Root(auto).engine_config())  # learning is on by default
     assert isinstance(learning, LiveLearningDecider)
     assert isinstance(learning.learning.base, RuleDecider)
     local = load_settings(MESDESK_DATABASE_URL=db, MESDESK_DECIDER="local", OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
-    tap = wiring.default_decider(local)
+    tap = Root(local).live_decider(Root(local).engine_config())
     assert tap.name == "local+learning"
     assert callable(getattr(tap, "attach", None))
 

@@ -8,6 +8,7 @@ from mesdesk.config import Settings
 from mesdesk.decide.calibration import ConfidencePolicy
 from mesdesk.decide.llm import make_llm_client
 from mesdesk.decide.llm_decider import LLMDecider
+from mesdesk.decide.prompt import SEED_TERMS, TradeTerms
 
 if TYPE_CHECKING:
     import httpx2
@@ -17,6 +18,11 @@ class AnthropicDecider(LLMDecider):
     """`MESDESK_ANTHROPIC_MODEL` (default claude-opus-4-5, the seed's "opus") deciding a batch per call."""
 
     def __init__(
-        self, settings: Settings, *, http_client: httpx2.Client | None = None, policy: ConfidencePolicy | None = None
+        self,
+        settings: Settings,
+        *,
+        http_client: httpx2.Client | None = None,
+        policy: ConfidencePolicy | None = None,
+        terms: TradeTerms = SEED_TERMS,
     ) -> None:
-        super().__init__(make_llm_client("anthropic", settings, http_client), policy=policy)
+        super().__init__(make_llm_client("anthropic", settings, http_client), policy=policy, terms=terms)

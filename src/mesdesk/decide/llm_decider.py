@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mesdesk.decide.calibration import ConfidencePolicy, FixedThreshold
 from mesdesk.decide.llm import LLMClient, LLMReply
-from mesdesk.decide.prompt import Prompt, build_prompt
+from mesdesk.decide.prompt import SEED_TERMS, Prompt, TradeTerms, build_prompt
 from mesdesk.decider import DecisionContext
 from mesdesk.errors import DecisionError
 from mesdesk.model import Candidate, Decision, DecisionStatus
@@ -65,8 +65,11 @@ def parse_answer(data: Mapping[str, Any], ids: Sequence[str]) -> dict[str, _Item
 class LLMDecider:
     """Decides a batch in one call through `client`; usable alone or under `guarded(...)`."""
 
-    def __init__(self, client: LLMClient, *, policy: ConfidencePolicy | None = None) -> None:
+    def __init__(
+        self, client: LLMClient, *, policy: ConfidencePolicy | None = None, terms: TradeTerms = SEED_TERMS
+    ) -> None:
         self.client = client
+        self.terms = terms
         self.policy: ConfidencePolicy = policy if policy is not None else FixedThreshold()
 
     @property
@@ -82,7 +85,7 @@ class LLMDecider:
         return f"{self.provider}:{self.model}"
 
     def build_prompt(self, candidates: Sequence[Candidate], context: DecisionContext) -> Prompt:
-        return build_prompt(candidates, context)
+        return build_prompt(candidates, context, self.terms)
 
     def decisions(
         self, reply: LLMReply, prompt: Prompt, candidates: Sequence[Candidate], now: datetime, *, cached: bool = False

@@ -24,16 +24,46 @@ from mesdesk.model import Candidate
 SCHEMA_NAME = "trade_decisions"
 RECENT_BAR_ROWS = 12
 
-SYSTEM_PROMPT = """\
+
+@dataclass(frozen=True, slots=True)
+class TradeTerms:
+    """The bracket and costs the prompt states, in points (the composition root derives them from the
+    engine config in use, so the model is told the bracket that will really be traded)."""
+
+    tp_pts: float = 1.25
+    sl_pts: float = 0.75
+    breakeven_at_pts: float | None = 0.50
+    trail_after_pts: float | None = 1.00
+    cost_pts: float = 0.248
+
+    def sentence(self) -> str:
+        parts = [f"target +{self.tp_pts:.2f} points", f"stop -{self.sl_pts:.2f} points"]
+        if self.breakeven_at_pts is not None:
+            parts.append(f"stop to breakeven at +{self.breakeven_at_pts:.2f}")
+        trail = "" if self.trail_after_pts is None else f", trailing\nafter +{self.trail_after_pts:.2f}"
+        return (
+            f"open with a bracket: {', '.join(parts)}{trail}. "
+            f"Costs are about {self.cost_pts:.2f} points per round trip."
+        )
+
+
+SEED_TERMS = TradeTerms()
+
+
+def system_prompt(terms: TradeTerms = SEED_TERMS) -> str:
+    """The system prompt with the bracket in use (the seed's bracket gives the seed-era text, byte for byte)."""
+    return f"""\
 You review intraday MES (Micro E-mini S&P 500 futures) scalp candidates for a rule-based system.
 Each candidate is a technical setup seen at the close of a bar; an entry would fill at the next bar's
-open with a bracket: target +1.25 points, stop -0.75 points, stop to breakeven at +0.50, trailing
-after +1.00. Costs are about 0.25 points per round trip.
+{terms.sentence()}
 For EVERY candidate id given, answer: action "take" or "skip"; confidence = your probability, in
 percent 0-100, that the trade reaches the target before the stop; reason = at most 25 words.
 Use only the data given: it is everything known at the decision time. Prefer "skip" when the
 evidence is thin, and respect hard negatives (patterns that lost before) unless the data clearly
 differs. Answer through the schema only."""
+
+
+SYSTEM_PROMPT = system_prompt()
 
 DECISIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -153,7 +183,7 @@ def candidate_view(candidate: Candidate, cid: str, memory: Mapping[str, object] 
     }
 
 
-def build_prompt(candidates: Sequence[Candidate], context: DecisionContext) -> Prompt:
+def build_prompt(candidates: Sequence[Candidate], context: DecisionContext, terms: TradeTerms = SEED_TERMS) -> Prompt:
     """The prompt for a batch; refuses candidates seen after the decision time (a look-ahead)."""
     if not candidates:
         raise ValueError("build_prompt needs at least one candidate")
@@ -170,4 +200,4 @@ def build_prompt(candidates: Sequence[Candidate], context: DecisionContext) -> P
         ],
     }
     user = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return Prompt(SYSTEM_PROMPT, user, DECISIONS_SCHEMA, SCHEMA_NAME, ids)
+    return Prompt(system_prompt(terms), user, DECISIONS_SCHEMA, SCHEMA_NAME, ids)

@@ -16,7 +16,7 @@ path bar where it happened, so a position counts as open for the gate until then
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -431,38 +431,37 @@ def run_backtest(
     sub_bars: pd.DataFrame | None = None,
     *,
     bar_span: pd.Timedelta | None = None,
+    step: pd.Timedelta | None = None,
+    attach: Callable[[Engine], None] | None = None,
 ) -> EngineResult:
-    """Feed all bars at once under a `SimClock` at the end of the data: the backtest."""
+    """The backtest: feed the bars to one `Engine` under a `SimClock`; the only way a backtest runs.
+
+    With `step` None the clock is set to the end of the data and everything is processed in one
+    `advance` (the fast path). With a `step` the clock moves in steps from the first bar: each
+    `advance` processes what is known at the step's time (the engine never reads a bar that closes
+    later), so a decider that learns from the journal between batches (`attach` hands it the engine)
+    sees it grow as it would live. Both give the same journal for a decider that does not learn.
+    """
     config = config or EngineConfig()
     span = pd.Timedelta(bar_span) if bar_span is not None else infer_span(pd.DatetimeIndex(bars.index))
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
-    engine = Engine(config, decider, SimClock(end.to_pydatetime()), bar_span=span, path_span=path_span)
-    engine.advance(bars, candidates, sub_bars)
+    if step is None:
+        engine = Engine(config, decider, SimClock(end.to_pydatetime()), bar_span=span, path_span=path_span)
+        if attach is not None:
+            attach(engine)
+        engine.advance(bars, candidates, sub_bars)
+    else:
+        start = pd.DatetimeIndex(bars.index)[0].floor(step)
+        clock = SimClock(start.to_pydatetime())
+        engine = Engine(config, decider, clock, bar_span=span, path_span=path_span)
+        if attach is not None:
+            attach(engine)
+        for t in pd.date_range(start + step, end, freq=step).append(pd.DatetimeIndex([end])):
+            if t <= pd.Timestamp(clock.now()):
+                continue
+            clock.advance_to(t.to_pydatetime())
+            engine.advance(bars, candidates, sub_bars)
     journal = engine.journal()
     return EngineResult(journal=journal, trades=trades_from_journal(journal), config=config)
-
-
-def feed_incrementally(
-    engine: Engine,
-    clock: SimClock,
-    bars: pd.DataFrame,
-    candidates_for: Callable[[pd.DataFrame], pd.DataFrame],
-    step_times: Sequence[pd.Timestamp],
-    sub_bars: pd.DataFrame | None = None,
-) -> None:
-    """Replay: advance `engine` at each of `step_times`, giving it only what is known then.
-
-    `candidates_for(known_bars)` computes the candidate frame on the bars known at that time (the
-    setups' detector); bars and sub-bars are cut to those closed by the step time.
-    """
-    span = engine._bar_span or infer_span(pd.DatetimeIndex(bars.index))  # noqa: SLF001
-    sub_span = None if sub_bars is None else (engine._path_span or infer_span(pd.DatetimeIndex(sub_bars.index)))  # noqa: SLF001
-    for t in step_times:
-        clock.advance_to(t.to_pydatetime())
-        known = bars.loc[: t - span]
-        known_sub = None if sub_bars is None or sub_span is None else sub_bars.loc[: t - sub_span]
-        if len(known) < 2:
-            continue
-        engine.advance(known, candidates_for(known), known_sub)

@@ -6,25 +6,25 @@ optimistic run fills the target instead and exists only to show the range the am
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mesdesk.calendar import trading_days
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.rules import RuleDecider
+from mesdesk.data.registry import HistoryRequest
 from mesdesk.decider import Decider
-from mesdesk.engine import EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest, write_journal
+from mesdesk.engine import EngineConfig, write_journal
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
 from mesdesk.learn.memory import LearningConfig
+from mesdesk.services.decisions import BacktestDecider
+from mesdesk.services.root import Root, SetupSet
 from mesdesk.timeframes import Timeframe
-
-SOURCES = ("synthetic", "file", "databento", "yahoo")
 
 
 @dataclass(frozen=True)
@@ -71,157 +71,48 @@ class BacktestReport:
     decider_notes: tuple[str, ...] = ()  # Brier score, threshold, budget and cache lines
 
 
-def _load_module(name: str, what: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ConfigError(f"{what} is not available in this installation ({exc})") from exc
-
-
-def _window(req: BacktestRequest) -> tuple[datetime, datetime]:
-    end_day = req.end or (datetime.now(UTC).date() - timedelta(days=1))
-    start_day = req.start or (end_day - timedelta(days=max(1, req.days) * 7 // 5 + 2))
-    if start_day > end_day:
-        raise ConfigError(f"--start {start_day} is after --end {end_day}")
-    return datetime.combine(start_day - timedelta(days=1), datetime.min.time(), tzinfo=UTC), datetime.combine(
-        end_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC
+def history_request(req: BacktestRequest, timeframe: Timeframe) -> HistoryRequest:
+    return HistoryRequest(
+        timeframe=timeframe, symbol=req.symbol, start=req.start, end=req.end, days=req.days, placeholders="drop"
     )
 
 
 def load_path_bars(req: BacktestRequest, settings: Settings, timeframe: Timeframe) -> pd.DataFrame:
-    """Bars of `timeframe` from the requested source (validated mesdesk frame)."""
-    if req.source == "file":
-        if req.file is None:
-            raise ConfigError("--source file needs --file PATH")
-        files = _load_module("mesdesk.data.files", "the file loader")
-        bars: pd.DataFrame = files.load_bars(req.file, placeholders="drop")
-        span = files.infer_span(bars)
-        if span == timeframe.span:
-            return bars
-        if span > timeframe.span:
-            raise ConfigError(f"{req.file}: bars are {span}; cannot give {timeframe.value} bars from them")
-        resample = _load_module("mesdesk.data.resample", "resampling")
-        resampled: pd.DataFrame = resample.resample(bars, timeframe, source_span=span)
-        return resampled
-    if req.source == "synthetic":
-        synthetic = _load_module("mesdesk.data.synthetic", "the synthetic market")
-        cfg = synthetic.SyntheticConfig(seed=req.seed)
-        if req.start is not None:  # a calendar range: every CME session in [start, end]
-            last = req.end or req.start + timedelta(days=max(1, req.days) * 7 // 5 + 2)
-            one_minute: pd.DataFrame = synthetic.generate_bars(req.start, last, cfg)
-        else:
-            one_minute = synthetic.generate_days(req.days, cfg)
-        if timeframe is Timeframe.M1:
-            return one_minute
-        if timeframe is Timeframe.S1:
-            raise ConfigError("the synthetic market has no 1-second bars; use --sub-bars 1m with --timeframe 5m")
-        resample = _load_module("mesdesk.data.resample", "resampling")
-        out: pd.DataFrame = resample.resample(one_minute, timeframe, source_span=pd.Timedelta(minutes=1))
-        return out
-    start, end = _window(req)
-    if req.source == "yahoo":
-        yahoo = _load_module("mesdesk.data.yahoo", "the Yahoo source")
-        source = yahoo.YahooSource()
-        symbol = {"MES": "MES=F", "ES": "ES=F"}.get(req.symbol, req.symbol)
-    elif req.source == "databento":
-        databento = _load_module("mesdesk.data.databento_source", "the Databento source")
-        key = settings.databento_api_key.get_secret_value() if settings.databento_api_key else None
-        source = databento.DatabentoSource.from_key(key)
-        symbol = f"{req.symbol}.c.0"
-    else:
-        raise ConfigError(f"--source {req.source!r}: choose one of {', '.join(SOURCES)}")
-    fetched: pd.DataFrame = source.bars(symbol, timeframe, start, end)
-    return fetched
-
-
-def _clip(bars: pd.DataFrame, req: BacktestRequest) -> pd.DataFrame:
-    if req.source not in ("file", "synthetic") or len(bars) == 0:
-        return bars
-    days = pd.Series(_trading_days(bars), index=bars.index)
-    keep = pd.Series(True, index=bars.index)
-    if req.start is not None:
-        keep &= days >= pd.Timestamp(req.start)
-    if req.end is not None:
-        keep &= days <= pd.Timestamp(req.end)
-    return bars[keep.to_numpy()]
+    """Bars of `timeframe` from the requested source (validated mesdesk frame, cut to --start/--end)."""
+    return Root(settings).history(req.source, history_request(req, timeframe), file=req.file, seed=req.seed)
 
 
 def _trading_days(bars: pd.DataFrame) -> Any:
-    from mesdesk.calendar import trading_days
-
     return trading_days(pd.DatetimeIndex(bars.index))
 
 
-def make_decider(name: str, min_score: float | None = None) -> Decider:
-    if name == "rules":
-        return RuleDecider() if min_score is None else RuleDecider(threshold=min_score)
-    raise ConfigError(f"--decider {name!r}: choose rules, local, openai, anthropic or auto")
-
-
-def engine_config(settings: Settings, slippage_ticks: int, first: date, last: date) -> EngineConfig:
-    """The seed's rules with DAILY_POINT_STOP, MESDESK_RTH_END and the calendar's early closes."""
-    session = SessionConfig.from_settings(settings)
-    calendar = importlib.import_module("mesdesk.calendar")
-    if hasattr(calendar, "early_closes"):
-        session = replace(session, early_closes=calendar.early_closes(first, last))
-    return EngineConfig(
-        execution=ExecutionConfig(slippage_ticks=slippage_ticks),
-        limits=RiskLimits.from_settings(settings),
-        session=session,
-    )
-
-
-def backtest_frames(
+def backtest(
     bars: pd.DataFrame,
-    timeframe: Timeframe,
-    settings: Settings,
-    *,
+    setups: SetupSet,
+    decider: BacktestDecider,
+    config: EngineConfig,
     sub_bars: pd.DataFrame | None = None,
-    decider: str = "rules",
-    slippage_ticks: int = 1,
-    min_score: float | None = None,
-    request: BacktestRequest | None = None,
-    http_client: Any = None,
-    learning: bool = False,
+    *,
+    timeframe: Timeframe = Timeframe.M1,
+    learning: LearningConfig | None = None,
 ) -> BacktestReport:
-    """Candidates, the pessimistic and the optimistic run, and their statistics (nothing written).
+    """THE backtest: candidates, the pessimistic and the optimistic run, and their statistics.
 
-    The rule decider runs here; the other deciders run through `mesdesk.services.decisions`
-    (LLM cache, budget, calibration), which returns the same pair of runs plus its own tables.
+    Every backtest goes through here (the CLI, learning's evaluation, the demo, the optimizer's
+    baseline), whatever decides: `decider.run_pair` gives the result run (a bar holding both stop and
+    target fills the stop) and its optimistic twin (the target), with the same answers. `learning`
+    wraps the decider with point-in-time vetoes fed by every candidate's as-if-taken outcome.
+    Nothing is written.
     """
-    setups = _load_module("mesdesk.setups.scalper", "the scalper setups")
-    candidates = setups.detect_candidates(bars, setups.ScalperSetupsConfig(), timeframe)
-    if min_score is not None:
-        candidates = candidates.assign(passed_prefilter=candidates["prefilter_score"] >= min_score)
-    days = _trading_days(bars)
-    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
-    config = engine_config(settings, slippage_ticks, first, last)
+    candidates = setups.detect(bars, timeframe)
     optimistic_cfg = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
     span = pd.Timedelta(timeframe.span)
-    extras: dict[str, Any] = {}
-    wrap = learning_wrapper(candidates, bars if sub_bars is None else sub_bars, config) if learning else None
-    if decider == "rules":
-        rules = make_decider(decider, min_score)
-        result = run_backtest(bars, candidates, wrap(rules) if wrap else rules, config, sub_bars, bar_span=span)
-        rules = make_decider(decider, min_score)
-        optimistic = run_backtest(
-            bars, candidates, wrap(rules) if wrap else rules, optimistic_cfg, sub_bars, bar_span=span
-        )
-    else:
-        from mesdesk.services import decisions as svc
-
-        req = request or BacktestRequest(decider=decider, slippage_ticks=slippage_ticks, min_score=min_score)
-        result, optimistic, extras = svc.run_backtest_pair(
-            req,
-            settings,
-            bars,
-            candidates,
-            (config, optimistic_cfg),
-            sub_bars,
-            span,
-            http_client=http_client,
-            wrap=wrap,
-        )
+    wrap = (
+        learning_wrapper(candidates, bars if sub_bars is None else sub_bars, config, learning)
+        if learning is not None
+        else None
+    )
+    result, optimistic, extras = decider.run_pair(bars, candidates, (config, optimistic_cfg), sub_bars, span, wrap)
     return BacktestReport(
         stats=trade_stats(result.trades),
         optimistic=trade_stats(optimistic.trades),
@@ -270,14 +161,12 @@ def learning_wrapper(
 def run_backtest_job(
     req: BacktestRequest, settings: Settings | None = None, *, http_client: Any = None
 ) -> BacktestReport:
-    """Run the whole pipeline and (when `req.write`) write trades, journal and the HTML report."""
-    settings = settings or load_settings()
-    if req.source not in SOURCES:
-        raise ConfigError(f"--source {req.source!r}: choose one of {', '.join(SOURCES)}")
+    """`mesdesk backtest`: load the request's bars, run `backtest`, write trades, journal and report."""
+    root = Root(settings or load_settings())
     timeframe = Timeframe.parse(req.timeframe)
     if timeframe not in (Timeframe.M1, Timeframe.M5):
         raise ConfigError(f"--timeframe {req.timeframe}: the scalper decides on 1m or 5m bars")
-    bars = _clip(load_path_bars(req, settings, timeframe), req)
+    bars = load_path_bars(req, root.settings, timeframe)
     if len(bars) < 2:
         raise ConfigError("no bars in the requested range")
     if req.chart_day is not None:
@@ -289,18 +178,19 @@ def run_backtest_job(
         sub_tf = Timeframe.parse(req.sub_bars)
         if sub_tf.span >= timeframe.span:
             raise ConfigError(f"--sub-bars {req.sub_bars} must be finer than --timeframe {req.timeframe}")
-        sub_bars = _clip(load_path_bars(req, settings, sub_tf), req)
-    report = backtest_frames(
+        sub_bars = load_path_bars(req, root.settings, sub_tf)
+    config = root.engine_config(slippage_ticks=req.slippage_ticks)
+    decider = root.backtest_decider(
+        req.decider, config, min_score=req.min_score, cache_mode=req.cache_mode, http_client=http_client
+    )
+    report = backtest(
         bars,
-        timeframe,
-        settings,
-        sub_bars=sub_bars,
-        decider=req.decider,
-        slippage_ticks=req.slippage_ticks,
-        min_score=req.min_score,
-        request=req,
-        http_client=http_client,
-        learning=req.learning,
+        root.setups(min_score=req.min_score),
+        decider,
+        config,
+        sub_bars,
+        timeframe=timeframe,
+        learning=LearningConfig() if req.learning else None,
     )
     if not req.write:
         return report

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -24,7 +24,10 @@ from mesdesk.decide.calibration import Calibration, CalibrationConfig, Reliabili
 from mesdesk.decide.guard import guarded
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcomes_from_journal
+from mesdesk.decide.prompt import SEED_TERMS, TradeTerms
+from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import Decider, DecisionContext
+from mesdesk.engine import EngineConfig, EngineResult, run_backtest, trades_from_journal
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 
@@ -123,6 +126,30 @@ class DeciderRun:
     cache: DecisionCache | None = None
     calibration: Calibration = field(default_factory=Calibration)
 
+    def run_pair(
+        self,
+        bars: pd.DataFrame,
+        candidates: pd.DataFrame,
+        configs: tuple[EngineConfig, EngineConfig],
+        sub_bars: pd.DataFrame | None,
+        span: pd.Timedelta,
+        wrap: Callable[[Decider], Decider] | None = None,
+    ) -> tuple[EngineResult, EngineResult, dict[str, Any]]:
+        """The result run with this decider, its optimistic twin (same answers, free) and the report parts.
+
+        `wrap` (e.g. learning's vetoes) wraps the decider of the result run; the twin replays its answers.
+        """
+        if wrap is not None:
+            self.tap.inner = wrap(self.tap.inner)
+        result = run_tapped(bars, candidates, self, configs[0], sub_bars, bar_span=span)
+        twin_local = LocalDecider()
+        twin_inner: Decider = (
+            twin_local if self.name == "local" else MemoDecider(self.tap.decisions, self.name, twin_local)
+        )
+        twin = DeciderRun(name=self.name, tap=DecisionTap(twin_inner, twin_local, Calibration()))
+        optimistic = run_tapped(bars, candidates, twin, configs[1], sub_bars, bar_span=span)
+        return result, optimistic, report_parts(result.journal, self)
+
 
 def _store(settings: Settings, store_url: str | None) -> Any:
     from mesdesk.store.base import make_engine, migrate
@@ -142,6 +169,7 @@ def build_decider(
     http_client: httpx2.Client | None = None,
     local_config: LocalDeciderConfig | None = None,
     calibration_config: CalibrationConfig | None = None,
+    terms: TradeTerms = SEED_TERMS,
 ) -> DeciderRun:
     """The decider `name` (auto/local/openai/anthropic) with the local fallback, budget and cache."""
     resolved = resolve_decider_name(name, settings)
@@ -154,11 +182,11 @@ def build_decider(
     if resolved == "openai":
         from mesdesk.decide.openai_decider import OpenAIDecider
 
-        primary = OpenAIDecider(settings, http_client=http_client, policy=calibration)
+        primary = OpenAIDecider(settings, http_client=http_client, policy=calibration, terms=terms)
     else:
         from mesdesk.decide.anthropic_decider import AnthropicDecider
 
-        primary = AnthropicDecider(settings, http_client=http_client, policy=calibration)
+        primary = AnthropicDecider(settings, http_client=http_client, policy=calibration, terms=terms)
     store = _store(settings, store_url)
     budget = Budget(store, settings.daily_gpt_call_cap, scope=scope)
     cache = DecisionCache(store, mode)
@@ -242,37 +270,20 @@ def run_tapped(
     bars: pd.DataFrame,
     candidates: pd.DataFrame,
     run: DeciderRun,
-    config: Any,
+    config: EngineConfig,
     sub_bars: pd.DataFrame | None = None,
     *,
     bar_span: pd.Timedelta | None = None,
     step: pd.Timedelta = _STEP,
-) -> Any:
-    """`engine.run_backtest` with the tap attached, so learners see outcomes as the run resolves them.
+) -> EngineResult:
+    """`engine.run_backtest` in clock steps with the tap attached, so learners see outcomes as the run
+    resolves them (each still uses only those resolved before its decision time)."""
+    from mesdesk.engine import EngineResult, run_backtest
 
-    The simulated clock advances in `step`s; outcomes of candidates decided in an earlier step reach
-    the learners (each still uses only those resolved before its decision time).
-    """
-    from mesdesk.clock import SimClock
-    from mesdesk.engine import Engine, EngineResult, trades_from_journal
-    from mesdesk.engine.loop import infer_span
-
-    span = pd.Timedelta(bar_span) if bar_span is not None else infer_span(pd.DatetimeIndex(bars.index))
-    path_frame = bars if sub_bars is None else sub_bars
-    path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
-    end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
-    start = pd.DatetimeIndex(bars.index)[0].floor(step)
-    clock = SimClock(start.to_pydatetime())
-    engine = Engine(config, run.tap, clock, bar_span=span, path_span=path_span)
-    run.tap.attach(engine)
-    # The clock moves in steps: each `advance` processes what is known at the step's time (the engine
-    # never reads a bar that closes later), and the journal the learners read grows between steps.
-    for t in pd.date_range(start + step, end, freq=step).append(pd.DatetimeIndex([end])):
-        if t <= pd.Timestamp(clock.now()):
-            continue
-        clock.advance_to(t.to_pydatetime())
-        engine.advance(bars, candidates, sub_bars)
-    journal = run.tap.annotate(engine.journal())
+    result = run_backtest(
+        bars, candidates, run.tap, config, sub_bars, bar_span=bar_span, step=step, attach=run.tap.attach
+    )
+    journal = run.tap.annotate(result.journal)
     return EngineResult(journal=journal, trades=trades_from_journal(journal), config=config)
 
 
@@ -313,32 +324,56 @@ class MemoDecider:
         return out
 
 
-def run_backtest_pair(
-    req: Any,
-    settings: Settings,
-    bars: pd.DataFrame,
-    candidates: pd.DataFrame,
-    configs: tuple[Any, Any],
-    sub_bars: pd.DataFrame | None,
-    span: pd.Timedelta,
-    *,
-    http_client: httpx2.Client | None = None,
-    wrap: Callable[[Decider], Decider] | None = None,
-) -> tuple[Any, Any, dict[str, Any]]:
-    """The result run with `req.decider`, its optimistic twin (same answers, free) and the report parts.
+class BacktestDecider(Protocol):
+    """A decider as a backtest runs it: the result run (stop first) and its optimistic twin (target
+    first, the same answers, nothing paid twice), plus the report parts the decider adds."""
 
-    `wrap` (e.g. learning's vetoes) wraps the decider of the result run; the twin replays its answers.
-    """
-    scope = f"backtest:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    run = build_decider(req.decider, settings, cache_mode=req.cache_mode, scope=scope, http_client=http_client)
-    if wrap is not None:
-        run.tap.inner = wrap(run.tap.inner)
-    result = run_tapped(bars, candidates, run, configs[0], sub_bars, bar_span=span)
-    twin_local = LocalDecider()
-    twin_inner: Decider = twin_local if run.name == "local" else MemoDecider(run.tap.decisions, run.name, twin_local)
-    twin = DeciderRun(name=run.name, tap=DecisionTap(twin_inner, twin_local, Calibration()))
-    optimistic = run_tapped(bars, candidates, twin, configs[1], sub_bars, bar_span=span)
-    return result, optimistic, report_parts(result.journal, run)
+    @property
+    def name(self) -> str: ...
+
+    def run_pair(
+        self,
+        bars: pd.DataFrame,
+        candidates: pd.DataFrame,
+        configs: tuple[EngineConfig, EngineConfig],
+        sub_bars: pd.DataFrame | None,
+        span: pd.Timedelta,
+        wrap: Callable[[Decider], Decider] | None = None,
+    ) -> tuple[EngineResult, EngineResult, dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class RulesRun:
+    """The rule decider (take what passed the prefilter; `threshold` overrides it): free and
+    deterministic, so both runs simply ask it again and nothing needs the stepped clock."""
+
+    threshold: float | None = None
+    name: str = "rules"
+
+    def decider(self) -> Decider:
+        return RuleDecider() if self.threshold is None else RuleDecider(threshold=self.threshold)
+
+    def run_pair(
+        self,
+        bars: pd.DataFrame,
+        candidates: pd.DataFrame,
+        configs: tuple[EngineConfig, EngineConfig],
+        sub_bars: pd.DataFrame | None,
+        span: pd.Timedelta,
+        wrap: Callable[[Decider], Decider] | None = None,
+    ) -> tuple[EngineResult, EngineResult, dict[str, Any]]:
+        runs = []
+        for config in configs:
+            decider = self.decider()
+            runs.append(
+                run_backtest(bars, candidates, wrap(decider) if wrap else decider, config, sub_bars, bar_span=span)
+            )
+        return runs[0], runs[1], {}
+
+
+def backtest_scope() -> str:
+    """A fresh budget scope per backtest: its paid calls never count against the live day."""
+    return f"backtest:{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
 def report_parts(journal: pd.DataFrame, run: DeciderRun) -> dict[str, Any]:

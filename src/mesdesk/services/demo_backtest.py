@@ -18,10 +18,15 @@ def _f(value: float, digits: int = 2) -> str:
 
 def backtest_section(ctx: DemoContext) -> list[Section]:
     """Run `mesdesk backtest`'s pipeline on the demo's 1-minute bars (rule decider, seed bracket)."""
-    from mesdesk.services.backtest import backtest_frames
+    from mesdesk.services.backtest import backtest
     from mesdesk.services.demo import Section
+    from mesdesk.services.root import Root
 
-    report = backtest_frames(ctx.bars_1m, Timeframe.M1, load_settings())
+    root = Root(load_settings())
+    config = root.engine_config()
+    report = backtest(
+        ctx.bars_1m, root.setups(), root.backtest_decider("rules", config), config, timeframe=Timeframe.M1
+    )
     s, o = report.stats, report.optimistic
     rows = (
         ("candidates", str(report.candidates)),

@@ -18,8 +18,8 @@ from mesdesk.learn.evaluate import WalkForwardReport, walk_forward
 from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.outcome import Outcome
-from mesdesk.services.backtest import BacktestRequest, engine_config, load_path_bars, make_decider
-from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
+from mesdesk.services.backtest import BacktestRequest, load_path_bars
+from mesdesk.services.root import Root
 from mesdesk.store.base import make_engine, migrate, session_factory, transaction
 from mesdesk.store.learning import count_outcomes, load_outcomes, reset_outcomes, save_outcomes
 from mesdesk.timeframes import Timeframe
@@ -51,25 +51,23 @@ def _market(req: LearnRequest, settings: Settings) -> tuple[pd.DataFrame, pd.Dat
         write=False,
     )
     bars = load_path_bars(breq, settings, tf)
-    candidates = detect_candidates(bars, ScalperSetupsConfig(), tf)
+    candidates = Root(settings).setups().detect(bars, tf)
     return bars, candidates, breq
 
 
-def _config(settings: Settings, breq: BacktestRequest, bars: pd.DataFrame) -> EngineConfig:
-    first = pd.Timestamp(bars.index[0]).date()
-    last = pd.Timestamp(bars.index[-1]).date()
-    return engine_config(settings, breq.slippage_ticks, first, last)
+def _config(settings: Settings, breq: BacktestRequest) -> EngineConfig:
+    return Root(settings).engine_config(slippage_ticks=breq.slippage_ticks)
 
 
 def evaluate(req: LearnRequest, settings: Settings | None = None) -> WalkForwardReport:
     """Walk-forward, learning on vs off, scored out of sample."""
     settings = settings or load_settings()
     bars, candidates, breq = _market(req, settings)
-    config = _config(settings, breq, bars)
+    config = _config(settings, breq)
     return walk_forward(
         bars,
         candidates,
-        lambda: make_decider(req.decider),
+        Root(settings).rule_decider_factory(req.decider),
         config=config,
         train_days=req.train_days,
         test_days=req.test_days,
@@ -89,7 +87,7 @@ def update(req: LearnRequest, settings: Settings | None = None) -> tuple[int, in
     """
     settings = settings or load_settings()
     bars, candidates, breq = _market(req, settings)
-    config = _config(settings, breq, bars)
+    config = _config(settings, breq)
     span = pd.Timedelta(Timeframe.parse(req.timeframe).span)
     outcomes = follow(candidates, PathBars.from_frame(bars, span), config)
     with transaction(_factory(settings)) as session:

@@ -22,14 +22,11 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from mesdesk.bars import validate_bars
 from mesdesk.calendar import CT, trading_day_open, trading_days
-from mesdesk.clock import SimClock
 from mesdesk.config import Settings
-from mesdesk.data.source import BarSource
-from mesdesk.decider import Decider
 from mesdesk.errors import ConfigError, DataError, StoreError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
+from mesdesk.services.root import Root
 from mesdesk.services.service import ServiceContext, Unavailable
 from mesdesk.store.base import make_engine, migrate
 from mesdesk.store.runner_store import ServiceStore
@@ -195,44 +192,32 @@ def _holder() -> str:
 
 
 def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore) -> RunnerService:
-    """The `RunnerService` for `options` (not started)."""
-    from mesdesk.runner import wiring
-    from mesdesk.runner.core import PaperRunner, RunnerConfig, TradingLoop
+    """The `RunnerService` for `options` (not started), with its parts from the composition root."""
+    from mesdesk.runner.core import PaperRunner, RunnerConfig
 
-    try:
-        config = RunnerConfig(
-            name=options.runner_name,
-            lease_ttl_s=options.lease_ttl_s,
-            renew_every_s=options.renew_every_s,
-            lookback_days=options.lookback_days,
-            # Live: a decision more than a batch window and a bar late is not traded (fill in the past).
-            max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
-        )
-        decider = wiring.default_decider(settings)
-        make_loop = wiring.loop_factory(settings)
-        attach = getattr(decider, "attach", None)  # the decisions area's tap learns from the day's journal
-
-        def loop_factory(d: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
-            loop = make_loop(d, clock, span)
-            if callable(attach):
-                attach(loop)
-            return loop
-
-        runner = PaperRunner(
-            store,
-            _holder(),
-            loop_factory=loop_factory,
-            candidates_fn=wiring.candidates_fn(),
-            decider=decider,
-            position_fn=wiring.position_fn(settings),
-            config=config,
-            wall=lambda: datetime.now(UTC),
-        )
-    except wiring.Unavailable as exc:
-        raise Unavailable(str(exc)) from exc
+    config = RunnerConfig(
+        name=options.runner_name,
+        lease_ttl_s=options.lease_ttl_s,
+        renew_every_s=options.renew_every_s,
+        lookback_days=options.lookback_days,
+        # Live: a decision more than a batch window and a bar late is not traded (fill in the past).
+        max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
+    )
+    root = Root(settings)
+    parts = root.runner_parts()
+    runner = PaperRunner(
+        store,
+        _holder(),
+        loop_factory=parts.loop_factory,
+        candidates_fn=parts.candidates_fn,
+        decider=parts.decider,
+        position_fn=parts.position_fn,
+        config=config,
+        wall=lambda: datetime.now(UTC),
+    )
     if options.fresh:
         store.reset_runner(config.name)
-    driver: Driver = replay_driver(options) if options.mode == "replay" else live_driver(settings, options)
+    driver: Driver = replay_driver(options) if options.mode == "replay" else live_driver(root, options)
     store.ensure_state(config.name, mode=driver.mode, source=driver.name)
     return RunnerService(runner, driver, store, config, wall=lambda: datetime.now(UTC))
 
@@ -250,16 +235,11 @@ def replay_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
 
 
 def _read_bars(path: Path) -> pd.DataFrame:
+    from mesdesk.data.files import load_bars  # flexible columns and zones
+
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    try:
-        from mesdesk.data import files  # the foundation's loader: flexible columns and zones
-    except ImportError:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        if "ts" in frame.columns:
-            frame = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("ts"), utc=True), name="ts"))
-        return validate_bars(frame, source=str(path))
-    return files.load_bars(path)
+    return load_bars(path)
 
 
 def _synthetic_bars(options: RunnerOptions) -> tuple[pd.DataFrame, date, str]:
@@ -285,32 +265,15 @@ def replay_driver(options: RunnerOptions) -> ReplayDriver:
     return ReplayDriver(bars, start=start, speed=options.speed, name=f"{name}:{day.isoformat()}")
 
 
-def live_driver(settings: Settings, options: RunnerOptions) -> LiveDriver:
+def live_driver(root: Root, options: RunnerOptions) -> LiveDriver:
     from mesdesk.timeframes import Timeframe
 
-    source = _live_source(settings, options.live_source)
+    source, symbol = root.live_source(options.live_source, options.symbol)
     return LiveDriver(
         source,
-        symbol=LIVE_SYMBOLS.get(options.live_source, options.symbol),
+        symbol=symbol,
         timeframe=Timeframe.M1,
         lookback_days=options.lookback_days,
         poll_s=options.poll_s,
         grace_s=max(options.poll_s * 2, 20.0),
     )
-
-
-LIVE_SYMBOLS = {"yahoo": "MES=F", "databento": "MES.c.0"}
-
-
-def _live_source(settings: Settings, name: str) -> BarSource:
-    """The providers' sources: Yahoo (no key) or Databento (DATABENTO_API_KEY)."""
-    if name == "yahoo":
-        from mesdesk.data.yahoo import YahooSource
-
-        return YahooSource()
-    if name == "databento":
-        from mesdesk.data.databento_source import DatabentoSource
-
-        key = settings.databento_api_key.get_secret_value() if settings.databento_api_key else None
-        return DatabentoSource.from_key(key)
-    raise ConfigError(f"--live {name!r}: choose yahoo or databento")

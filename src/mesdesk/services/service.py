@@ -8,7 +8,6 @@ a replay of 2025-09-16 shows that day's trades as "today".
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import time
@@ -377,17 +376,6 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
 # ---------------------------------------------------------------- seed 003
 
 
-def _optional(module: str, name: str, what: str) -> Callable[..., Any]:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise Unavailable(f"{what} is not available in this build ({module} missing)") from exc
-    fn = getattr(mod, name, None)
-    if fn is None:
-        raise Unavailable(f"{what} is not available in this build ({module}.{name} missing)")
-    return fn  # type: ignore[no-any-return]
-
-
 def check_timeframe(timeframe: str) -> str:
     if timeframe not in SIGNAL_TIMEFRAMES:
         raise BadRequest(f"timeframe={timeframe!r}: choose one of {', '.join(SIGNAL_TIMEFRAMES)}")
@@ -403,18 +391,21 @@ def check_model(model: str) -> str:
 def signals(ctx: ServiceContext, timeframe: str) -> Any:
     """/mes/signals: measured-move signals of one timeframe (the scanner's payload, cached 60 s)."""
     tf = check_timeframe(timeframe)
-    fn = _optional("mesdesk.services.scan", "signals_payload", "the measured-move scanner")
-    return ctx.cached(f"signals:{tf}:{int(time.monotonic() // 60)}", lambda: fn(tf, settings=ctx.settings))
+    from mesdesk.services.scan import signals_payload
+
+    return ctx.cached(f"signals:{tf}:{int(time.monotonic() // 60)}", lambda: signals_payload(tf, settings=ctx.settings))
 
 
 def forecast(ctx: ServiceContext, model: str) -> Any:
     """/mes/forecast: the forecast area's payload for `model` (quant, gpt, opus, autogluon)."""
     m = check_model(model)
-    fn = _optional("mesdesk.services.forecast", "forecast_payload", "the forecaster")
-    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: fn(m, settings=ctx.settings))
+    from mesdesk.services.forecast import forecast_payload
+
+    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: forecast_payload(m, settings=ctx.settings))
 
 
 def full(ctx: ServiceContext) -> Any:
     """/mes/full: signals of every scanned timeframe and the quant forecast (the forecaster's payload)."""
-    fn = _optional("mesdesk.services.forecast", "full_payload", "the forecaster")
-    return ctx.cached(f"full:{int(time.monotonic() // 60)}", lambda: fn("quant", settings=ctx.settings))
+    from mesdesk.services.forecast import full_payload
+
+    return ctx.cached(f"full:{int(time.monotonic() // 60)}", lambda: full_payload("quant", settings=ctx.settings))
