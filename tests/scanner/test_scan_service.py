@@ -269,6 +269,9 @@ def test_provider_sources_are_asked_for_base_bars_over_days_back(
 ) -> None:
     from datetime import UTC, datetime
 
+    from dataclasses import replace
+
+    from mesdesk.data.registry import SOURCES
     from mesdesk.services import scan as scan_service
 
     asked: list[tuple[str, Timeframe, pd.Timestamp, pd.Timestamp]] = []
@@ -278,17 +281,17 @@ def test_provider_sources_are_asked_for_base_bars_over_days_back(
             asked.append((sym, tf, start, end))
             return minute_bars.assign(symbol=sym)
 
-    monkeypatch.setattr(scan_service, "make_source", lambda name, settings: FakeSource())
+    monkeypatch.setitem(SOURCES._entries, source, replace(SOURCES.get(source), open=lambda ctx: FakeSource()))
     now = datetime(2025, 3, 9, 0, 0, tzinfo=UTC)
     request = ScanRequest(source=source, days_back=days)
     bars, origin = scan_service.load_scan_bars(request, load_settings(), now)
     sym, tf, start, end = asked[0]
-    assert sym == scan_service.DEFAULT_SYMBOLS[source]
+    assert sym == SOURCES.get(source).symbol("MES")
     assert symbol.split(".")[0] in sym
     assert tf.value == base
     assert end - start == pd.Timedelta(days=days)
     assert list(bars.columns) == ["open", "high", "low", "close", "volume"]
-    assert origin == f"{source} {sym} {base}"
+    assert origin == f"{source} {sym}"
 
 
 @pytest.mark.parametrize("first", ["2025-06-30", "2025-11-24"], ids=["july-3-early-close", "thanksgiving"])

@@ -47,13 +47,14 @@ class SourceContext:
 class HistoryRequest:
     """A window of bars: trading days [start, end] (None: the source's default), or the last `days`."""
 
-    timeframe: Timeframe
+    timeframe: Timeframe | None  # None: the source's own bars (a file's span; 1m synthetic; a provider's base)
     symbol: str = "MES"
     start: date | None = None
     end: date | None = None
     days: int = 20
     placeholders: Placeholders = "drop"
     now: datetime | None = None  # for providers: the wall clock the default window ends at
+    window: tuple[datetime, datetime] | None = None  # for providers: an explicit [start, end) in UTC
 
 
 OpenFn = Callable[[SourceContext], BarSource]
@@ -69,6 +70,16 @@ class SourceEntry:
     open: OpenFn | None = None  # a live/fetchable provider (None: synthetic market, files)
     symbol: Callable[[str], str] = str  # the provider's symbol for a root symbol (MES -> MES=F)
     description: str = ""
+    base: Callable[[int], Timeframe] = lambda days: Timeframe.M1  # finest bars it serves for `days` back
+    daily_base: Timeframe = Timeframe.M1  # the bars daily validation builds days from
+    origin: date | None = None  # a market with a fixed first day (synthetic): "the last N days" count from it
+    label: Callable[[SourceContext, str], str] | None = None  # where the bars came from, for reports
+
+    def describe(self, ctx: SourceContext, root_symbol: str = "MES") -> str:
+        """Where bars of this source come from, in a report's words ("yahoo MES=F", "file bars.csv")."""
+        if self.label is not None:
+            return self.label(ctx, root_symbol)
+        return f"{self.name} {self.symbol(root_symbol)}"
 
 
 class SourceRegistry:
@@ -135,9 +146,11 @@ def provider_window(req: HistoryRequest) -> tuple[datetime, datetime]:
 
 def _provider_history(entry_name: str) -> HistoryFn:
     def history(ctx: SourceContext, req: HistoryRequest) -> pd.DataFrame:
+        entry = SOURCES.get(entry_name)
         source, symbol = SOURCES.open(entry_name, ctx, req.symbol)
-        start, end = provider_window(req)
-        bars: pd.DataFrame = source.bars(symbol, req.timeframe, start, end)
+        start, end = req.window or provider_window(req)
+        timeframe = req.timeframe or entry.base(max(1, (end - start).days))
+        bars: pd.DataFrame = source.bars(symbol, timeframe, start, end)
         return bars
 
     return history
@@ -158,7 +171,7 @@ def _synthetic_history(ctx: SourceContext, req: HistoryRequest) -> pd.DataFrame:
         one_minute = generate_days(req.days, cfg)
     if req.timeframe is Timeframe.S1:
         raise ConfigError("the synthetic market has no 1-second bars; use --sub-bars 1m with --timeframe 5m")
-    if req.timeframe is not Timeframe.M1:
+    if req.timeframe is not None and req.timeframe is not Timeframe.M1:
         one_minute = resample(one_minute, req.timeframe, source_span=pd.Timedelta(minutes=1))
     return clip_days(one_minute, req.start, req.end)
 
@@ -170,6 +183,8 @@ def _file_history(ctx: SourceContext, req: HistoryRequest) -> pd.DataFrame:
     if ctx.file is None:
         raise ConfigError("--source file needs --file PATH")
     bars = load_bars(ctx.file, placeholders=req.placeholders)
+    if req.timeframe is None:
+        return clip_days(bars, req.start, req.end)
     span = infer_span(bars)
     if span > req.timeframe.span:
         raise ConfigError(f"{ctx.file}: bars are {span}; cannot give {req.timeframe.value} bars from them")
@@ -210,10 +225,42 @@ def _databento_symbol(root: str) -> str:
     return root if "." in root else f"{root}.c.0"
 
 
+YAHOO_1M_DAYS = 29  # Yahoo serves 1-minute bars for the last 30 days only
+
+
+def _yahoo_base(days: int) -> Timeframe:
+    """1m, except beyond Yahoo's 1-minute reach, where 5m (60 days)."""
+    return Timeframe.M5 if days > YAHOO_1M_DAYS else Timeframe.M1
+
+
 SOURCES = SourceRegistry()
-SOURCES.register(SourceEntry("synthetic", _synthetic_history, description="the embedded synthetic market"))
-SOURCES.register(SourceEntry("file", _file_history, description="a CSV or Parquet file of bars (--file)"))
 SOURCES.register(
-    SourceEntry("databento", _provider_history("databento"), _open_databento, _databento_symbol, "Databento GLBX.MDP3")
+    SourceEntry(
+        "synthetic",
+        _synthetic_history,
+        description="the embedded synthetic market",
+        origin=date(2025, 1, 2),
+        label=lambda ctx, _: f"synthetic (seed {ctx.seed})",
+    )
 )
-SOURCES.register(SourceEntry("yahoo", _provider_history("yahoo"), _open_yahoo, _yahoo_symbol, "Yahoo Finance chart"))
+SOURCES.register(
+    SourceEntry(
+        "file",
+        _file_history,
+        description="a CSV or Parquet file of bars (--file)",
+        label=lambda ctx, _: f"file {ctx.file}",
+    )
+)
+SOURCES.register(
+    SourceEntry(
+        "databento",
+        _provider_history("databento"),
+        _open_databento,
+        _databento_symbol,
+        "Databento GLBX.MDP3",
+        daily_base=Timeframe.H1,
+    )
+)
+SOURCES.register(
+    SourceEntry("yahoo", _provider_history("yahoo"), _open_yahoo, _yahoo_symbol, "Yahoo Finance chart", _yahoo_base)
+)

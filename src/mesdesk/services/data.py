@@ -10,7 +10,9 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,17 +21,16 @@ from mesdesk.bars import DataWarning
 from mesdesk.calendar import trading_days
 from mesdesk.config import Settings
 from mesdesk.data.cache import BarCache, CacheEntry, CacheKey, index_ns
-from mesdesk.data.databento_source import DEFAULT_SYMBOL, DatabentoConfig, DatabentoSource
+from mesdesk.data.databento_source import DatabentoSource
 from mesdesk.data.fetching import Progress, bin_floor, utc
 from mesdesk.data.fred import FredClient
+from mesdesk.data.registry import SOURCES, SourceContext
 from mesdesk.data.validate_daily import DailyReport, compare_daily, daily_from_intraday
 from mesdesk.data.yahoo import YahooSource
 from mesdesk.errors import ConfigError, DataError, ProviderError
 from mesdesk.timeframes import Timeframe
 
-BAR_SOURCES = ("databento", "yahoo")
-SOURCES = (*BAR_SOURCES, "fred")
-DEFAULT_SYMBOLS = {"databento": DEFAULT_SYMBOL, "yahoo": "MES=F"}
+BAR_SOURCES = SOURCES.names(providers_only=True)
 _DEFAULT_DAYS = {Timeframe.S1: 1, Timeframe.D1: 365, Timeframe.H4: 120, Timeframe.H1: 60}
 
 
@@ -95,21 +96,26 @@ def request_range(timeframe: Timeframe, start: str | None, end: str | None) -> t
     return lo, hi
 
 
-def make_source(
-    name: str, settings: Settings, *, max_cost_usd: float = 5.0, progress: Progress | None = None
-) -> DatabentoSource | YahooSource:
-    """A cached bar source by name; Databento needs DATABENTO_API_KEY."""
-    cache = cache_for(settings)
-    if name == "databento":
-        key = settings.databento_api_key.get_secret_value() if settings.databento_api_key else None
-        if max_cost_usd < 0:
-            raise ConfigError(f"--max-cost {max_cost_usd}: must be >= 0 dollars")
-        return DatabentoSource.from_key(
-            key, cache=cache, config=DatabentoConfig(max_cost_usd=max_cost_usd), progress=progress
-        )
-    if name == "yahoo":
-        return YahooSource(cache=cache, progress=progress)
-    raise ConfigError(f"--source {name!r}: choose one of {', '.join(BAR_SOURCES)}")
+class CachedSource(Protocol):
+    """A provider's `BarSource` reading through the on-disk cache (`refresh` forces a download)."""
+
+    chunks_downloaded: int
+
+    def bars(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime, *, refresh: bool = False
+    ) -> pd.DataFrame: ...
+
+
+def make_source(name: str, settings: Settings, *, max_cost_usd: float = 5.0, progress: Progress | None = None) -> Any:
+    """A registered provider's source through the cache by name; Databento needs DATABENTO_API_KEY."""
+    ctx = SourceContext(settings, max_cost_usd=max_cost_usd, progress=progress, cached=True)
+    source, _ = SOURCES.open(name, ctx)
+    return source
+
+
+def default_symbol(source: str) -> str:
+    """The provider's symbol for MES (Databento's continuous front month, Yahoo's MES=F)."""
+    return SOURCES.get(source).symbol("MES")
 
 
 @contextmanager
@@ -163,10 +169,11 @@ def estimate_cost(request: FetchRequest, settings: Settings) -> float:
     """What a Databento fetch would cost now in USD (only the part not cached; nothing is downloaded)."""
     if request.source != "databento":
         raise ConfigError("--estimate: only Databento downloads cost money")
-    symbol = request.symbol or DEFAULT_SYMBOLS["databento"]
+    symbol = request.symbol or default_symbol("databento")
     lo, hi = request_range(request.timeframe, request.start, request.end)
     source = make_source("databento", settings, max_cost_usd=request.max_cost_usd)
-    assert isinstance(source, DatabentoSource)
+    if not isinstance(source, DatabentoSource):
+        raise ConfigError("--estimate: the databento source is not Databento's client")
     return source.estimate_cost_usd(symbol, request.timeframe, lo, hi, refresh=request.refresh)
 
 
@@ -174,11 +181,9 @@ def fetch_bars(
     request: FetchRequest, settings: Settings, *, progress: Progress | None = None
 ) -> tuple[pd.DataFrame, BarSummary]:
     """Bars from Databento or Yahoo through the cache; an empty answer is a `ProviderError` (empty)."""
-    if request.source not in BAR_SOURCES:
-        raise ConfigError(f"--source {request.source!r}: choose one of {', '.join(SOURCES)}")
-    symbol = request.symbol or DEFAULT_SYMBOLS[request.source]
+    source: CachedSource = make_source(request.source, settings, max_cost_usd=request.max_cost_usd, progress=progress)
+    symbol = request.symbol or default_symbol(request.source)
     lo, hi = request_range(request.timeframe, request.start, request.end)
-    source = make_source(request.source, settings, max_cost_usd=request.max_cost_usd, progress=progress)
     problems: list[str] = []
     with _collect_warnings(problems):
         frame = source.bars(symbol, request.timeframe, lo, hi, refresh=request.refresh)
@@ -299,10 +304,12 @@ def validate_daily(
         hi = pd.Timestamp(intraday.index[-1])
         source_name, symbol = "file", str(request.file)
     else:
-        tf = Timeframe.H1 if request.source == "databento" else Timeframe.M1
+        tf = SOURCES.get(request.source).daily_base
         lo, hi = request_range(Timeframe.D1, request.start, request.end)
-        symbol = request.symbol or DEFAULT_SYMBOLS.get(request.source, "")
-        source = make_source(request.source, settings, max_cost_usd=request.max_cost_usd, progress=progress)
+        source: CachedSource = make_source(
+            request.source, settings, max_cost_usd=request.max_cost_usd, progress=progress
+        )
+        symbol = request.symbol or default_symbol(request.source)
         intraday = source.bars(symbol, tf, lo, hi, refresh=request.refresh)
         source_name = request.source
     built = daily_from_intraday(intraday[["open", "high", "low", "close", "volume"]])

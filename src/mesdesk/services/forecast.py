@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from mesdesk.config import Settings, load_settings
+from mesdesk.data.registry import SOURCES
 from mesdesk.data.resample import resample
 from mesdesk.decide.budget import Budget
 from mesdesk.decide.llm import LLMClient, make_llm_client
@@ -41,7 +42,7 @@ from mesdesk.forecast.mm_adjust import MM_TIMEFRAMES, measured_move_adjustment
 from mesdesk.forecast.models import ModelConfig
 from mesdesk.forecast.payload import assemble, daily_sharpe, quant_numbers
 from mesdesk.forecast.quant import HorizonEvaluation, QuantResult, evaluate, quant_forecast
-from mesdesk.services.scan import SOURCES, ScanRequest, load_scan_bars, signal_records
+from mesdesk.services.scan import ScanRequest, load_scan_bars, signal_records
 from mesdesk.setups.measured_move_scan import ScanConfig, base_span, scan_bars
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
@@ -69,8 +70,7 @@ class ForecastRequest:
     max_sigmas: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise ConfigError(f"--source={self.source!r}: choose one of {', '.join(SOURCES)}")
+        SOURCES.get(self.source, param="--source")
         parse_horizons(self.horizons)
         if self.max_sigmas <= 0:
             raise ConfigError(f"max_sigmas={self.max_sigmas}: must be > 0")

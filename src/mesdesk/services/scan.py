@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,10 @@ import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
 from mesdesk.config import Settings, load_settings
-from mesdesk.data.files import load_bars
-from mesdesk.data.synthetic import SyntheticConfig, generate_bars
+from mesdesk.data.registry import SOURCES, HistoryRequest
 from mesdesk.data.vix import load_vix_csv, synthetic_vix
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.services.data import DEFAULT_SYMBOLS, make_source
+from mesdesk.services.root import Root
 from mesdesk.setups.measured_move_scan import (
     CSV_COLUMNS,
     EXTRA_COLUMNS,
@@ -36,10 +35,6 @@ from mesdesk.setups.measured_move_scan import (
     scan_bars,
 )
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
-
-SOURCES = ("synthetic", "file", "databento", "yahoo")
-SYNTHETIC_ORIGIN = date(2025, 1, 2)  # the synthetic market's first day (deterministic by seed)
-YAHOO_1M_DAYS = 29
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +52,7 @@ class ScanRequest:
     def __post_init__(self) -> None:
         if self.days_back < 1:
             raise ConfigError(f"--days-back must be >= 1, got {self.days_back}")
-        if self.source not in SOURCES:
-            raise ConfigError(f"--source={self.source!r}: choose one of {', '.join(SOURCES)}")
+        SOURCES.get(self.source, param="--source")
         if self.source == "file" and self.file is None:
             raise ConfigError("--source file needs --file PATH (CSV or Parquet bars)")
 
@@ -76,40 +70,32 @@ class ScanResult:
     vix_from: str
 
 
-def _synthetic_bars(days_back: int, seed: int) -> pd.DataFrame:
-    """Synthetic 1-minute bars covering `days_back` calendar days from the market's fixed origin."""
-    first = SYNTHETIC_ORIGIN
-    return generate_bars(first, first + timedelta(days=days_back), SyntheticConfig(seed=seed))
-
-
-def provider_base(source: str, days_back: int) -> Timeframe:
-    """Base bars asked of a provider: 1m, except Yahoo beyond its 1m reach (30 days), where 5m (60 days)."""
-    if source == "yahoo" and days_back > YAHOO_1M_DAYS:
-        return Timeframe.M5
-    return Timeframe.M1
-
-
-def _provider_bars(request: ScanRequest, settings: Settings, now: datetime) -> tuple[pd.DataFrame, str]:
-    symbol = request.symbol or DEFAULT_SYMBOLS[request.source]
-    source = make_source(request.source, settings)
-    end = pd.Timestamp(now).floor("1min")
-    start = end - pd.Timedelta(days=request.days_back)
-    base = provider_base(request.source, request.days_back)
-    frame: pd.DataFrame = source.bars(symbol, base, start, end)
-    return frame[[*BAR_COLUMNS]], f"{request.source} {symbol} {base.value}"
+def history_request(request: ScanRequest, now: datetime) -> HistoryRequest:
+    """The scan's window: ``days_back`` days from a fixed-origin market's first day (synthetic), else
+    the last ``days_back`` days before `now` (a file is read whole and cut afterwards)."""
+    origin = SOURCES.get(request.source).origin
+    end = pd.Timestamp(now).floor("1min").to_pydatetime()
+    return HistoryRequest(
+        timeframe=None,
+        symbol=request.symbol or "MES",
+        start=origin,
+        end=None if origin is None else origin + timedelta(days=request.days_back),
+        days=request.days_back,
+        placeholders="keep",
+        window=(end - timedelta(days=request.days_back), end),
+    )
 
 
 def load_scan_bars(request: ScanRequest, settings: Settings, now: datetime | None = None) -> tuple[pd.DataFrame, str]:
     """The base bars of the request (1m or 5m) cut to the last ``days_back`` days, and their origin."""
-    if request.source == "file":
-        assert request.file is not None  # checked in ScanRequest
-        bars, origin = load_bars(request.file), f"file {request.file}"
-    elif request.source == "synthetic":
-        bars, origin = _synthetic_bars(request.days_back, request.seed), f"synthetic (seed {request.seed})"
-    else:
-        bars, origin = _provider_bars(request, settings, now or datetime.now(tz=UTC))
+    root = Root(settings)
+    history = history_request(request, now or datetime.now(tz=UTC))
+    bars = root.history(request.source, history, file=request.file, seed=request.seed)
+    ctx = root.source_context(file=request.file, seed=request.seed)
+    origin = SOURCES.get(request.source).describe(ctx, request.symbol or "MES")
     if len(bars) == 0:
         raise DataError(f"{origin}: no bars")
+    bars = bars[[*BAR_COLUMNS]]
     cutoff = bars.index[-1] - pd.Timedelta(days=request.days_back)
     return bars[bars.index > cutoff], origin
 
