@@ -267,9 +267,8 @@ def test_cli_flags_reach_the_rules(minute_bars: pd.DataFrame, tmp_path: Path) ->
 def test_provider_sources_are_asked_for_base_bars_over_days_back(
     minute_bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, source: str, days: int, symbol: str, base: str
 ) -> None:
-    from datetime import UTC, datetime
-
     from dataclasses import replace
+    from datetime import UTC, datetime
 
     from mesdesk.data.registry import SOURCES
     from mesdesk.services import scan as scan_service
