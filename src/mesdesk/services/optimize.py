@@ -124,8 +124,6 @@ def build_spec(req: OptimizeRequest, kinds: dict[str, Any]) -> OptimizeSpec:
         raise ConfigError(f"--min-trades must be >= 1, got {req.min_trades}")
     if req.groups < 2 or req.groups % 2:
         raise ConfigError(f"--groups must be an even number >= 2, got {req.groups}")
-    if wf is None and req.anchored:
-        wf = None  # the automatic windows take --anchored in run_optimize_job
     return OptimizeSpec(
         params=specs,
         search=req.search,
@@ -162,12 +160,12 @@ def run_optimize_job(
 ) -> OptimizeReport:
     """Load, sweep (resuming from `req.out` when it holds finished trials), judge, write."""
     settings = settings or load_settings()
+    setups = ScalperSetupsConfig()
+    spec = build_spec(req, parameter_kinds(None, setups))  # bad options fail before any data is loaded
     bars, sub_bars, timeframe = load_data(req, settings)
     days = trading_days(pd.DatetimeIndex(bars.index))
     first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
     base = engine_config(settings, req.slippage_ticks, first, last)
-    setups = ScalperSetupsConfig()
-    spec = build_spec(req, parameter_kinds(base, setups))
     try:
         validate_values(spec.params, base, setups)
     except ValueError as exc:
