@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
 
 import numpy as np
@@ -110,3 +111,22 @@ def test_day_index_maps_trades_onto_the_day_axis(evaluator: Evaluator) -> None:
     trades = evaluator.run({}).stop_first
     idx = day_index(trades, evaluator.days)
     assert np.array_equal(evaluator.days[idx], pd.to_datetime(trades["trading_day"]).to_numpy().astype("datetime64[D]"))
+
+
+@pytest.mark.parametrize("tp_sl", [(1.25, 0.75), (0.25, 0.25)])
+def test_target_first_equals_a_real_target_first_run(
+    bars: pd.DataFrame, base: EngineConfig, tp_sl: tuple[float, float]
+) -> None:
+    """The shortcut (no ambiguous bar: the same run) and the real run agree, with and without ambiguity."""
+    evaluator = Evaluator(bars, Timeframe.M1, base)
+    assignment = {"bracket.tp_pts": tp_sl[0], "bracket.sl_pts": tp_sl[1]}
+    run = evaluator.run(assignment)
+    cfg = engine_config(base, assignment)
+    optimistic = replace(cfg, execution=replace(cfg.execution, ambiguous_policy="target_first"))
+    candidates = evaluator.candidates(assignment)
+    real = run_backtest(bars, candidates, RuleDecider(), optimistic, bar_span=pd.Timedelta(minutes=1)).trades
+    real = real[real["result"] != "open"]
+    assert run.target_first["pnl_pts"].sum() == pytest.approx(real["pnl_pts"].sum())
+    assert len(run.target_first) == len(real)
+    if tp_sl == (0.25, 0.25):
+        assert run.stop_first["ambiguous"].astype(bool).any()  # this case exercises the real second run

@@ -113,6 +113,7 @@ def print_summary(console: Any, report: Any) -> None:
     from rich.table import Table
 
     from mesdesk.calendar import CT
+    from mesdesk.research.params import format_value
 
     s = report.summary
     r = report.result
@@ -165,17 +166,20 @@ def print_summary(console: Any, report: Any) -> None:
     for name, value in rows:
         t.add_row(name, value)
     console.print(t)
-    folds = Table(title="Walk-forward folds (trading days, CT calendar)")
+    names = [p.name for p in r.spec.params]
+    folds = Table(title=f"Walk-forward folds (CT trading days); chosen: {' / '.join(names)}")
     for col in ("fold", "train", "test", "chosen", f"IS {obj}", f"OOS {obj}", "OOS trades"):
         folds.add_column(col)
     m = r.matrix
+    day = [str(d)[5:] for d in m.days]  # MM-DD; the year is in the first line
     for c in r.walk_forward.choices:
         f = c.fold
+        chosen = r.assignments[c.chosen] if c.chosen >= 0 else {}
         folds.add_row(
             str(f.number),
-            f"{m.days[f.train_start]} .. {m.days[f.train_end - 1]}",
-            f"{m.days[f.test_start]} .. {m.days[f.test_end - 1]}",
-            "not enough trades" if c.chosen < 0 else r.keys[c.chosen],
+            f"{day[f.train_start]}..{day[f.train_end - 1]}",
+            f"{day[f.test_start]}..{day[f.test_end - 1]}",
+            "not enough trades" if c.chosen < 0 else " / ".join(format_value(chosen[n]) for n in names),
             _fmt(c.is_objective),
             _fmt(c.oos_objective),
             str(c.oos_trades),

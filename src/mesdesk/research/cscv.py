@@ -14,7 +14,8 @@ of Computational Finance 20(4), section 2 (the CSCV algorithm):
    median out of sample.
 
 A column whose training score is NaN ("not enough trades") is never the winner; a NaN test score
-ranks below every number. A split where no column has a training score is left out and counted.
+of another column ranks below every number. A split where no column has a training score, or where
+the winner has no test score, is left out and counted in `skipped`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class PboResult:
     logits: np.ndarray
     winners: np.ndarray  # column index of the in-sample winner per split (-1: split left out)
     n_splits: int
-    skipped: int  # splits where no configuration had an in-sample score
+    skipped: int  # splits without an in-sample winner or without its out-of-sample score
     n_groups: int
 
     @property
@@ -90,7 +91,12 @@ def cscv(n_rows: int, n_groups: int, score: ScoreFn, n_configs: int) -> PboResul
             winners.append(-1)
             continue
         best = int(np.nanargmax(is_score))  # first of equal scores: deterministic
-        w = _relative_rank(np.asarray(score(test), dtype=np.float64), best)
+        oos = np.asarray(score(test), dtype=np.float64)
+        if np.isnan(oos[best]):  # the winner has no out-of-sample score: no evidence either way
+            skipped += 1
+            winners.append(best)
+            continue
+        w = _relative_rank(oos, best)
         logits.append(math.log(w / (1.0 - w)))
         winners.append(best)
     arr = np.asarray(logits, dtype=np.float64)

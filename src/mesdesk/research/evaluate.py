@@ -220,8 +220,13 @@ class Evaluator:
         passed = passed.assign(passed_prefilter=True)
         span = pd.Timedelta(self.timeframe.span)
         optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-        out = []
+        out: list[pd.DataFrame] = []
         for cfg in (config, optimistic):
+            if out and not out[0]["ambiguous"].astype(bool).any():
+                # The fill walk reads `ambiguous_policy` only at a bar it flags ambiguous: with none in
+                # the stop-first run, the target-first run is the same run (engine/bracket.py).
+                out.append(out[0])
+                break
             decider = RuleDecider() if decider_threshold is None else RuleDecider(threshold=float(decider_threshold))  # type: ignore[arg-type]
             trades = run_backtest(self.bars, passed, decider, cfg, self.sub_bars, bar_span=span).trades
             out.append(trades[trades["result"] != "open"].reset_index(drop=True))

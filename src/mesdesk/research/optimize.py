@@ -233,7 +233,7 @@ def optimize(
         walk_forward=wf,
         pbo=pbo,
         pbo_note=pbo_note,
-        deflated=_deflated(matrix, best),
+        deflated=_deflated(matrix, best, spec.min_trades),
         stability=stability(sweep.assignments, sweep.rows, in_sample, spec.params, best),
         oos_trades=oos_sf,
         oos_trades_target_first=oos_tf,
@@ -255,7 +255,7 @@ def _pbo(matrix: DayMatrix, spec: OptimizeSpec) -> tuple[PboResult | None, str]:
         matrix.n_configs,
     )
     if result.logits.size == 0:
-        return result, f"{NOT_ENOUGH_SPLITS} (every split had too few trades)"
+        return result, f"{NOT_ENOUGH_SPLITS} (every split had too few trades in or out of sample)"
     note = f"{result.n_splits - result.skipped} of {result.n_splits} splits"
     return result, note
 
@@ -263,12 +263,17 @@ def _pbo(matrix: DayMatrix, spec: OptimizeSpec) -> tuple[PboResult | None, str]:
 NOT_ENOUGH_SPLITS = "no split with enough trades"
 
 
-def _deflated(matrix: DayMatrix, best: int) -> DeflatedSharpe | None:
-    """DSR of the best in-sample configuration given every configuration's daily Sharpe ratio."""
+def _deflated(matrix: DayMatrix, best: int, min_trades: int) -> DeflatedSharpe | None:
+    """DSR of the best in-sample configuration given the trials' daily Sharpe ratios.
+
+    Every configuration tried counts in `n_trials`; the variance of the Sharpe ratios is taken over
+    those with at least `min_trades` trades (a Sharpe of one or two trades estimates nothing).
+    """
     if best < 0 or matrix.n_days < 2:
         return None
     daily = matrix.stop_first.net
-    sharpes = np.array([sharpe_moments(daily[i]).sr for i in range(matrix.n_configs)])
+    enough = matrix.stop_first.trades.sum(axis=1) >= max(1, min_trades)
+    sharpes = np.array([sharpe_moments(daily[i]).sr for i in np.flatnonzero(enough)])
     finite = sharpes[np.isfinite(sharpes)]
     moments = sharpe_moments(daily[best])
     if not math.isfinite(moments.sr):
