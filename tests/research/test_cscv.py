@@ -41,13 +41,18 @@ def test_logit_by_hand_for_a_reversing_market() -> None:
     assert result.pbo == pytest.approx(np.mean(result.logits <= 0))
 
 
-def test_a_split_without_any_scored_configuration_is_left_out() -> None:
+def test_a_split_without_an_in_sample_winner_or_its_oos_score_is_left_out() -> None:
+    special = {frozenset({0, 1}): [math.nan, math.nan], frozenset({1, 3}): [math.nan, 1.0]}
+
     def score(rows: np.ndarray) -> np.ndarray:
-        return np.array([np.nan, np.nan]) if 0 in rows else np.array([1.0, 0.0])
+        return np.array(special.get(frozenset(rows.tolist()), [1.0, 0.0]))
 
     result = cscv(4, 4, score, 2)
-    assert result.skipped == 3  # every split whose train set holds row 0
-    assert result.logits.size == 3
+    # train {0,1}: no winner; {0,2}: winner 0 has no score on {1,3}; {2,3}: nothing scored on {0,1}.
+    assert result.skipped == 3
+    # {0,3} and {1,2}: winner 0 ranks 2 of 2 -> ln 2; {1,3}: winner 1 ranks 1 of 2 -> ln 1/2.
+    assert sorted(result.logits.tolist()) == pytest.approx(sorted([math.log(2), math.log(2), math.log(0.5)]))
+    assert result.pbo == pytest.approx(1 / 3)
 
 
 def test_groups_must_be_even_and_fit_the_days() -> None:
