@@ -210,24 +210,38 @@ class Evaluator:
         return frame
 
     def run(self, assignment: Mapping[str, Value]) -> RunTrades:
-        """Closed trades of the configuration, stop-first and target-first, over the whole span."""
+        """Closed trades of the configuration, stop-first and target-first, over the whole span.
+
+        The target-first run is made only over the trading days whose stop-first run met an
+        ambiguous bar: the fill walk reads `ambiguous_policy` only at a bar it flags ambiguous
+        (engine/bracket.py) and a run is day-local, so every other day trades the same either way.
+        """
         config = engine_config(self.base, assignment)
         prefilter = assignment.get("prefilter.threshold", self.setups.prefilter.threshold)
-        decider_threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
+        threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
+        assert threshold is None or isinstance(threshold, float | int)
         assert isinstance(prefilter, float | int)
         frame = self.candidates(assignment)
         passed = frame[frame["prefilter_score"].to_numpy(dtype=np.float64) >= float(prefilter)]
         passed = passed.assign(passed_prefilter=True)
-        span = pd.Timedelta(self.timeframe.span)
+        stop_first = self._trades(passed, config, threshold)
+        ambiguous = stop_first["ambiguous"].astype(bool).to_numpy()
+        if not ambiguous.any():
+            return RunTrades(stop_first, stop_first)
+        days = _days_of(stop_first["trading_day"])
+        redo = np.unique(days[ambiguous])
         optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-        out: list[pd.DataFrame] = []
-        for cfg in (config, optimistic):
-            if out and not out[0]["ambiguous"].astype(bool).any():
-                # The fill walk reads `ambiguous_policy` only at a bar it flags ambiguous: with none in
-                # the stop-first run, the target-first run is the same run (engine/bracket.py).
-                out.append(out[0])
-                break
-            decider = RuleDecider() if decider_threshold is None else RuleDecider(threshold=float(decider_threshold))  # type: ignore[arg-type]
-            trades = run_backtest(self.bars, passed, decider, cfg, self.sub_bars, bar_span=span).trades
-            out.append(trades[trades["result"] != "open"].reset_index(drop=True))
-        return RunTrades(out[0], out[1])
+        again = self._trades(passed[np.isin(_days_of(passed["trading_day"]), redo)], optimistic, threshold)
+        kept = stop_first[~np.isin(days, redo)]
+        target_first = pd.concat([kept, again]).sort_values("entry_ts", kind="stable").reset_index(drop=True)
+        return RunTrades(stop_first, target_first)
+
+    def _trades(self, candidates: pd.DataFrame, config: EngineConfig, threshold: float | int | None) -> pd.DataFrame:
+        decider = RuleDecider() if threshold is None else RuleDecider(threshold=float(threshold))
+        span = pd.Timedelta(self.timeframe.span)
+        trades = run_backtest(self.bars, candidates, decider, config, self.sub_bars, bar_span=span).trades
+        return trades[trades["result"] != "open"].reset_index(drop=True)
+
+
+def _days_of(values: pd.Series) -> np.ndarray:
+    return np.asarray(pd.to_datetime(values).to_numpy().astype("datetime64[D]"))
