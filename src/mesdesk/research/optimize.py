@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -103,7 +103,6 @@ class OptimizeResult:
     reused: int  # configurations read back from the output folder
     detections: int  # candidate detections (one per distinct setup-parameter set)
     seconds: float
-    notes: list[str] = field(default_factory=list)
 
     @property
     def n_configs(self) -> int:
