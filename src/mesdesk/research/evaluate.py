@@ -1,0 +1,247 @@
+"""The one adapter between the optimizer and the engine: a parameter assignment in, trades out.
+
+Parameter names (the optimizer's vocabulary) map onto the typed configs:
+- ``bracket.<field>``: `BracketConfig` (``tp_pts``, ``sl_pts``, ``breakeven_at_pts``, ...);
+- ``limits.<field>``: `RiskLimits` (``max_trades``, ``stop_after_losses``, ``daily_point_stop``);
+- ``session.<window>.start|end`` and ``session.flat_at``: `SessionConfig` (CT wall clock, ``HH:MM``);
+- ``prefilter.threshold``: the score a candidate needs to reach the decider;
+- ``decider.threshold``: the rule decider's confidence threshold (default: the prefilter threshold
+  when that is searched, as ``mesdesk backtest --min-score`` sets both, else 75);
+- ``setup.<name>.<field>``: the fields of `OrbRetestConfig` (``orb``), `EmaPullbackConfig`
+  (``ema_pullback``) and `VwapRejectionConfig` (``vwap_rejection``).
+
+Why one engine run per configuration covers every fold: the engine is day-local. Daily limits live
+in a `DayState` per CME trading day (engine/risk.py) and start from zero each day; the daily point
+floor of an entry reads only that day's net; an entry is allowed only inside the day's CT entry
+windows, and an open position is closed at the day's flat time (`SessionConfig.close_on`, early
+closes included; engine/loop.py `_settle`), so no position is carried into the next trading day.
+The rule decider keeps no state. Candidates are computed once per distinct setup-parameter set over
+the whole span: the setups are causal (a candidate at t reads bars closed by t, tests/setups prove
+it), so a candidate of a test day is the same whether or not later days exist. A trade of day d
+therefore depends only on day d's bars and earlier ones; slicing a whole-span run by day equals
+running that day alone. The one exception is a position still open when the data ends: it has no
+exit, and like the backtest's summary the optimizer leaves it out.
+
+Only candidates that pass the prefilter go to the engine: the others are never decided, so the
+trades are the same as with the whole frame (tests/research prove it) and the journal is smaller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mesdesk.calendar import Window, trading_days
+from mesdesk.decide.rules import RuleDecider
+from mesdesk.engine import BracketConfig, EngineConfig, RiskLimits, run_backtest
+from mesdesk.errors import ConfigError
+from mesdesk.research.params import Kind, ParamSpec, Value, config_key
+from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
+from mesdesk.timeframes import Timeframe
+
+SETUP_FIELDS = ("orb", "ema_pullback", "vwap_rejection")
+_SCALAR_KINDS: dict[type, Kind] = {bool: "bool", int: "int", float: "float"}
+
+
+def _dataclass_kinds(prefix: str, cls: Any) -> dict[str, Kind]:
+    out: dict[str, Kind] = {}
+    for f in dataclasses.fields(cls):
+        default = f.default
+        kind = _SCALAR_KINDS.get(type(default))
+        if kind is None:
+            continue
+        if kind == "float" and "None" in str(f.type):
+            kind = "optional_float"
+        out[f"{prefix}.{f.name}"] = kind
+    return out
+
+
+def parameter_kinds(base: EngineConfig | None = None, setups: ScalperSetupsConfig | None = None) -> dict[str, Kind]:
+    """Every parameter name the optimizer accepts, with its value type."""
+    base = base or EngineConfig()
+    setups = setups or ScalperSetupsConfig()
+    kinds: dict[str, Kind] = {}
+    kinds.update(_dataclass_kinds("bracket", BracketConfig))
+    kinds.update(_dataclass_kinds("limits", RiskLimits))
+    kinds["prefilter.threshold"] = "float"
+    kinds["decider.threshold"] = "float"
+    kinds["session.flat_at"] = "time"
+    for w in base.session.windows:
+        kinds[f"session.{w.label}.start"] = "time"
+        kinds[f"session.{w.label}.end"] = "time"
+    for name in SETUP_FIELDS:
+        kinds.update(_dataclass_kinds(f"setup.{name}", type(getattr(setups, name))))
+    return kinds
+
+
+def is_setup_param(name: str) -> bool:
+    """True when the parameter changes the candidates (they are detected again for it)."""
+    return name.startswith("setup.")
+
+
+def _section(assignment: Mapping[str, Value], prefix: str) -> dict[str, Value]:
+    return {k[len(prefix) :]: v for k, v in assignment.items() if k.startswith(prefix)}
+
+
+def setups_config(base: ScalperSetupsConfig, assignment: Mapping[str, Value]) -> ScalperSetupsConfig:
+    """`base` with the ``setup.<name>.<field>`` values of `assignment`."""
+    changes: dict[str, Any] = {}
+    for name in SETUP_FIELDS:
+        fields = _section(assignment, f"setup.{name}.")
+        if fields:
+            changes[name] = replace(getattr(base, name), **fields)
+    return replace(base, **changes) if changes else base
+
+
+def _session(base: EngineConfig, assignment: Mapping[str, Value]) -> EngineConfig:
+    windows = []
+    for w in base.session.windows:
+        start = assignment.get(f"session.{w.label}.start", w.start)
+        end = assignment.get(f"session.{w.label}.end", w.end)
+        assert isinstance(start, time)
+        assert isinstance(end, time)
+        windows.append(Window(w.label, start, end))
+    flat = assignment.get("session.flat_at", base.session.flat_at)
+    assert isinstance(flat, time)
+    return replace(base, session=replace(base.session, windows=tuple(windows), flat_at=flat))
+
+
+def engine_config(base: EngineConfig, assignment: Mapping[str, Value]) -> EngineConfig:
+    """`base` with the bracket, limits and session values of `assignment` (typed configs validate them)."""
+    config = base
+    bracket = _section(assignment, "bracket.")
+    if bracket:
+        config = replace(config, bracket=replace(config.bracket, **bracket))  # type: ignore[arg-type]
+    limits = _section(assignment, "limits.")
+    if limits:
+        config = replace(config, limits=replace(config.limits, **limits))  # type: ignore[arg-type]
+    if any(k.startswith("session.") for k in assignment):
+        config = _session(config, assignment)
+    threshold = assignment.get("prefilter.threshold")
+    if threshold is not None:
+        assert isinstance(threshold, float | int)
+        config = replace(config, prefilter_threshold=float(threshold))
+    return config
+
+
+def validate_values(specs: tuple[ParamSpec, ...], base: EngineConfig, setups: ScalperSetupsConfig) -> None:
+    """Build each value alone on the base configs: a value the configs refuse is a one-line ValueError."""
+    for spec in specs:
+        for value in spec.values:
+            one = {spec.name: value}
+            try:
+                if is_setup_param(spec.name):
+                    setups_config(setups, one)
+                elif spec.name == "decider.threshold":
+                    assert isinstance(value, float | int)
+                    RuleDecider(threshold=float(value))
+                else:
+                    engine_config(base, one)
+                    if spec.name == "prefilter.threshold":
+                        assert isinstance(value, float | int)
+                        RuleDecider(threshold=float(value))
+            except (ConfigError, ValueError, TypeError) as exc:
+                raise ValueError(f"--param {spec.name}={value}: {exc}") from None
+
+
+def trading_day_axis(bars: pd.DataFrame) -> np.ndarray:
+    """The sorted trading days (datetime64[D]) that `bars` touch: the day axis of every matrix."""
+    return np.unique(trading_days(pd.DatetimeIndex(bars.index)))
+
+
+@dataclass(frozen=True)
+class RunTrades:
+    """Closed trades of one configuration, stop-first (the result) and target-first (the bound)."""
+
+    stop_first: pd.DataFrame
+    target_first: pd.DataFrame
+
+
+def day_index(trades: pd.DataFrame, days: np.ndarray) -> np.ndarray:
+    """Index into `days` of each trade's trading day."""
+    values = pd.to_datetime(trades["trading_day"]).to_numpy().astype("datetime64[D]")
+    idx = np.searchsorted(days, values)
+    if idx.size and (idx.max() >= days.size or not np.array_equal(days[idx], values)):
+        raise ConfigError("a trade's trading day is not on the bars' day axis")
+    return np.asarray(idx, dtype=np.int64)
+
+
+class Evaluator:
+    """Run one configuration over the whole span; candidates are cached per setup-parameter set."""
+
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        timeframe: Timeframe,
+        base: EngineConfig,
+        sub_bars: pd.DataFrame | None = None,
+        setups: ScalperSetupsConfig | None = None,
+        cache_size: int = 8,
+    ) -> None:
+        self.bars = bars
+        self.timeframe = timeframe
+        self.base = base
+        self.sub_bars = sub_bars
+        self.setups = setups or ScalperSetupsConfig()
+        self.days = trading_day_axis(bars)
+        self._cache: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._cache_size = cache_size
+        self.detections = 0  # how many times candidates were detected (one per distinct setup set)
+
+    def candidates(self, assignment: Mapping[str, Value]) -> pd.DataFrame:
+        """All candidates of the assignment's setup parameters (prefilter not applied yet)."""
+        key = config_key({k: v for k, v in assignment.items() if is_setup_param(k)})
+        frame = self._cache.get(key)
+        if frame is None:
+            frame = detect_candidates(self.bars, setups_config(self.setups, assignment), self.timeframe)
+            self.detections += 1
+            self._cache[key] = frame
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return frame
+
+    def run(self, assignment: Mapping[str, Value]) -> RunTrades:
+        """Closed trades of the configuration, stop-first and target-first, over the whole span.
+
+        The target-first run is made only over the trading days whose stop-first run met an
+        ambiguous bar: the fill walk reads `ambiguous_policy` only at a bar it flags ambiguous
+        (engine/bracket.py) and a run is day-local, so every other day trades the same either way.
+        """
+        config = engine_config(self.base, assignment)
+        prefilter = assignment.get("prefilter.threshold", self.setups.prefilter.threshold)
+        threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
+        assert threshold is None or isinstance(threshold, float | int)
+        assert isinstance(prefilter, float | int)
+        frame = self.candidates(assignment)
+        passed = frame[frame["prefilter_score"].to_numpy(dtype=np.float64) >= float(prefilter)]
+        passed = passed.assign(passed_prefilter=True)
+        stop_first = self._trades(passed, config, threshold)
+        ambiguous = stop_first["ambiguous"].astype(bool).to_numpy()
+        if not ambiguous.any():
+            return RunTrades(stop_first, stop_first)
+        days = _days_of(stop_first["trading_day"])
+        redo = np.unique(days[ambiguous])
+        optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+        again = self._trades(passed[np.isin(_days_of(passed["trading_day"]), redo)], optimistic, threshold)
+        kept = stop_first[~np.isin(days, redo)]
+        target_first = pd.concat([kept, again]).sort_values("entry_ts", kind="stable").reset_index(drop=True)
+        return RunTrades(stop_first, target_first)
+
+    def _trades(self, candidates: pd.DataFrame, config: EngineConfig, threshold: float | int | None) -> pd.DataFrame:
+        decider = RuleDecider() if threshold is None else RuleDecider(threshold=float(threshold))
+        span = pd.Timedelta(self.timeframe.span)
+        trades = run_backtest(self.bars, candidates, decider, config, self.sub_bars, bar_span=span).trades
+        return trades[trades["result"] != "open"].reset_index(drop=True)
+
+
+def _days_of(values: pd.Series) -> np.ndarray:
+    return np.asarray(pd.to_datetime(values).to_numpy().astype("datetime64[D]"))
