@@ -9,7 +9,7 @@ from mesdesk.config import Settings
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.engine import EngineConfig
 from mesdesk.research.evaluate import Evaluator
-from mesdesk.services.backtest import engine_config
+from mesdesk.services.root import Root
 from mesdesk.timeframes import Timeframe
 
 N_DAYS = 12
@@ -22,8 +22,7 @@ def fixture_bars() -> pd.DataFrame:
 
 @pytest.fixture(name="base", scope="session")
 def fixture_base(bars: pd.DataFrame) -> EngineConfig:
-    first, last = bars.index[0].date(), bars.index[-1].date()
-    return engine_config(Settings(), 1, first, last)
+    return Root(Settings()).engine_config()
 
 
 @pytest.fixture(name="evaluator")

@@ -21,13 +21,22 @@ from mesdesk.research.evaluate import (
     validate_values,
 )
 from mesdesk.research.params import parse_params
-from mesdesk.services.backtest import backtest_frames
+from mesdesk.services.backtest import BacktestReport, backtest
+from mesdesk.services.root import Root
 from mesdesk.setups.scalper import ScalperSetupsConfig
 from mesdesk.timeframes import Timeframe
 
 
+def _backtest(bars: pd.DataFrame, min_score: float | None = None) -> BacktestReport:
+    """`mesdesk backtest`'s run of the bars (the rule decider, the root's config)."""
+    root = Root(Settings())
+    config = root.engine_config()
+    rules = root.backtest_decider("rules", config, min_score=min_score)
+    return backtest(bars, root.setups(min_score=min_score), rules, config, timeframe=Timeframe.M1)
+
+
 def test_no_parameters_gives_the_backtest_trades(bars: pd.DataFrame, evaluator: Evaluator) -> None:
-    report = backtest_frames(bars, Timeframe.M1, Settings())
+    report = _backtest(bars)
     run = evaluator.run({})
     assert len(run.stop_first) == report.stats.trades > 5
     assert run.stop_first["pnl_pts"].sum() == pytest.approx(report.stats.net_pts)
@@ -35,7 +44,7 @@ def test_no_parameters_gives_the_backtest_trades(bars: pd.DataFrame, evaluator: 
 
 
 def test_prefilter_threshold_matches_backtest_min_score(bars: pd.DataFrame, evaluator: Evaluator) -> None:
-    report = backtest_frames(bars, Timeframe.M1, Settings(), min_score=65.0)
+    report = _backtest(bars, min_score=65.0)
     run = evaluator.run({"prefilter.threshold": 65.0})
     assert len(run.stop_first) == report.stats.trades
     assert run.stop_first["pnl_pts"].sum() == pytest.approx(report.stats.net_pts)

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from mesdesk.calendar import trading_days
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import ConfigError
 from mesdesk.research.evaluate import Evaluator, parameter_kinds, validate_values
@@ -25,7 +24,8 @@ from mesdesk.research.params import MAX_GRID, grid_size, parse_params
 from mesdesk.research.report import summary, trials_frame
 from mesdesk.research.results import TrialStore
 from mesdesk.research.walkforward import WalkForwardSpec
-from mesdesk.services.backtest import SOURCES, BacktestRequest, engine_config, load_path_bars
+from mesdesk.services.backtest import BacktestRequest, load_path_bars
+from mesdesk.services.root import Root
 from mesdesk.setups.scalper import ScalperSetupsConfig
 from mesdesk.timeframes import Timeframe
 
@@ -75,27 +75,13 @@ class OptimizeReport:
     files: tuple[Path, ...] = field(default_factory=tuple)
 
 
-def _clip(bars: pd.DataFrame, req: OptimizeRequest) -> pd.DataFrame:
-    if req.source not in ("file", "synthetic") or len(bars) == 0 or (req.start is None and req.end is None):
-        return bars
-    days = pd.Series(trading_days(pd.DatetimeIndex(bars.index)), index=bars.index)
-    keep = pd.Series(True, index=bars.index)
-    if req.start is not None:
-        keep &= days >= pd.Timestamp(req.start)
-    if req.end is not None:
-        keep &= days <= pd.Timestamp(req.end)
-    return bars[keep.to_numpy()]
-
-
 def load_data(req: OptimizeRequest, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None, Timeframe]:
     """Decision bars, optional sub-bars and the timeframe, exactly as the backtest loads them."""
-    if req.source not in SOURCES:
-        raise ConfigError(f"--source {req.source!r}: choose one of {', '.join(SOURCES)}")
     timeframe = Timeframe.parse(req.timeframe)
     if timeframe not in (Timeframe.M1, Timeframe.M5):
         raise ConfigError(f"--timeframe {req.timeframe}: the scalper decides on 1m or 5m bars")
     breq = BacktestRequest(source=req.source, file=req.file, start=req.start, end=req.end, days=req.days, seed=req.seed)
-    bars = _clip(load_path_bars(breq, settings, timeframe), req)
+    bars = load_path_bars(breq, settings, timeframe)
     if len(bars) < 2:
         raise ConfigError("no bars in the requested range")
     sub_bars = None
@@ -103,7 +89,7 @@ def load_data(req: OptimizeRequest, settings: Settings) -> tuple[pd.DataFrame, p
         sub_tf = Timeframe.parse(req.sub_bars)
         if sub_tf.span >= timeframe.span:
             raise ConfigError(f"--sub-bars {req.sub_bars} must be finer than --timeframe {req.timeframe}")
-        sub_bars = _clip(load_path_bars(breq, settings, sub_tf), req)
+        sub_bars = load_path_bars(breq, settings, sub_tf)
     return bars, sub_bars, timeframe
 
 
@@ -163,9 +149,7 @@ def run_optimize_job(
     setups = ScalperSetupsConfig()
     spec = build_spec(req, parameter_kinds(None, setups))  # bad options fail before any data is loaded
     bars, sub_bars, timeframe = load_data(req, settings)
-    days = trading_days(pd.DatetimeIndex(bars.index))
-    first, last = pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date()
-    base = engine_config(settings, req.slippage_ticks, first, last)
+    base = Root(settings).engine_config(slippage_ticks=req.slippage_ticks)
     try:
         validate_values(spec.params, base, setups)
     except ValueError as exc:
