@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from mesdesk.config import Settings, load_settings
 from mesdesk.decide.base import Decider
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.evaluate import WalkForwardReport, walk_forward
 from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.learn.outcomes import Outcome
+from mesdesk.pathbars import PathBars
 from mesdesk.services.backtest import BacktestRequest, engine_config, load_path_bars, make_decider
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 from mesdesk.store.base import make_engine, migrate, session_factory, transaction
