@@ -252,6 +252,8 @@ def walk(
     while it is not yet known), whose close exit is named `flat_reason`. Returns `st` (mutated).
     """
     last = end if flat_index is None else min(end, flat_index + 1)
+    tol = st.tol
+    through = execution.target_fill == "through"
     while st.is_open and st.next_index < last:
         i0 = st.next_index
         if st.direction == 1:
@@ -262,8 +264,8 @@ def walk(
             hi = -path.low[i0:last]
             lo = -path.high[i0:last]
             op = -path.open[i0:last]
-        stop = max(st.stop, st.floor) + st.tol
-        target_hit = hi > st.target + st.tol if execution.target_fill == "through" else hi >= st.target - st.tol
+        stop = max(st.stop, st.floor) + tol
+        target_hit = hi > st.target + tol if through else hi >= st.target - tol
         mask = (lo <= stop) | target_hit | (hi >= _next_move_level(st, bracket)) | (op <= stop)
         k = int(mask.argmax())
         if not mask[k]:
