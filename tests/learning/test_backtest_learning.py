@@ -6,10 +6,10 @@ from mesdesk.config import load_settings
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import EngineConfig, run_backtest
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.memory import LearningConfig
 from mesdesk.learn.negatives import NegativeConfig
+from mesdesk.pathbars import PathBars
 from mesdesk.services.backtest import BacktestRequest, learning_wrapper, run_backtest_job
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 

@@ -7,11 +7,11 @@ from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import DecisionContext
 from mesdesk.engine import EngineConfig
 from mesdesk.engine.candidates import candidate_from_row, decision_times
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.live import LiveLearningDecider, OutcomeFollower
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.outcome import Outcome
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 
 

@@ -9,13 +9,13 @@ import pytest
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import DecisionContext
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.decider import LearningDecider
 from mesdesk.learn.evaluate import Scored, walk_forward
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.outcome import Outcome
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
 
 

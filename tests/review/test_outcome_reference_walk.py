@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from mesdesk.data.resample import bin_close_ns, resample
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.measured_move import MeasuredMoveConfig, detect_measured_moves
-from mesdesk.setups.measured_move_outcomes import OutcomeConfig, PathBars, follow_outcomes
+from mesdesk.setups.measured_move_outcomes import OutcomeConfig, follow_outcomes
 from mesdesk.timeframes import Timeframe
 
 

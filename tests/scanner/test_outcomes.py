@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from mesdesk.data.resample import bin_close_ns
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.measured_move import MeasuredMoveConfig, detect_measured_moves
-from mesdesk.setups.measured_move_outcomes import OutcomeConfig, PathBars, follow_outcomes
+from mesdesk.setups.measured_move_outcomes import OutcomeConfig, follow_outcomes
 from mesdesk.timeframes import Timeframe
 
 from .builders import bullish_bars, mirror, path_bars
@@ -86,6 +87,10 @@ def test_stop_and_target_in_one_bar_is_a_stop_flagged_ambiguous() -> None:
     assert o["ambiguous"]
     assert o["exit_price"] == 104.25
     assert o["pnl_pts"] == pytest.approx(104.25 - 107.75)
+    # The stop is assumed first in bar 16, so its 116.00 was never held: bar 15's high 108.25 and
+    # bar 16's open 109.00 are all that count toward the MFE.
+    assert o["mfe"] == pytest.approx(109.00 - 107.75)
+    assert o["mae"] == pytest.approx(107.75 - 104.25)
 
 
 def test_expiry_exits_at_the_last_close_inside_the_holding_window() -> None:

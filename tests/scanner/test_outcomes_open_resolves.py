@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from mesdesk.data.resample import bin_close_ns
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.measured_move import detect_measured_moves
-from mesdesk.setups.measured_move_outcomes import OutcomeConfig, PathBars, follow_outcomes
+from mesdesk.setups.measured_move_outcomes import OutcomeConfig, follow_outcomes
 from mesdesk.timeframes import Timeframe
 
 from .builders import bullish_bars, path_bars

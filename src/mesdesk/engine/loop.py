@@ -27,14 +27,14 @@ import pandas as pd
 from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
 from mesdesk.decider import Decider, DecisionContext
-from mesdesk.engine.bracket import BracketOutcome, PositionState, open_position, outcome, walk
 from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
+from mesdesk.engine.fills import BracketOutcome, PositionState, open_position, outcome, walk
 from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
-from mesdesk.engine.path import PathBars
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
 from mesdesk.errors import DataError, DecisionError
 from mesdesk.model import Decision
+from mesdesk.pathbars import PathBars
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day
-from mesdesk.engine.bracket import simulate_bracket
 from mesdesk.engine.candidates import decision_times
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.path import PathBars
+from mesdesk.engine.fills import simulate_bracket
 from mesdesk.engine.risk import close_time_utc, in_entry_window
 from mesdesk.model import candidate_key
 from mesdesk.outcome import Outcome
+from mesdesk.pathbars import PathBars
 
 FEATURE_COLUMNS = (
     "prefilter_score",

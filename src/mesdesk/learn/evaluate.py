@@ -21,11 +21,11 @@ from mesdesk.calendar import trading_day
 from mesdesk.decider import Decider
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.loop import infer_span, run_backtest
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.decider import LearningDecider
 from mesdesk.learn.memory import LearningConfig, LearningMemory
 from mesdesk.learn.stats import t_quantile
+from mesdesk.pathbars import PathBars
 
 
 @dataclass(frozen=True, slots=True)

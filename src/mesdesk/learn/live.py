@@ -18,14 +18,14 @@ import pandas as pd
 
 from mesdesk.calendar import trading_day
 from mesdesk.decider import Decider, DecisionContext
-from mesdesk.engine.bracket import simulate_bracket
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.path import PathBars
+from mesdesk.engine.fills import simulate_bracket
 from mesdesk.engine.risk import close_time_utc, in_entry_window
 from mesdesk.learn.decider import LearningDecider, candidate_features
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.model import Candidate, Decision
 from mesdesk.outcome import Outcome
+from mesdesk.pathbars import PathBars
 
 
 @dataclass(frozen=True, slots=True)

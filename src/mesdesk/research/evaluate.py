@@ -214,7 +214,7 @@ class Evaluator:
 
         The target-first run is made only over the trading days whose stop-first run met an
         ambiguous bar: the fill walk reads `ambiguous_policy` only at a bar it flags ambiguous
-        (engine/bracket.py) and a run is day-local, so every other day trades the same either way.
+        (engine/fills.py) and a run is day-local, so every other day trades the same either way.
         """
         config = engine_config(self.base, assignment)
         prefilter = assignment.get("prefilter.threshold", self.setups.prefilter.threshold)

@@ -142,10 +142,10 @@ def learning_wrapper(
     the run never learns from its future; every wrapped decider gets a fresh memory.
     """
     from mesdesk.engine.loop import infer_span
-    from mesdesk.engine.path import PathBars
     from mesdesk.learn.counterfactual import follow
     from mesdesk.learn.decider import LearningDecider
     from mesdesk.learn.memory import LearningMemory
+    from mesdesk.pathbars import PathBars
 
     path = PathBars.from_frame(path_frame, infer_span(pd.DatetimeIndex(path_frame.index)))
     outcomes = follow(candidates, path, config)

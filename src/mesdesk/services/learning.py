@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from mesdesk.config import Settings, load_settings
 from mesdesk.decider import Decider
 from mesdesk.engine.config import EngineConfig
-from mesdesk.engine.path import PathBars
 from mesdesk.learn.counterfactual import follow
 from mesdesk.learn.evaluate import WalkForwardReport, walk_forward
 from mesdesk.learn.live import LiveLearningDecider
 from mesdesk.learn.memory import LearningMemory
 from mesdesk.outcome import Outcome
+from mesdesk.pathbars import PathBars
 from mesdesk.services.backtest import BacktestRequest, load_path_bars
 from mesdesk.services.root import Root
 from mesdesk.store.base import make_engine, migrate, session_factory, transaction

@@ -16,8 +16,9 @@ from scipy import stats
 from mesdesk.data.resample import bin_close_ns, resample
 from mesdesk.data.vix import vix_asof, vix_filter_passed
 from mesdesk.errors import ConfigError
+from mesdesk.pathbars import PathBars
 from mesdesk.setups.measured_move import MeasuredMoveConfig, detect_measured_moves
-from mesdesk.setups.measured_move_outcomes import OutcomeConfig, PathBars, follow_outcomes
+from mesdesk.setups.measured_move_outcomes import OutcomeConfig, follow_outcomes
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
 
 CSV_COLUMNS = (

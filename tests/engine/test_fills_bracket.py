@@ -141,7 +141,7 @@ def test_daily_floor_closes_before_the_bracket_stop() -> None:
 
 
 def test_walk_in_pieces_equals_walk_whole() -> None:
-    from mesdesk.engine.bracket import open_position, outcome, walk
+    from mesdesk.engine.fills import open_position, outcome, walk
 
     rows = [
         (5000.00, 5000.50, 5000.00, 5000.25),

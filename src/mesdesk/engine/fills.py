@@ -1,8 +1,13 @@
 """The bracket of one position walked over a price path: the only implementation of exit fills.
 
+Used by the engine's loop, by learning's counterfactuals (`simulate_bracket`) and by the measured-move
+scanner's outcomes (`mesdesk.setups.measured_move_outcomes`, which walks its trade plan as two
+brackets with absolute stop and target prices, no stop moves, no costs and an ``expiry`` flat bar).
+
 Rules (DESIGN.md "Execution truth"), applied per path bar in this order:
 
-1. the bar opens at or beyond the stop (a gap): exit at the open, minus slippage;
+1. the bar opens at or beyond the stop (a gap): exit at the open, minus slippage; a bar opening beyond
+   the target (``touch``: at it) fills the target at its price, before anything else in the bar;
 2. the stop is touched (low <= stop for a long) and the target reached in the same bar: the path
    inside the bar is unknown, so the stop fills first (``ambiguous_policy="stop_first"``) and the
    trade is flagged ``ambiguous``; ``"target_first"`` gives the optimistic counterpart;
@@ -12,25 +17,35 @@ Rules (DESIGN.md "Execution truth"), applied per path bar in this order:
 5. otherwise the best price is updated, and a breakeven or trailing move takes effect from the NEXT bar.
 
 After the last bar that closes at or before the session's flat time, a position still open is closed
-at that bar's close minus slippage (``session_end``). The walk is vectorised: numpy finds the next bar
-where anything can happen (a stop touch, the target, or a level that moves the stop), and only that bar
-is handled in Python. The walk is resumable: feeding the path in pieces gives the same result as
-feeding it whole, which is what lets the live loop and the backtest share it.
+at that bar's close minus slippage (``session_end``; a caller may name it otherwise, e.g. ``expiry``).
+MAE/MFE run from the entry bar to the exit bar; in the exit bar the side of the exit is clipped to the
+exit price, and a position stopped inside a bar counts that bar's high toward the MFE (the engine's
+journal), or only its open with ``mfe_in_stop_bar="open"`` (the scanner: the stop is assumed first,
+so only the bar's first price was surely seen while the position was held).
+
+The walk is vectorised: numpy finds the next bar where anything can happen (a stop touch, the target,
+or a level that moves the stop), and only that bar is handled in Python. The walk is resumable:
+feeding the path in pieces gives the same result as feeding it whole, which is what lets the live
+loop and the backtest share it.
 
 Prices are handled in signed coordinates (x = price for a long, -price for a short) so one code path
-serves both directions.
+serves both directions. Price comparisons allow `tolerance` (default 1e-9 points) for the float error
+of levels computed as entry + offset; levels given as quoted prices can be compared exactly (0.0).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
-from mesdesk.engine.path import PathBars
+from mesdesk.pathbars import PathBars
 
 EPS = 1e-9
 NO_LEVEL = math.inf
+
+StopBarMfe = Literal["high", "open"]
 
 
 @dataclass(slots=True)
@@ -50,6 +65,8 @@ class PositionState:
     be_done: bool = False
     trail_on: bool = False
     ambiguous: bool = False
+    tol: float = EPS
+    mfe_in_stop_bar: StopBarMfe = "high"
     exit_index: int = -1
     exit_ts_ns: int = -1
     exit_price: float = math.nan
@@ -93,11 +110,18 @@ def open_position(
     execution: ExecutionConfig,
     *,
     floor_pts: float | None = None,
+    stop_price: float | None = None,
+    target_price: float | None = None,
+    tolerance: float = EPS,
+    mfe_in_stop_bar: StopBarMfe = "high",
 ) -> PositionState:
     """Enter at the open of `entry_index` plus slippage and attach the bracket.
 
     `floor_pts`: the move against the entry fill (after costs, in points, negative) at which the day's
     point stop is reached; the position is closed there (``daily_stop``) if the stop has not fired.
+    `stop_price` / `target_price`: quoted levels that replace the bracket's ``sl_pts`` / ``tp_pts``
+    offsets from the entry fill (the bracket's breakeven and trail still apply). `tolerance` and
+    `mfe_in_stop_bar`: see the module docstring.
     """
     if direction not in (1, -1):
         raise ValueError(f"direction must be +1 (long) or -1 (short), got {direction}")
@@ -111,12 +135,14 @@ def open_position(
         entry_index=entry_index,
         entry_ts_ns=int(path.ts_ns[entry_index]),
         entry=entry,
-        target=round(entry + bracket.tp_pts, 10),
-        stop=round(entry - bracket.sl_pts, 10),
+        target=round(entry + bracket.tp_pts, 10) if target_price is None else direction * target_price,
+        stop=round(entry - bracket.sl_pts, 10) if stop_price is None else direction * stop_price,
         floor=floor,
         next_index=entry_index,
         best=entry,
         worst=entry,
+        tol=tolerance,
+        mfe_in_stop_bar=mfe_in_stop_bar,
     )
 
 
@@ -130,16 +156,16 @@ def _next_move_level(st: PositionState, bracket: BracketConfig) -> float:
             levels.append(st.entry + bracket.trail_after_pts)
         else:
             levels.append(st.stop + bracket.trail_step_pts + bracket.trail_distance_pts)
-    return min(levels) - EPS
+    return min(levels) - st.tol
 
 
 def _apply_moves(st: PositionState, bracket: BracketConfig) -> None:
     """Move the stop for the best price seen so far (effective from the next bar)."""
     gain = st.best - st.entry
-    if bracket.breakeven_at_pts is not None and not st.be_done and gain >= bracket.breakeven_at_pts - EPS:
+    if bracket.breakeven_at_pts is not None and not st.be_done and gain >= bracket.breakeven_at_pts - st.tol:
         st.be_done = True
         st.stop = max(st.stop, st.entry)
-    if bracket.trail_after_pts is not None and gain >= bracket.trail_after_pts - EPS:
+    if bracket.trail_after_pts is not None and gain >= bracket.trail_after_pts - st.tol:
         st.trail_on = True
         steps = math.floor((st.best - bracket.trail_distance_pts - st.entry) / bracket.trail_step_pts + EPS)
         st.stop = max(st.stop, round(st.entry + steps * bracket.trail_step_pts, 10))
@@ -148,9 +174,9 @@ def _apply_moves(st: PositionState, bracket: BracketConfig) -> None:
 def _stop_reason(st: PositionState) -> str:
     if st.floor > st.stop:
         return "daily_stop"
-    if st.trail_on and st.stop > st.entry + EPS:
+    if st.trail_on and st.stop > st.entry + st.tol:
         return "trail"
-    if st.be_done and abs(st.stop - st.entry) <= EPS:
+    if st.be_done and abs(st.stop - st.entry) <= st.tol:
         return "be"
     return "sl"
 
@@ -174,20 +200,21 @@ def _handle_event_bar(
 ) -> None:
     o, hi, lo, _ = _bar(st, path, i)
     slip = execution.slippage_pts
+    tol = st.tol
     stop = max(st.stop, st.floor)
-    if o <= stop + EPS and i > st.entry_index:
+    if o <= stop + tol and i > st.entry_index:
         st.worst = min(st.worst, o - slip)
         _exit(st, i, int(path.ts_ns[i]), o - slip, _stop_reason(st))
         return
-    opens_at_target = o > st.target + EPS if execution.target_fill == "through" else o >= st.target - EPS
+    opens_at_target = o > st.target + tol if execution.target_fill == "through" else o >= st.target - tol
     if opens_at_target and i > st.entry_index:
         # The bar opens beyond the resting target: the limit fills at the open, before anything else in
         # the bar can happen, so this is no ambiguous bar. Filled at the target price (never better).
         st.best = max(st.best, st.target)
         _exit(st, i, int(path.ts_ns[i]), st.target, "tp")
         return
-    stop_hit = lo <= stop + EPS
-    tp_hit = hi > st.target + EPS if execution.target_fill == "through" else hi >= st.target - EPS
+    stop_hit = lo <= stop + tol
+    tp_hit = hi > st.target + tol if execution.target_fill == "through" else hi >= st.target - tol
     close_ns = int(path.close_ns[i])
     if stop_hit and tp_hit:
         st.ambiguous = True
@@ -196,7 +223,7 @@ def _handle_event_bar(
         else:
             tp_hit = False
     if stop_hit:
-        st.best = max(st.best, hi)
+        st.best = max(st.best, hi if st.mfe_in_stop_bar == "high" else o)
         st.worst = min(st.worst, stop - slip)
         _exit(st, i, close_ns, stop - slip, _stop_reason(st))
     elif tp_hit:
@@ -217,13 +244,16 @@ def walk(
     execution: ExecutionConfig,
     *,
     flat_index: int | None = None,
+    flat_reason: str = "session_end",
 ) -> PositionState:
     """Advance `st` over path bars [st.next_index, end); close at `flat_index`'s close if still open.
 
     `end` is the number of bars available (known); `flat_index` the last bar of the session (None
-    while it is not yet known). Returns `st` (mutated) for convenience.
+    while it is not yet known), whose close exit is named `flat_reason`. Returns `st` (mutated).
     """
     last = end if flat_index is None else min(end, flat_index + 1)
+    tol = st.tol
+    through = execution.target_fill == "through"
     while st.is_open and st.next_index < last:
         i0 = st.next_index
         if st.direction == 1:
@@ -234,8 +264,8 @@ def walk(
             hi = -path.low[i0:last]
             lo = -path.high[i0:last]
             op = -path.open[i0:last]
-        stop = max(st.stop, st.floor) + EPS
-        target_hit = hi > st.target + EPS if execution.target_fill == "through" else hi >= st.target - EPS
+        stop = max(st.stop, st.floor) + tol
+        target_hit = hi > st.target + tol if through else hi >= st.target - tol
         mask = (lo <= stop) | target_hit | (hi >= _next_move_level(st, bracket)) | (op <= stop)
         k = int(mask.argmax())
         if not mask[k]:
@@ -252,7 +282,7 @@ def walk(
         close = st.direction * float(path.close[flat_index]) - execution.slippage_pts
         st.worst = min(st.worst, close)
         st.best = max(st.best, close)
-        _exit(st, flat_index, int(path.close_ns[flat_index]), close, "session_end")
+        _exit(st, flat_index, int(path.close_ns[flat_index]), close, flat_reason)
     return st
 
 

@@ -1,6 +1,8 @@
 """The price path a position walks: bars (or finer sub-bars) as flat numpy arrays.
 
-Times are int64 UTC nanoseconds; `ts_ns` is each bar's open, `close_ns` the moment it is known.
+One type for every fill walk: the engine's bracket, learning's counterfactuals and the measured-move
+scanner's outcomes (all in `mesdesk.engine.fills`). Times are int64 UTC nanoseconds; `ts_ns` is each
+bar's open, `close_ns` the moment it is known.
 """
 
 from __future__ import annotations
@@ -8,21 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mesdesk.errors import DataError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
 class PathBars:
     """OHLC arrays of a bar frame (mesdesk convention) plus open/close times in ns UTC."""
 
-    ts_ns: np.ndarray
-    close_ns: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
+    ts_ns: IntArray
+    close_ns: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, span: pd.Timedelta) -> PathBars:
