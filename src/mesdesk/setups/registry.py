@@ -28,6 +28,7 @@ from mesdesk.setups.user import (
     FunctionSetup,
     SetupFn,
     check_name,
+    check_params,
     function_setup,
     is_user_spec,
     load_user_setup,
@@ -106,7 +107,7 @@ def _coerce(key: str, default: object, value: object) -> object:
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        flag = key.removeprefix("setup.")
+        flag = ".".join(_split(key))
         raise ConfigError(f"--setup-param {flag}={value!r}: expected {type(default).__name__} like {default!r}")
     return value
 
@@ -163,10 +164,7 @@ class SetupSet:
         return result
 
     def _with_param(self, key: str, value: object) -> SetupSet:
-        parts = key.removeprefix("setup.").split(".")
-        if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"--setup-param {key}: expected <setup>.<param>=<value>")
-        setup, param = parts
+        setup, param = _split(key)
         if setup.lower() == PREFILTER:
             if param not in _PREFILTER_PARAMS:
                 raise ConfigError(f"--setup-param {key}: the prefilter's parameter is threshold")
@@ -199,6 +197,16 @@ def _set(fn: FunctionSetup, key: str, param: str, value: object) -> FunctionSetu
     return replace(fn, params=MappingProxyType({**fn.params, param: value}))
 
 
+def _split(key: str) -> tuple[str, str]:
+    """``setup.<setup>.<param>`` or ``<setup>.<param>`` -> (setup, param)."""
+    parts = key.strip().split(".")
+    if len(parts) == 3 and parts[0] == "setup":
+        parts = parts[1:]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--setup-param {key}: expected <setup>.<param>=<value>")
+    return parts[0], parts[1]
+
+
 def parse_params(params: Sequence[str]) -> dict[str, object]:
     """``<setup>.<param>=<value>`` flags -> ``{"setup.<setup>.<param>": value}`` (later flags win)."""
     out: dict[str, object] = {}
@@ -206,7 +214,8 @@ def parse_params(params: Sequence[str]) -> dict[str, object]:
         key, eq, raw = text.partition("=")
         if not eq or not key.strip():
             raise ConfigError(f"--setup-param {text!r}: expected <setup>.<param>=<value>")
-        out[f"setup.{key.strip().removeprefix('setup.')}"] = parse_value(raw)
+        setup, param = _split(key)
+        out[f"setup.{setup}.{param}"] = parse_value(raw)
     return out
 
 
@@ -233,4 +242,7 @@ def resolve_setups(specs: Sequence[str] = (), params: Sequence[str] = ()) -> Set
     off = {s.config_field: replace(s.config(config), enabled=False) for n, s in _SCALPER.items() if n not in scalper}
     ordered = tuple(n for n in _SCALPER if n in scalper)
     setups = SetupSet(scalper=ordered, config=replace(config, **off), functions=tuple(functions))
-    return setups.with_params(parse_params(params))
+    setups = setups.with_params(parse_params(params))
+    for fn in setups.functions:
+        check_params(fn)
+    return setups

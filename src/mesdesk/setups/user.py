@@ -205,14 +205,19 @@ def _source_file(fn: SetupFn) -> str | None:
         return None
 
 
-def call_setup(setup: FunctionSetup, bars: pd.DataFrame) -> object:
-    """Run the setup on a copy of `bars` (OHLCV columns only); an exception becomes a `SetupError`."""
+def check_params(setup: FunctionSetup) -> None:
+    """Refuse a setup whose parameters without a default are not all set."""
     missing = [name for name in setup.required if name not in setup.params]
     if missing:
-        raise SetupError(
-            f"setup {setup.name}: parameter(s) {', '.join(missing)} have no default; "
-            f"give --setup-param {setup.name}.{missing[0]}=VALUE"
+        raise _fail(
+            setup,
+            f"parameter(s) {', '.join(missing)} have no default; give --setup-param {setup.name}.{missing[0]}=VALUE",
         )
+
+
+def call_setup(setup: FunctionSetup, bars: pd.DataFrame) -> object:
+    """Run the setup on a copy of `bars` (OHLCV columns only); an exception becomes a `SetupError`."""
+    check_params(setup)
     frame = bars[list(BAR_COLUMNS)].copy()
     try:
         return setup.fn(frame, **setup.values())
