@@ -54,9 +54,7 @@ def opening_range_breakout(
         ):
             if broke.any():
                 first = broke.idxmax()  # the first bar of the day that closed beyond the edge
-                rows.append(
-                    {"ts": first + span, "direction": direction, "level": level, "range_width_pts": high - low}
-                )
+                rows.append({"ts": first + span, "direction": direction, "level": level, "range_width_pts": high - low})
     if not rows:
         return pd.DataFrame({"ts": pd.Series(dtype="datetime64[ns, UTC]"), "direction": pd.Series(dtype=object)})
     return pd.DataFrame(rows)
