@@ -23,7 +23,7 @@ import pandas as pd
 from mesdesk.candidates import CANDIDATE_COLUMNS
 from mesdesk.errors import ConfigError
 from mesdesk.model import SetupType
-from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
+from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates, scalper_context
 from mesdesk.setups.user import (
     FunctionSetup,
     SetupFn,
@@ -135,7 +135,9 @@ class SetupSet:
         With only scalper setups this is exactly `detect_candidates` with `config`.
         """
         frames = [detect_candidates(bars, self.config, timeframe)] if self.scalper else []
-        frames += [user_candidates(f, bars, timeframe, self.config) for f in self.functions]
+        if self.functions:
+            ctx = scalper_context(bars, self.config, timeframe)  # shared by every function setup
+            frames += [user_candidates(f, bars, timeframe, self.config, ctx) for f in self.functions]
         if len(frames) == 1:
             return frames[0]
         non_empty = [f for f in frames if len(f)] or frames[:1]

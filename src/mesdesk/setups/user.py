@@ -40,6 +40,7 @@ from mesdesk.calendar import trading_days
 from mesdesk.candidates import CANDIDATE_COLUMNS
 from mesdesk.errors import ConfigError
 from mesdesk.prefilter import PF_COLUMNS
+from mesdesk.setups.context import BarContext
 from mesdesk.setups.orb_retest import opening_range_edges
 from mesdesk.setups.scalper import ScalperSetupsConfig, context_columns, scalper_context
 from mesdesk.timeframes import Timeframe
@@ -366,17 +367,22 @@ def check_result(setup: FunctionSetup, result: object, bars: pd.DataFrame, span:
 
 
 def user_candidates(
-    setup: FunctionSetup, bars: pd.DataFrame, timeframe: Timeframe, config: ScalperSetupsConfig
+    setup: FunctionSetup,
+    bars: pd.DataFrame,
+    timeframe: Timeframe,
+    config: ScalperSetupsConfig,
+    ctx: BarContext | None = None,
 ) -> pd.DataFrame:
     """Run `setup` and return its candidates in the engine's schema (plus its own feature columns).
 
     Context, features and (without a `score`) the prefilter come from the same point-in-time series
-    as the built-ins' (`mesdesk.setups.scalper`); a bar outside those hours has them unknown (NaN).
+    as the built-ins' (`scalper_context(bars, config, timeframe)`, which a caller running several
+    setups passes as `ctx`); a bar outside those hours has them unknown (NaN).
     """
     span = pd.Timedelta(timeframe.span)
     checked = check_result(setup, call_setup(setup, bars), bars, span)
     n = checked.ts_ns.size
-    ctx = scalper_context(bars, config, timeframe)
+    ctx = scalper_context(bars, config, timeframe) if ctx is None else ctx
     or_high, or_low = opening_range_edges(ctx, config.orb)
     rows = np.full(n, -1, dtype=np.int64)  # -1: the bar is outside the context's hours
     if ctx.size:
