@@ -36,6 +36,13 @@ def day_high_feature(bars):
         "day_high": high.loc[picks].to_numpy(),
     })
 
+def moving(bars):
+    # The day's first close above the day's mean close: with the day cut, the mean and the bar move.
+    day = bars.index.tz_convert("America/Chicago").date
+    above = bars["close"] > bars.groupby(day)["close"].transform("mean")
+    first = above[above].groupby(day[above.to_numpy()]).head(1).index
+    return pd.DataFrame({"ts": first + pd.Timedelta(minutes=1), "direction": "long"})
+
 def last_bar(bars):
     # A candidate on whatever bar is last: it appears at every cut and is gone once later bars exist.
     return pd.DataFrame({"ts": bars.index[-1:] + pd.Timedelta(minutes=1), "direction": "long"})
@@ -78,6 +85,13 @@ def test_a_feature_computed_from_later_bars_is_flagged_with_the_column(bars: pd.
     changed = [leak for leak in report.leaks if leak.change.startswith("day_high: ")]
     assert changed
     assert " -> " in changed[0].change
+
+
+def test_a_candidate_placed_with_hindsight_moves_when_the_day_is_cut(bars: pd.DataFrame, peek_file: Path) -> None:
+    report = lookahead_setups(bars, resolve_setups([f"{peek_file}:moving"]), Timeframe.M1, cuts=10, seed=5)
+    moved = [leak for leak in report.leaks if leak.change.startswith("moves to ")]
+    assert moved
+    assert all(pd.Timestamp(leak.change.split()[2]) <= leak.cut for leak in moved)  # known by the cut too
 
 
 def test_a_candidate_on_the_last_bar_appears_only_on_cut_data(bars: pd.DataFrame, peek_file: Path) -> None:

@@ -272,3 +272,19 @@ def test_setup_gets_a_copy_of_the_bars(tmp_path: Path, bars: pd.DataFrame) -> No
     before = bars["close"].copy()
     detect(path, bars)
     pd.testing.assert_series_equal(bars["close"], before)
+
+
+def test_an_empty_frame_means_no_candidates(tmp_path: Path, bars: pd.DataFrame) -> None:
+    path = setup_file(tmp_path, "def setup(bars):\n    return pd.DataFrame([])\n")
+    frame = detect(path, bars)
+    assert len(frame) == 0
+    assert tuple(frame.columns) == CANDIDATE_COLUMNS
+
+
+def test_candidates_without_bars_are_refused(tmp_path: Path, bars: pd.DataFrame) -> None:
+    path = setup_file(
+        tmp_path,
+        "def setup(bars):\n    return D({'ts': [pd.Timestamp('2025-03-03 15:00', tz='UTC')], 'direction': L})\n",
+    )
+    with pytest.raises(SetupError, match="the data holds no bars"):
+        detect(path, bars.iloc[:0])

@@ -158,11 +158,18 @@ def _leaks_at(full: pd.DataFrame, cut_frame: pd.DataFrame, cut_ns: int, shape: _
         ts = pd.Timestamp(row[shape.time + side] if shape.time not in key else row[shape.time])
         return Leak(cut, ts.to_pydatetime(), str(row[shape.name]), str(row[shape.direction]), change)
 
-    gone = merged[merged["_merge"] == "left_only"]
-    new = merged[merged["_merge"] == "right_only"]
-    for _, row in gone.iterrows():
-        leaks.append(leak(row, "vanishes when the bars after the cut are removed"))
-    for _, row in new.iterrows():
+    gone = [row for _, row in merged[merged["_merge"] == "left_only"].iterrows()]
+    new = [row for _, row in merged[merged["_merge"] == "right_only"].iterrows()]
+    ident = [c for c in key if c != shape.time]
+    for row in gone:
+        # The same setup and direction at another time in the cut run: the candidate moved.
+        match = next((j for j, other in enumerate(new) if all(other[c] == row[c] for c in ident)), None)
+        if match is None or shape.time not in key:
+            leaks.append(leak(row, "vanishes when the bars after the cut are removed"))
+            continue
+        moved_to = pd.Timestamp(new.pop(match)[shape.time])
+        leaks.append(leak(row, f"moves to {moved_to.isoformat()} when the bars after the cut are removed"))
+    for row in new:
         leaks.append(leak(row, "appears only when the bars after the cut are removed", "__cut"))
     both = merged[merged["_merge"] == "both"]
     columns = [c for c in shape.compared if c not in key and c in expected.columns and c + "__cut" in both.columns]

@@ -266,6 +266,8 @@ def _positions(setup: FunctionSetup, ts_ns: np.ndarray, close_ns: np.ndarray) ->
     def when(ns: int) -> str:
         return str(pd.Timestamp(ns, unit="ns", tz="UTC"))
 
+    if close_ns.size == 0:
+        raise _fail(setup, f"candidate at {when(ts_ns[0])} (row 0) but the data holds no bars")
     early = np.flatnonzero(ts_ns < close_ns[0])
     if early.size:
         row = int(early[0])
@@ -333,6 +335,8 @@ def check_result(setup: FunctionSetup, result: object, bars: pd.DataFrame, span:
     """Validate a setup's result against the contract and the bars it was given (sorted by ts)."""
     if not isinstance(result, pd.DataFrame):
         raise _fail(setup, f"returned {type(result).__name__}; expected a pandas DataFrame with ts and direction")
+    if len(result) == 0 and len(result.columns) == 0:  # pd.DataFrame(rows) of no rows: nothing found
+        result = pd.DataFrame({"ts": pd.Series(dtype="datetime64[ns, UTC]"), "direction": pd.Series(dtype=object)})
     missing = [c for c in ("ts", "direction") if c not in result.columns]
     if missing:
         have = ", ".join(map(str, result.columns)) or "none"
