@@ -91,7 +91,10 @@ def test_a_candidate_placed_with_hindsight_moves_when_the_day_is_cut(bars: pd.Da
     report = lookahead_setups(bars, resolve_setups([f"{peek_file}:moving"]), Timeframe.M1, cuts=10, seed=5)
     moved = [leak for leak in report.leaks if leak.change.startswith("moves to ")]
     assert moved
-    assert all(pd.Timestamp(leak.change.split()[2]) <= leak.cut for leak in moved)  # known by the cut too
+    for leak in moved:  # "moves to YYYY-MM-DD HH:MM CT ...": known by the cut too
+        moved_to = pd.Timestamp(" ".join(leak.change.split()[2:4])).tz_localize("America/Chicago")
+        assert leak.change.split()[4] == "CT"
+        assert moved_to <= leak.cut
 
 
 def test_a_candidate_on_the_last_bar_appears_only_on_cut_data(bars: pd.DataFrame, peek_file: Path) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_days
+from mesdesk.calendar import CT, trading_days
 from mesdesk.config import Settings, load_settings
 from mesdesk.data.vix import synthetic_vix
 from mesdesk.errors import ConfigError
@@ -167,8 +167,8 @@ def _leaks_at(full: pd.DataFrame, cut_frame: pd.DataFrame, cut_ns: int, shape: _
         if match is None or shape.time not in key:
             leaks.append(leak(row, "vanishes when the bars after the cut are removed"))
             continue
-        moved_to = pd.Timestamp(new.pop(match)[shape.time])
-        leaks.append(leak(row, f"moves to {moved_to.isoformat()} when the bars after the cut are removed"))
+        moved_to = pd.Timestamp(new.pop(match)[shape.time]).tz_convert(CT)
+        leaks.append(leak(row, f"moves to {moved_to:%Y-%m-%d %H:%M} CT when the bars after the cut are removed"))
     for row in new:
         leaks.append(leak(row, "appears only when the bars after the cut are removed", "__cut"))
     both = merged[merged["_merge"] == "both"]
