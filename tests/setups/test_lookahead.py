@@ -14,6 +14,7 @@ from mesdesk.data.files import load_bars
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.services.lookahead import choose_cuts, lookahead_scanner, lookahead_setups
 from mesdesk.setups.registry import resolve_setups
+from mesdesk.setups.user import SetupError
 from mesdesk.timeframes import Timeframe
 
 PEEKING = """
@@ -42,6 +43,12 @@ def moving(bars):
     above = bars["close"] > bars.groupby(day)["close"].transform("mean")
     first = above[above].groupby(day[above.to_numpy()]).head(1).index
     return pd.DataFrame({"ts": first + pd.Timedelta(minutes=1), "direction": "long"})
+
+def needs_a_day(bars):
+    # Breaks on short data: a user bug that only a cut reveals.
+    if len(bars) < 5000:
+        raise ValueError("not enough bars")
+    return pd.DataFrame({"ts": bars.index[-1:] + pd.Timedelta(minutes=1), "direction": "long"})
 
 def last_bar(bars):
     # A candidate on whatever bar is last: it appears at every cut and is gone once later bars exist.
@@ -103,6 +110,13 @@ def test_a_candidate_on_the_last_bar_appears_only_on_cut_data(bars: pd.DataFrame
     appeared = [leak for leak in report.leaks if leak.change.startswith("appears")]
     assert len(appeared) == report.cuts - 1  # every cut but the one at the last bar
     assert all(leak.ts == leak.cut for leak in appeared)
+
+
+def test_a_setup_failing_on_cut_data_names_the_cut(bars: pd.DataFrame, peek_file: Path) -> None:
+    with pytest.raises(
+        SetupError, match=r"raised ValueError: not enough bars at .*peek\.py:\d+ \(on the bars up to .* CT\)"
+    ):
+        lookahead_setups(bars, resolve_setups([f"{peek_file}:needs_a_day"]), Timeframe.M1, cuts=3, seed=0)
 
 
 def test_scanner_passes_on_synthetic_bars(bars: pd.DataFrame) -> None:

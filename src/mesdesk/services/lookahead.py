@@ -25,7 +25,7 @@ import pandas as pd
 from mesdesk.calendar import CT, trading_days
 from mesdesk.config import Settings, load_settings
 from mesdesk.data.vix import synthetic_vix
-from mesdesk.errors import ConfigError
+from mesdesk.errors import ConfigError, DataError
 from mesdesk.services.backtest import BacktestRequest, load_path_bars
 from mesdesk.setups.measured_move_outcomes import OUTCOME_COLUMNS
 from mesdesk.setups.measured_move_scan import CSV_COLUMNS, EXTRA_COLUMNS, ScanConfig, base_span, scan_bars
@@ -202,7 +202,12 @@ def check(
     compared = 0
     for done, cut_ns in enumerate(times.tolist(), start=1):
         end = int(np.searchsorted(close_ns, cut_ns, side="right"))
-        found, n = _leaks_at(full, run(bars.iloc[:end]), cut_ns, shape)
+        try:
+            cut_frame = run(bars.iloc[:end])
+        except (ConfigError, DataError) as exc:  # say which cut broke the setup (a SetupError is a ConfigError)
+            when = pd.Timestamp(cut_ns, unit="ns", tz="UTC").tz_convert(CT)
+            raise type(exc)(f"{exc} (on the bars up to {when:%Y-%m-%d %H:%M} CT)") from None
+        found, n = _leaks_at(full, cut_frame, cut_ns, shape)
         leaks += found
         compared += n
         if progress is not None:
