@@ -92,7 +92,11 @@ class Direction(StrEnum):
 
 
 class SetupType(StrEnum):
-    """The seed's three setups, named as /metrics/live and /metrics/trades show them."""
+    """The seed's three built-in setups, named as /metrics/live and /metrics/trades show them.
+
+    A setup's identity is a plain string (`Candidate.setup_type`): these three, or the name of a
+    user setup (see `mesdesk.setups.registry`).
+    """
 
     ORB_RETEST_GO = "ORB_retest_go"
     EMA20_PULLBACK = "EMA20_pullback"
@@ -113,7 +117,7 @@ class Candidate:
     """
 
     ts: datetime
-    setup_type: SetupType
+    setup_type: str
     direction: Direction
     ref_entry: float
     prefilter_score: float
@@ -126,13 +130,15 @@ class Candidate:
     def __post_init__(self) -> None:
         if self.ts.tzinfo is None:
             raise ValueError(f"candidate time must be timezone-aware: {self.ts}")
+        if not self.setup_type or "|" in self.setup_type:
+            raise ValueError(f"setup name must be a non-empty string without '|', got {self.setup_type!r}")
         if not 0.0 <= self.prefilter_score <= 100.0:
             raise ValueError(f"prefilter_score must be in 0..100, got {self.prefilter_score}")
 
     @property
     def key(self) -> str:
         """Stable identity: time, setup and direction."""
-        return candidate_key(self.ts, self.setup_type.value, self.direction.value)
+        return candidate_key(self.ts, str(self.setup_type), self.direction.value)
 
 
 # ---------------------------------------------------------------- decisions

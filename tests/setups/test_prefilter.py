@@ -8,7 +8,7 @@ import pytest
 from setup_bars import random_walk_days
 
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.model import Candidate, Direction, SetupType
+from mesdesk.model import Candidate, Direction
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, components, score
 from mesdesk.setups.orb_retest import OrbRetestConfig
 from mesdesk.setups.scalper import CANDIDATE_COLUMNS, ScalperSetupsConfig, candidate_from_row, detect_candidates
@@ -119,7 +119,7 @@ def test_candidate_from_row_carries_the_fields(cands: pd.DataFrame) -> None:
     cand = candidate_from_row(row)
     assert isinstance(cand, Candidate)
     assert cand.ts == row["ts"].to_pydatetime()
-    assert cand.setup_type is SetupType(row["setup_type"])
+    assert cand.setup_type == row["setup_type"]
     assert cand.direction is Direction(row["direction"])
     assert cand.prefilter_score == row["prefilter_score"]
     assert cand.trading_day == row["trading_day"].date()

@@ -33,6 +33,7 @@ def _register() -> None:
     import mesdesk.cli.data  # noqa: F401
     import mesdesk.cli.forecast  # noqa: F401
     import mesdesk.cli.learn  # noqa: F401
+    import mesdesk.cli.lookahead  # noqa: F401
     import mesdesk.cli.optimize  # noqa: F401
     import mesdesk.cli.scan  # noqa: F401
     import mesdesk.cli.serve  # noqa: F401

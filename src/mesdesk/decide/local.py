@@ -66,7 +66,7 @@ def candidate_features(candidate: Candidate) -> dict[str, float]:
         prefilter_score=candidate.prefilter_score,
         volume_multiple=candidate.volume_multiple,
         atr_5m=candidate.atr_5m,
-        **_flags(candidate.setup_type.value, candidate.direction.value, candidate.session_label),
+        **_flags(str(candidate.setup_type), candidate.direction.value, candidate.session_label),
     )
     return out
 

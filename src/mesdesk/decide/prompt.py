@@ -171,7 +171,7 @@ def candidate_view(candidate: Candidate, cid: str, memory: Mapping[str, object] 
     return {
         "id": cid,
         "time_ct": candidate.ts.astimezone(CT).strftime("%Y-%m-%dT%H:%M:%S"),
-        "setup": candidate.setup_type.value,
+        "setup": str(candidate.setup_type),
         "direction": candidate.direction.value,
         "ref_entry": _num(candidate.ref_entry, 2),
         "prefilter_score": _num(candidate.prefilter_score, 1),

@@ -1,4 +1,7 @@
-"""Reading the candidate frame (docs/setups.md): decision times, the prefilter mask, `Candidate` rows."""
+"""Reading the candidate frame (docs/setups.md): decision times, the prefilter mask, `Candidate` rows.
+
+The columns are those of `mesdesk.candidates`, the one schema.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +11,11 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day
+from mesdesk.candidates import NON_FEATURES, REQUIRED_COLUMNS
 from mesdesk.errors import DataError
-from mesdesk.model import Candidate, Direction, SetupType
+from mesdesk.model import Candidate, Direction
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-REQUIRED_COLUMNS = ("ts", "setup_type", "direction", "ref_entry", "prefilter_score")
-# Columns that are not features (identity, labels, text).
-NON_FEATURES = frozenset(
-    {
-        "ts",
-        "bar_index",
-        "setup_type",
-        "direction",
-        "ref_entry",
-        "prefilter_score",
-        "passed_prefilter",
-        "volume_multiple",
-        "atr_5m",
-        "session_label",
-        "trading_day",
-        "timestamp_ct",
-    }
-)
 
 
 def check_candidates(candidates: pd.DataFrame) -> None:
@@ -119,7 +105,7 @@ class CandidateTable:
         day = self.day[row]
         return Candidate(
             ts=ts,
-            setup_type=SetupType(self.setup[row]),
+            setup_type=str(self.setup[row]),
             direction=Direction(self.direction[row]),
             ref_entry=float(self.ref_entry[row]),
             prefilter_score=float(self.score[row]),

@@ -46,7 +46,7 @@ class LearningDecider:
         notes = dict(context.memory)
         for i, c in enumerate(candidates):
             a = self.memory.assess(
-                context.now, c.setup_type.value, c.direction.value, c.session_label, candidate_features(c)
+                context.now, str(c.setup_type), c.direction.value, c.session_label, candidate_features(c)
             )
             self.assessments[c.key] = a
             if a.veto:

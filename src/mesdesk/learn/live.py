@@ -106,7 +106,7 @@ class OutcomeFollower:
         c = w.candidate
         return Outcome(
             key=c.key,
-            setup=c.setup_type.value,
+            setup=str(c.setup_type),
             direction=c.direction.value,
             session=c.session_label,
             decided_at=w.decided_at,

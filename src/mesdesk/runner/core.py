@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_day, trading_day_open
+from mesdesk.candidates import FEATURE_COLUMNS
 from mesdesk.clock import SimClock
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
@@ -226,22 +227,7 @@ def journal_rows(journal: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-_FEATURES = frozenset(
-    {
-        "dist_vwap_atr",
-        "dist_ema_atr",
-        "ema_slope_atr",
-        "minutes_since_open",
-        "dist_level_atr",
-        "ema_spread_atr",
-        "bar_range_atr",
-        "body_frac",
-        "close_position",
-        "or_width_atr",
-        "atr_bar_pts",
-        "setup_level",
-    }
-)
+_FEATURES = frozenset(FEATURE_COLUMNS)
 
 
 def trade_rows(trades: pd.DataFrame, sources: Mapping[str, str]) -> list[dict[str, Any]]:

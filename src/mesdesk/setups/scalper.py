@@ -1,9 +1,10 @@
 """The scalper's candidate generator: three setups and the prefilter over a frame of bars.
 
 `detect_candidates` returns one row per (bar, setup, direction) where a setup completed, with the
-columns of `CANDIDATE_COLUMNS`. A candidate's time `ts` is the CLOSE of the bar that completed it
-(bar open + span); every number in its row is known at `ts`. The candidate rows with ``ts <= t``
-are the same whether or not bars after ``t`` are in the input (tests/setups prove it).
+columns of `mesdesk.candidates.CANDIDATE_COLUMNS` (the one schema, re-exported here). A candidate's
+time `ts` is the CLOSE of the bar that completed it (bar open + span); every number in its row is
+known at `ts`. The candidate rows with ``ts <= t`` are the same whether or not bars after ``t`` are
+in the input (tests/setups prove it).
 
 Candidates are produced for bars that open in regular hours (08:30 CT to `rth_end_min`); the engine
 decides which sessions may enter (the seed's rth_a and rth_b). Direction-dependent features are
@@ -13,7 +14,7 @@ signed in the trade's favour (positive = on the side the trade wants), so longs 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import CT, RTH_A, RTH_B, session_labels
+from mesdesk.candidates import CANDIDATE_COLUMNS, FEATURE_COLUMNS, empty_candidate_frame
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, score
@@ -40,37 +42,16 @@ from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest, openin
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
 from mesdesk.timeframes import Timeframe
 
-FEATURE_COLUMNS = (
-    "dist_vwap_atr",
-    "dist_ema_atr",
-    "ema_slope_atr",
-    "minutes_since_open",
-    "dist_level_atr",
-    "ema_spread_atr",
-    "bar_range_atr",
-    "body_frac",
-    "close_position",
-    "or_width_atr",
-    "atr_bar_pts",
-    "setup_level",
-)
-
-CANDIDATE_COLUMNS = (
-    "ts",
-    "bar_index",
-    "setup_type",
-    "direction",
-    "ref_entry",
-    "prefilter_score",
-    "passed_prefilter",
-    *PF_COLUMNS,
-    "volume_multiple",
-    "atr_5m",
-    "session_label",
-    "trading_day",
-    "timestamp_ct",
-    *FEATURE_COLUMNS,
-)
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "FEATURE_COLUMNS",
+    "SETUP_ORDER",
+    "ScalperSetupsConfig",
+    "candidate_from_row",
+    "context_columns",
+    "detect_candidates",
+    "scalper_context",
+]
 
 SETUP_ORDER = (SetupType.ORB_RETEST_GO, SetupType.EMA20_PULLBACK, SetupType.VWAP_REJECTION)
 
@@ -139,15 +120,85 @@ def _label_table(rth_end_min: int) -> np.ndarray:
     return table
 
 
-def _empty_frame() -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in CANDIDATE_COLUMNS})
-    frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
-    frame["bar_index"] = pd.Series(dtype="int64")
-    for name in ("setup_type", "direction", "session_label", "timestamp_ct"):
-        frame[name] = pd.Series(dtype="object")
-    frame["passed_prefilter"] = pd.Series(dtype="bool")
-    frame["trading_day"] = pd.Series(dtype="datetime64[s]")
-    return frame[list(CANDIDATE_COLUMNS)]
+def scalper_context(bars: pd.DataFrame, config: ScalperSetupsConfig, timeframe: Timeframe) -> BarContext:
+    """The shared point-in-time series of `bars` with the look-back the three setups need."""
+    if config.orb.range_minutes % timeframe.minutes:
+        raise ConfigError(
+            f"orb.range_minutes={config.orb.range_minutes} is not a whole number of {timeframe.value} bars"
+        )
+    lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
+    pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
+    return build_context(bars, config.indicators, timeframe, pre_open_minutes)
+
+
+def _padded(ctx: BarContext) -> BarContext:
+    """`ctx` plus one unknown bar at the end (NaN numbers, -1 positions, outside RTH)."""
+    extra: dict[str, Any] = {}
+    for name in ctx.__dataclass_fields__:
+        value = getattr(ctx, name)
+        if not isinstance(value, np.ndarray):
+            continue
+        if value.dtype.kind == "f":
+            fill: Any = np.nan
+        elif value.dtype.kind == "b":
+            fill = False
+        elif value.dtype.kind == "M":
+            fill = np.datetime64("NaT")
+        else:
+            fill = -1
+        extra[name] = np.append(value, np.array([fill], dtype=value.dtype))
+    return replace(ctx, **extra)
+
+
+def context_columns(
+    ctx: BarContext,
+    rows: np.ndarray,
+    sign: np.ndarray,
+    level: FloatArray,
+    or_width: FloatArray,
+    close_ns: np.ndarray,
+    config: ScalperSetupsConfig,
+) -> dict[str, Any]:
+    """Prefilter, context and feature columns of candidates at context bars `rows` (signs, levels).
+
+    `or_width` is per context bar; `close_ns` are the candidates' times (sorted). A row of -1 is a
+    bar outside the context's hours: its numbers are unknown (NaN) and earn no prefilter points.
+    """
+    if rows.size and rows.min() < 0:
+        ctx = _padded(ctx)
+        or_width = np.append(or_width, np.nan)
+        rows = np.where(rows < 0, ctx.size - 1, rows)
+    s = sign.astype(np.float64)
+    wall_ns = ct_wall_ns(close_ns)
+    labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
+    in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
+    pf_inputs = PrefilterInputs(
+        sign=sign,
+        open=ctx.open[rows],
+        high=ctx.high[rows],
+        low=ctx.low[rows],
+        close=ctx.close[rows],
+        level=level,
+        ema_fast=ctx.ema_fast[rows],
+        ema_slow=ctx.ema_slow[rows],
+        ema_slope=ctx.ema_slope[rows],
+        vwap=ctx.vwap[rows],
+        atr_5m=ctx.atr_5m[rows],
+        volume_multiple=ctx.volume_multiple[rows],
+        in_window=np.asarray(in_window, dtype=bool),
+    )
+    total, points = score(pf_inputs, config.prefilter)
+    wall = (wall_ns // 1_000_000_000).astype("datetime64[s]")
+    return {
+        "prefilter_score": total,
+        "passed_prefilter": total >= config.prefilter.threshold,
+        **points,
+        "volume_multiple": ctx.volume_multiple[rows],
+        "atr_5m": ctx.atr_5m[rows],
+        "session_label": labels.astype(object),
+        "timestamp_ct": np.datetime_as_string(wall, unit="s").astype(object),
+        **_features(ctx, rows, s, level, or_width),
+    }
 
 
 def detect_candidates(
@@ -161,62 +212,27 @@ def detect_candidates(
     `trading_day` is the CME trading day (pandas holds it as datetime64[s] at midnight).
     """
     config = config or ScalperSetupsConfig()
-    if config.orb.range_minutes % timeframe.minutes:
-        raise ConfigError(
-            f"orb.range_minutes={config.orb.range_minutes} is not a whole number of {timeframe.value} bars"
-        )
-    lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
-    pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
-    ctx = build_context(bars, config.indicators, timeframe, pre_open_minutes)
+    ctx = scalper_context(bars, config, timeframe)
     or_high, or_low = opening_range_edges(ctx, config.orb)  # the ORB setup and a feature share them
     found = [(setup, hits) for setup, hits in _detect_all(ctx, config, (or_high, or_low)) if hits.index.size]
     if not found:
-        return _empty_frame()
+        return empty_candidate_frame()
     idx = np.concatenate([h.index for _, h in found])
     sign = np.concatenate([h.sign for _, h in found])
     level = np.concatenate([h.level for _, h in found])
     setup_code = np.concatenate([np.full(h.index.size, SETUP_ORDER.index(s)) for s, h in found])
     order = np.lexsort((-sign, setup_code, idx))
     idx, sign, level, setup_code = idx[order], sign[order], level[order], setup_code[order]
-    s = sign.astype(np.float64)
-
-    ts = pd.DatetimeIndex(pd.to_datetime(ctx.close_ns[idx], unit="ns", utc=True))
-    wall_ns = ct_wall_ns(ctx.close_ns[idx])
-    labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
-    in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
-    pf_inputs = PrefilterInputs(
-        sign=sign,
-        open=ctx.open[idx],
-        high=ctx.high[idx],
-        low=ctx.low[idx],
-        close=ctx.close[idx],
-        level=level,
-        ema_fast=ctx.ema_fast[idx],
-        ema_slow=ctx.ema_slow[idx],
-        ema_slope=ctx.ema_slope[idx],
-        vwap=ctx.vwap[idx],
-        atr_5m=ctx.atr_5m[idx],
-        volume_multiple=ctx.volume_multiple[idx],
-        in_window=np.asarray(in_window, dtype=bool),
-    )
-    total, points = score(pf_inputs, config.prefilter)
-    wall = (wall_ns // 1_000_000_000).astype("datetime64[s]")
+    close_ns = ctx.close_ns[idx]
     setup_names = np.array([t.value for t in SETUP_ORDER], dtype=object)
     columns: dict[str, Any] = {
-        "ts": ts,
+        "ts": pd.DatetimeIndex(pd.to_datetime(close_ns, unit="ns", utc=True)),
         "bar_index": ctx.source_index[idx],
         "setup_type": setup_names[setup_code],
         "direction": np.where(sign > 0, Direction.LONG.value, Direction.SHORT.value).astype(object),
         "ref_entry": ctx.close[idx],
-        "prefilter_score": total,
-        "passed_prefilter": total >= config.prefilter.threshold,
-        **points,
-        "volume_multiple": ctx.volume_multiple[idx],
-        "atr_5m": ctx.atr_5m[idx],
-        "session_label": labels.astype(object),
         "trading_day": ctx.trading_day[idx],
-        "timestamp_ct": np.datetime_as_string(wall, unit="s").astype(object),
-        **_features(ctx, idx, s, level, or_high - or_low),
+        **context_columns(ctx, idx, sign, level, or_high - or_low, close_ns, config),
     }
     return pd.DataFrame({name: columns[name] for name in CANDIDATE_COLUMNS})
 
@@ -230,7 +246,7 @@ def candidate_from_row(row: Mapping[str, Any] | pd.Series) -> Candidate:
     features = {name: _as_float(row[name]) for name in (*FEATURE_COLUMNS, *PF_COLUMNS)}
     return Candidate(
         ts=pd.Timestamp(row["ts"]).to_pydatetime(),
-        setup_type=SetupType(str(row["setup_type"])),
+        setup_type=str(row["setup_type"]),
         direction=Direction(str(row["direction"])),
         ref_entry=float(row["ref_entry"]),
         prefilter_score=float(row["prefilter_score"]),
