@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mesdesk.cli import app
+from mesdesk.cli.options import SetupOption, SetupParamOption
 from mesdesk.errors import ConfigError
 
 
@@ -51,6 +52,8 @@ def serve(
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")] = False,
     no_runner: Annotated[bool, typer.Option("--no-runner", help="Serve the API only; no runner trades.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
 ) -> None:
     """Serve the API and the dashboard; with no key, replay the synthetic market so it works at once.
 
@@ -77,6 +80,8 @@ def serve(
         poll_s=env.poll_s,
         lease_ttl_s=env.lease_ttl_s,
         renew_every_s=env.renew_every_s,
+        setups=tuple(setup or ()) or env.setups,
+        setup_params=tuple(setup_param or ()) or env.setup_params,
     )
     typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {options.runner_name})")
     uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level)

@@ -23,7 +23,8 @@ from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
 from mesdesk.learn.memory import LearningConfig
 from mesdesk.services.decisions import BacktestDecider
-from mesdesk.services.root import Root, SetupSet
+from mesdesk.services.root import Root
+from mesdesk.setups.registry import SetupSet
 from mesdesk.timeframes import Timeframe
 
 
@@ -48,6 +49,8 @@ class BacktestRequest:
     learning: bool = False
     write: bool = True
     cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
+    setups: tuple[str, ...] = ()  # --setup: built-in names or user code (none: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param <setup>.<param>=<value>
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def run_backtest_job(
 ) -> BacktestReport:
     """`mesdesk backtest`: load the request's bars, run `backtest`, write trades, journal and report."""
     root = Root(settings or load_settings())
+    setups = root.setups(req.setups, req.setup_params, min_score=req.min_score)  # bad setups fail first
     timeframe = Timeframe.parse(req.timeframe)
     if timeframe not in (Timeframe.M1, Timeframe.M5):
         raise ConfigError(f"--timeframe {req.timeframe}: the scalper decides on 1m or 5m bars")
@@ -185,7 +189,7 @@ def run_backtest_job(
     )
     report = backtest(
         bars,
-        root.setups(min_score=req.min_score),
+        setups,
         decider,
         config,
         sub_bars,

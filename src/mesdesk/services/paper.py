@@ -61,6 +61,8 @@ class RunnerOptions:
     lease_ttl_s: float = 15.0
     renew_every_s: float = 3.0
     fresh: bool = False
+    setups: tuple[str, ...] = ()  # --setup / MESDESK_SETUPS (none: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param / MESDESK_SETUP_PARAMS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -110,7 +112,14 @@ class RunnerOptions:
             poll_s=num("MESDESK_POLL_S", 5.0),
             lease_ttl_s=ttl,
             renew_every_s=min(3.0, ttl / 3),
+            setups=_items(env.get("MESDESK_SETUPS")),
+            setup_params=_items(env.get("MESDESK_SETUP_PARAMS")),
         )
+
+
+def _items(raw: str | None) -> tuple[str, ...]:
+    """A comma-separated setting as its non-empty items."""
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
 @dataclass
@@ -204,7 +213,7 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
         max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
     )
     root = Root(settings)
-    parts = root.runner_parts()
+    parts = root.runner_parts(options.setups, options.setup_params)
     runner = PaperRunner(
         store,
         _holder(),
