@@ -159,9 +159,9 @@ def test_drop_in_the_middle_of_a_bar_never_uses_the_partial(gateway: FakeGateway
     wait_for(lambda: source.status().bars == 3)
     clock.set(minute(3, seconds=30))
     gateway.send_partial(bar(3, close=4900.0))  # a provisional 10:03 record, then the line drops
-    wait_for(lambda: source.status().bars == 4)
+    wait_for(lambda: source.status().provisional == 1)
     gateway.drop()
-    wait_for(lambda: source.status().sessions == 2)
+    wait_for(lambda: source.status().sessions == 2 and len(gateway.subscriptions) == 2)
     assert source.status().provisional_dropped == 1
     assert int(gateway.subscriptions[1].start) == ns(minute(2))  # replay from the last bar held
     assert sleeps.delays == [1.0]  # one wait before reconnecting after a session that streamed
@@ -174,6 +174,26 @@ def test_drop_in_the_middle_of_a_bar_never_uses_the_partial(gateway: FakeGateway
     assert got["close"].iloc[-1] == 5010.0
     assert not got.index.has_duplicates
     assert source.status().duplicates == 1  # 10:02 came twice (replay overlap), kept once
+
+
+def test_a_record_ahead_of_the_local_clock_is_kept_once_the_gateway_ends_its_interval(
+    gateway: FakeGateway, clock: Clock, make: Make
+) -> None:
+    gateway.publish(bar(0))
+    source = make()
+    source.start()
+    wait_for(lambda: source.status().bars == 1)
+    clock.set(minute(1, seconds=59.9))  # the local clock runs 0.1 s behind the gateway's
+    gateway.publish(bar(1))
+    wait_for(lambda: source.status().provisional == 1)
+    gateway.end_of_interval("ohlcv-1m", minute(2))  # every 10:01 record is out
+    wait_for(lambda: source.status().provisional == 0)
+    gateway.drop()
+    wait_for(lambda: source.status().sessions == 2 and len(gateway.subscriptions) == 2)
+    assert source.status().provisional_dropped == 0
+    assert int(gateway.subscriptions[1].start) == ns(minute(1))
+    clock.set(minute(2, seconds=0.1))
+    assert [t.minute for t in frame(source).index] == [0, 1]
 
 
 def test_gap_of_several_minutes_is_filled_by_intraday_replay(gateway: FakeGateway, clock: Clock, make: Make) -> None:

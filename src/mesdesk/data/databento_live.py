@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from databento_dbn import SystemCode
 
 from mesdesk.bars import empty_bars
 from mesdesk.calendar import trading_days
@@ -133,6 +134,7 @@ class LiveStatus:
     last_error: str | None
     bars: int  # bars held (all contracts, all timeframes)
     duplicates: int  # replayed bars already held, dropped
+    provisional: int  # records held that came before their close and no end of interval confirmed yet
     provisional_dropped: int  # records that arrived before their close on a connection that then broke
     gaps: tuple[tuple[datetime, datetime], ...]  # [start, end) no source could fill
 
@@ -196,7 +198,8 @@ class DatabentoLiveSource:
         self._duplicates = 0
         self._provisional_dropped = 0
         self._gaps: list[tuple[datetime, datetime]] = []
-        self._version = 0
+        self._versions: dict[Timeframe, int] = dict.fromkeys(_SCHEMA, 0)
+        self._inserts = 0
         self._frames: dict[Timeframe, tuple[int, pd.DataFrame]] = {}
 
     @classmethod
@@ -271,6 +274,7 @@ class DatabentoLiveSource:
                 last_error=self._error,
                 bars=len(self._bars),
                 duplicates=self._duplicates,
+                provisional=len(self._provisional),
                 provisional_dropped=self._provisional_dropped,
                 gaps=tuple(self._gaps),
             )
@@ -346,8 +350,8 @@ class DatabentoLiveSource:
                 del self._bars[k]
             self._provisional.clear()
             self._provisional_dropped += len(stale)
-            if stale:
-                self._version += 1
+            for key in stale:
+                self._versions[key[0]] += 1
 
     def _plan_start(self, tf: Timeframe) -> int:
         """Where this connection's replay starts (ns): at the newest bar held, or the initial replay."""
@@ -403,7 +407,7 @@ class DatabentoLiveSource:
                     final=True,
                     session=0,
                 )
-            self._version += 1
+            self._versions[tf] += 1
 
     def _on_record(self, session: int, record: Any) -> None:
         """Called on the SDK's event-loop thread for every record of connection `session`."""
@@ -415,10 +419,8 @@ class DatabentoLiveSource:
                 self._names[int(record.instrument_id)] = str(record.stype_out_symbol)
             elif kind == "OHLCVMsg":
                 self._add_record(session, record)
-            elif kind == "SystemMsg" and "end of interval" in str(record.msg).lower():
-                for tf, schema in _SCHEMA.items():
-                    if schema in str(record.msg):
-                        self._finalise(tf, int(record.ts_event))
+            elif kind == "SystemMsg" and record.code == SystemCode.END_OF_INTERVAL:
+                self._end_of_interval(str(record.msg), int(record.ts_event))
             elif kind == "ErrorMsg":
                 self._error = self._scrub(f"gateway error: {record.err}")
         if kind == "ErrorMsg":
@@ -450,9 +452,18 @@ class DatabentoLiveSource:
         )
         if close_ns > self._now().value:
             self._provisional.add(key)
-        self._version += 1
-        if len(self._bars) % 4096 == 0:
+        self._versions[tf] += 1
+        self._inserts += 1
+        if self._inserts % 4096 == 0:
             self._prune()
+
+    def _end_of_interval(self, msg: str, end_ns: int) -> None:
+        """The gateway has published every record of an interval ending at `end_ns` (exclusive)."""
+        named = [tf for tf in self.config.timeframes if _SCHEMA[tf] in msg]
+        if not named and len(self.config.timeframes) == 1:
+            named = list(self.config.timeframes)  # one schema streamed: the message can only be about it
+        for tf in named:
+            self._finalise(tf, end_ns)
 
     def _finalise(self, tf: Timeframe, end_ns: int) -> None:
         """Records of `tf` closing at or before `end_ns` are final (the gateway has moved past them)."""
@@ -472,6 +483,7 @@ class DatabentoLiveSource:
         for key in [k for k in self._bars if k[2] < keep[k[0]]]:
             del self._bars[key]
             self._provisional.discard(key)
+            self._versions[key[0]] += 1
 
     def _note_error(self, exc: BaseException) -> None:
         text = self._scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
@@ -512,9 +524,9 @@ class DatabentoLiveSource:
         """Every usable bar of `tf`, one contract per open time (cached until a record changes it)."""
         with self._lock:
             cached = self._frames.get(tf)
-            if cached is not None and cached[0] == self._version:
+            if cached is not None and cached[0] == self._versions[tf]:
                 return cached[1]
-            version = self._version
+            version = self._versions[tf]
             rows = [
                 (k[2], b.open, b.high, b.low, b.close, b.volume, k[1], b.symbol)
                 for k, b in self._bars.items()
