@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from databento_dbn import SystemCode
 from mesdesk.bars import empty_bars
 from mesdesk.calendar import trading_days
 from mesdesk.config import Settings
+from mesdesk.data.databento_source import _OUTRIGHT as OUTRIGHT  # one rule for outrights (MESZ5, not spreads)
 from mesdesk.data.databento_source import DATASET, DEFAULT_SYMBOL, DatabentoSource, stype_of
 from mesdesk.data.fetching import closed_before, utc
 from mesdesk.data.source import BarSource
@@ -52,7 +52,6 @@ PROVIDER = "databento-live"
 DEFAULT_PORT = 13000
 _SCHEMA = {Timeframe.M1: "ohlcv-1m", Timeframe.S1: "ohlcv-1s"}
 _RTYPE = {33: Timeframe.M1, 32: Timeframe.S1}  # DBN rtypes OHLCV_1M, OHLCV_1S
-_OUTRIGHT = re.compile(r"^[A-Z0-9]+[FGHJKMNQUVXZ]\d{1,2}$")  # MESZ5; spreads (MESZ5-MESH6) do not match
 _COLUMNS = ("open", "high", "low", "close", "volume", "instrument_id", "symbol")
 
 
@@ -561,7 +560,7 @@ def _front(frame: pd.DataFrame, stype: str) -> pd.DataFrame:
     if len(frame) == 0:
         return frame
     if stype == "parent":
-        frame = frame[frame["symbol"].str.match(_OUTRIGHT.pattern)]
+        frame = frame[frame["symbol"].str.match(OUTRIGHT.pattern)]
         if len(frame) == 0:
             return frame
         leader = _leaders(frame)
