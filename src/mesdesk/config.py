@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
     fred_series: str = Field("VIXCLS,DFF,DTWEXBGS,DEXCHUS", validation_alias="MESDESK_FRED_SERIES")
+    # Live paper trading holds new entries while the newest bar closed longer ago than this (seconds).
+    max_feed_delay_s: float = Field(90.0, gt=0.0, le=86_400.0, validation_alias="MESDESK_MAX_FEED_DELAY_S")
 
     # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")

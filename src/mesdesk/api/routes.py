@@ -63,6 +63,17 @@ def health(ctx: Ctx) -> dict[str, Any]:
     return svc.health(ctx)
 
 
+@router.get(
+    "/ready",
+    response_model=schemas.Ready,
+    tags=["hosts"],
+    responses={503: {"model": schemas.Problem, "description": "no runner holds the lease"}},
+)
+def ready(ctx: Ctx) -> dict[str, Any]:
+    """For load balancers: 200 while a runner holds the lease, 503 once none renewed it within its TTL."""
+    return svc.readiness(ctx)
+
+
 @router.get("/metrics/summary", response_model=schemas.Summary, tags=["seed 000"], responses=_ERRORS)
 async def summary(ctx: Ctx) -> Response:
     # Served from the 250 ms cache on the event loop; only a miss goes to the thread pool.

@@ -13,16 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, WallClock
 from mesdesk.config import Settings
 from mesdesk.decide.budget import Budget
-from mesdesk.errors import ConfigError, MesdeskError
+from mesdesk.errors import ConfigError, MesdeskError, StoreError
+from mesdesk.runner.service import feed_age_s
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
 from mesdesk.store.service import JournalRow, TradeRow
+from mesdesk.timeframes import Timeframe
 
 T = TypeVar("T")
 
@@ -133,8 +137,49 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def health(ctx: ServiceContext) -> dict[str, Any]:
+    """The seed's fields (this process answers) and the runner's liveness as the store shows it."""
     now = ctx.clock.now()
-    return {"status": "ok", "server_time_utc": _iso_utc(now), "server_time_ct": _iso_ct(now, ctx.settings)}
+    return {
+        "status": "ok",
+        "server_time_utc": _iso_utc(now),
+        "server_time_ct": _iso_ct(now, ctx.settings),
+        "runner": _liveness(ctx, now),
+    }
+
+
+def _liveness(ctx: ServiceContext, now: datetime) -> dict[str, Any]:
+    """Who holds the runner's lease (None: nobody renewed it within its TTL) and how old its last bar is."""
+    view: dict[str, Any] = {"name": ctx.runner, "holder": None, "mode": None, "last_bar_ts": None}
+    view.update(last_bar_age_s=None, store_error=None)
+    try:
+        snap = _state(ctx)
+        view["holder"] = ctx.store.lease_holder(ctx.runner, now)
+    except (SQLAlchemyError, StoreError) as exc:  # a health check reports the store, never fails on it
+        view["store_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        return view
+    if snap is not None:
+        view["mode"] = snap.mode
+        if snap.last_bar_ts is not None:
+            close = snap.last_bar_ts + _span_of(snap.source)
+            view["last_bar_ts"] = _iso_utc(snap.last_bar_ts)
+            view["last_bar_age_s"] = round((now - close).total_seconds(), 1)
+    return view
+
+
+def readiness(ctx: ServiceContext) -> dict[str, Any]:
+    """/ready: ready while a runner holds the lease; `Unavailable` (503) once none renewed it within its TTL."""
+    holder = ctx.store.lease_holder(ctx.runner, ctx.clock.now())
+    if holder is None:
+        raise Unavailable(f"no runner holds the lease of {ctx.runner!r}: none renewed it within its TTL")
+    return {"ready": True, "runner": ctx.runner, "holder": holder}
+
+
+def _span_of(source: str) -> timedelta:
+    """The bar span of a runner's source name ("yahoo:MES=F:1m"); one minute when it names none."""
+    try:
+        return Timeframe.parse(source.rsplit(":", 1)[-1]).span
+    except ConfigError:
+        return timedelta(minutes=1)
 
 
 def _state(ctx: ServiceContext) -> RunnerSnapshot | None:
@@ -370,6 +415,21 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
         "paused_reason": snap.paused_reason,
         "position": dict(snap.position) if snap.position else None,
         "holder": ctx.store.lease_holder(ctx.runner, now),
+        **_feed_delay(ctx, snap, now),
+    }
+
+
+def _feed_delay(ctx: ServiceContext, snap: RunnerSnapshot, now: datetime) -> dict[str, Any]:
+    """Live only: how long ago the runner's newest bar closed (the feed's delay), against the limit.
+
+    Null while Globex is closed or before the session's first bar (see `runner.service.feed_age_s`).
+    """
+    if snap.mode != "live" or snap.last_bar_ts is None:
+        return {"feed_delay_s": None, "feed_delay_limit_s": None}
+    age = feed_age_s(snap.last_bar_ts, _span_of(snap.source), now)
+    return {
+        "feed_delay_s": None if age is None else round(age, 1),
+        "feed_delay_limit_s": ctx.settings.max_feed_delay_s,
     }
 
 

@@ -39,7 +39,9 @@ function renderStatus(summary, runner) {
     ? `${pos.direction} ${pos.setup} @ ${fmt(pos.entry_price)} · stop ${fmt(pos.stop)} · target ${fmt(pos.target)}`
     : "flat";
   const bar = runner.last_bar_ct ? `last bar ${runner.last_bar_ct} CT` : "no bar yet";
-  $("runner-info").textContent = `${runner.mode} · ${runner.source || ""} · ${bar} · holder ${runner.holder || "none"}`;
+  const delay = runner.feed_delay_s;
+  const feed = delay === null || delay === undefined ? "" : ` · feed delayed by ${delay < 120 ? `${fmt(delay, 0)} s` : `${fmt(delay / 60, 0)} min`}`;
+  $("runner-info").textContent = `${runner.mode} · ${runner.source || ""} · ${bar}${feed} · holder ${runner.holder || "none"}`;
 }
 
 function renderBudget(b) {
