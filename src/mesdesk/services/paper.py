@@ -209,8 +209,8 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
         lease_ttl_s=options.lease_ttl_s,
         renew_every_s=options.renew_every_s,
         lookback_days=options.lookback_days,
-        # Live: a decision more than a batch window and a bar late is not traded (fill in the past).
-        max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
+        # One limit (MESDESK_MAX_FEED_DELAY_S) holds trading on a delayed feed and skips late decisions.
+        max_decision_lag_s=settings.max_feed_delay_s if options.mode == "live" else None,
     )
     root = Root(settings)
     parts = root.runner_parts(options.setups, options.setup_params)
@@ -285,4 +285,5 @@ def live_driver(root: Root, options: RunnerOptions) -> LiveDriver:
         lookback_days=options.lookback_days,
         poll_s=options.poll_s,
         grace_s=max(options.poll_s * 2, 20.0),
+        max_delay_s=root.settings.max_feed_delay_s,
     )

@@ -102,7 +102,7 @@ class Root:
 
     def live_source(self, name: str, symbol: str = "MES") -> tuple[BarSource, str]:
         """A provider's `BarSource` for the live runner and the symbol it knows `symbol` by."""
-        return SOURCES.open(name, self.source_context(), symbol, param="--live")
+        return SOURCES.open_live(name, self.source_context(), symbol)
 
     # ------------------------------------------------------------ setups
 
