@@ -85,8 +85,7 @@
     const orHigh = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.orb, lineStyle: 2, title: "OR high" }, thin));
     const orLow = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.orb, lineStyle: 2, title: "OR low" }, thin));
     const stepped = Object.assign({}, thin, { lineType: LW.LineType.WithSteps, lineWidth: 2 });
-    const stopLine = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.stop, lineStyle: 0 }, stepped));
-    const targetLine = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.target, lineStyle: 1 }, stepped));
+    let tradeSeries = []; // one stop and one target line per trade: a line never joins two trades
     const markers = LW.createSeriesMarkers(candles, []);
     let bars = [], candidates = [], trades = [], position = null, openingRange = null, priceLines = [];
     let span = opts.span;
@@ -111,7 +110,8 @@
     function drawTrades() {
       const have = new Set(bars.map((b) => b.t));
       const onChart = (t) => have.has(snap(t, span));
-      const stops = [], targets = [];
+      tradeSeries.forEach((x) => chart.removeSeries(x));
+      tradeSeries = [];
       const ms = [];
       const list = trades.slice();
       if (position && position.entry_t) {
@@ -132,12 +132,13 @@
         }
         const end = tr.exit_t !== null && tr.exit_t !== undefined ? snap(tr.exit_t, span)
           : (bars.length ? bars[bars.length - 1].t : eT);
-        (tr.stops || []).forEach((s) => stops.push({ time: Math.min(snap(s.t, span), end), value: s.stop }));
-        stops.push({ time: end, value: tr.stops && tr.stops.length ? tr.stops[tr.stops.length - 1].stop : null });
-        targets.push({ time: eT, value: tr.target }, { time: end, value: tr.target });
-        // a whitespace point after the trade so the next trade's line does not join this one
-        const gap = bars.find((b) => b.t > end);
-        if (gap) { stops.push({ time: gap.t, value: null }); targets.push({ time: gap.t, value: null }); }
+        const stops = (tr.stops || []).map((x) => ({ time: Math.min(Math.max(snap(x.t, span), eT), end), value: x.stop }));
+        if (stops.length) stops.push({ time: end, value: stops[stops.length - 1].value });
+        const stopSeries = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.stop }, stepped));
+        stopSeries.setData(lineData(stops));
+        const targetSeries = chart.addSeries(LW.LineSeries, Object.assign({ color: COLORS.target, lineStyle: 1 }, stepped));
+        targetSeries.setData(tr.target === null || tr.target === undefined ? [] : lineData([{ time: eT, value: tr.target }, { time: end, value: tr.target }]));
+        tradeSeries.push(stopSeries, targetSeries);
       });
       candidates.forEach((c, i) => {
         if (!onChart(c.t)) return;
@@ -146,8 +147,6 @@
       });
       ms.sort((a, b) => a.time - b.time);
       markers.setMarkers(ms);
-      stopLine.setData(lineData(stops.sort((a, b) => a.time - b.time)));
-      targetLine.setData(lineData(targets.sort((a, b) => a.time - b.time)));
       container.dataset.tradeMarkers = String(ms.filter((m) => m.id.startsWith("entry-") && !list[+m.id.slice(6)].open).length);
       container.dataset.candidateMarkers = String(ms.filter((m) => m.id.startsWith("cand-")).length);
       drawBracket();
@@ -248,6 +247,7 @@
         eq.setData(e); dd.setData(d);
         container.dataset.points = String(points.length);
         chart.timeScale().fitContent();
+        requestAnimationFrame(() => chart.timeScale().fitContent()); // again once the pane has its width
       },
     };
   }
