@@ -152,6 +152,7 @@ async function loadForecast() {
   const box = $("forecast");
   try {
     const f = await getJSON("/mes/forecast");
+    box.classList.remove("muted");
     const meta = f.llm_metadata || {};
     const rows = Object.entries(f.forecasts || {}).map(([h, v]) => `<tr><td>${MC.esc(h)}</td><td class="num">${MC.esc(v)}</td></tr>`).join("");
     const asOf = f.as_of_ct || (f.as_of ? `${f.as_of} (UTC)` : "–");
