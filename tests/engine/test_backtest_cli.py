@@ -52,7 +52,8 @@ def test_backtest_command_writes_trades_journal_and_report(tmp_path: Path, capsy
     assert (journal["entry_ts"].notna().sum()) == len(trades)
     html = (out / "report.html").read_text()
     assert "window.REPORT = {" in html  # one self-contained file: the chart library and the data are inlined
-    assert "<script src" not in html and "https://" not in html.split("window.REPORT")[1]  # nothing fetched
+    assert "<script src" not in html
+    assert "https://" not in html.split("window.REPORT")[1]  # nothing fetched
     assert "NaN" not in html.split("window.REPORT = ")[1].split(";</script>")[0]
 
 

@@ -118,6 +118,20 @@ def ct_text(ts: datetime, tz: ZoneInfo) -> str:
     return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def display_zone() -> ZoneInfo:
+    """The zone every screen shows (`TIMEZONE`, Central Time by default), read from the settings now."""
+    from mesdesk.config import load_settings
+
+    return load_settings().tz
+
+
+def screen_time(ts: datetime | pd.Timestamp | None, tz: ZoneInfo) -> str:
+    """A table cell: "2025-03-10 08:30 CT" (a dash when missing)."""
+    if ts is None or pd.isna(ts):
+        return "-"
+    return f"{pd.Timestamp(ts).tz_convert(tz):%Y-%m-%d %H:%M} {zone_label(tz)}"
+
+
 def iso_utc(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
