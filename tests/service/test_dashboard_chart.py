@@ -89,6 +89,22 @@ def test_stop_path_moves_to_breakeven_then_trails_as_the_bracket_walk_does() -> 
     assert [pd.Timestamp(p["ts_ns"], tz="UTC").strftime("%H:%M") for p in points] == ["14:00", "14:01", "14:02"]
 
 
+def test_stop_path_keeps_the_move_before_a_gap_exit_at_the_next_open() -> None:
+    # Bar 0 reaches +1.00 (the stop trails to 100.50); bar 1 opens at 100.25, through it: exit at that open.
+    bars = _bars([(100.0, 101.0, 99.9, 100.6), (100.25, 100.5, 100.0, 100.25)])
+    path = PathBars.from_frame(bars, pd.Timedelta(minutes=1))
+    points = chart.stop_path(
+        path,
+        direction=1,
+        entry_ts=bars.index[0].to_pydatetime(),
+        entry_price=100.0,
+        exit_ts=bars.index[1].to_pydatetime(),  # a gap exit is stamped at the open of its bar
+        bracket=BracketConfig(),
+        execution=ExecutionConfig(),
+    )
+    assert [(p["stop"], p["why"]) for p in points] == [(99.25, "initial"), (100.5, "trail")]
+
+
 def test_stop_path_of_a_short_mirrors_the_prices() -> None:
     bars = _bars([(100.0, 100.25, 99.5, 99.75), (99.75, 99.75, 99.0, 99.25)])
     path = PathBars.from_frame(bars, pd.Timedelta(minutes=1))

@@ -40,7 +40,8 @@ EMA_PERIOD = 20
 RTH_OPEN_MIN = 8 * 60 + 30
 OPENING_RANGE_MIN = 15  # the ORB setup's range (mesdesk.setups.orb_retest.OrbRetestConfig.range_minutes)
 MARKER_KINDS = ("taken", "skipped", "refused", "below_prefilter")
-SCANNER_BARS = 400  # the scanner panel shows the last bars of its timeframe
+SCANNER_BARS = 400  # the scanner panel shows the last bars of its timeframe ...
+SCANNER_SIGNALS = 6  # ... reaching back to the A of its last signals
 
 
 @runtime_checkable
@@ -341,7 +342,8 @@ def stop_path(
     points = [{"ts_ns": int(path.ts_ns[first]), "stop": s * st.stop, "target": s * st.target, "why": "initial"}]
     end_ns = int(pd.Timestamp(exit_ts).value) if exit_ts is not None else None
     i = first
-    while st.is_open and i < len(path) and (end_ns is None or int(path.close_ns[i]) < end_ns):
+    # Walk the bars that open before the recorded exit (a gap exit fills at the open of the exit bar).
+    while st.is_open and i < len(path) and (end_ns is None or int(path.ts_ns[i]) < end_ns):
         before = st.stop
         walk(st, path, i + 1, bracket, execution)
         if st.is_open and st.stop != before:
@@ -650,9 +652,15 @@ def scanner_view(
     raw = src.bars(cursor)
     signals = src.cache.get(("scan", tf.value, cursor), lambda: signals_fn(tf.value, raw))
     frame = src.cache.get(("ind", tf.value, cursor), lambda: with_indicators(raw, tf, src.rth_end_min()))
+    # From the A of the oldest signal shown (the last few), at least SCANNER_BARS bars, at most 4x that.
+    first = len(frame) - SCANNER_BARS
+    starts = [pd.Timestamp(str(sig["a_time"])) for sig in signals[-SCANNER_SIGNALS:] if sig.get("a_time")]
+    if starts:
+        first = min(first, int(pd.DatetimeIndex(frame.index).searchsorted(min(starts))) - 10)
+    first = max(0, first, len(frame) - 4 * SCANNER_BARS)
     return {
         "timeframe": tf.value,
         "last_bar_ts": iso_utc(cursor),
-        "bars": bar_records(frame.iloc[-SCANNER_BARS:], src.tz),
+        "bars": bar_records(frame.iloc[first:], src.tz),
         "signals": scanner_records(signals, src.tz),
     }

@@ -128,7 +128,7 @@ async function loadScanner() {
   const LW = window.LightweightCharts;
   const last = data.bars && data.bars.length ? data.bars[data.bars.length - 1].t : null;
   const have = new Set((data.bars || []).map((b) => b.t));
-  const shown = data.signals.filter((s) => have.has(MC.snap(s.a_t, span))).slice(-6);
+  const shown = data.signals.filter((s) => have.has(MC.snap(s.a_t, span))).slice(-6); // SCANNER_SIGNALS on the server
   shown.forEach((s) => {
     const color = s.direction === "long" ? MC.COLORS.up : MC.COLORS.down;
     const leg = scanChart.chart.addSeries(LW.LineSeries, { color, lineWidth: 2, priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false });
