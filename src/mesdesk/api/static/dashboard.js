@@ -105,7 +105,7 @@ function renderTrades(trades) { tradesTable.setRows(trades); }
 
 // ---------------------------------------------------------------- scanner and forecast
 
-const scanChart = MC.candleChart($("scan-chart"), { height: 300, span: 900 });
+const scanChart = MC.candleChart($("scan-chart"), { height: 300, span: 900, vwap: false });
 let scanSeries = [];
 const SCAN_COLUMNS = [
   { key: "c_t", label: "C (CT)", fmt: (v) => MC.fmtDateTime(v) },

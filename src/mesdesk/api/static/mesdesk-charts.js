@@ -74,7 +74,8 @@
   // A candle chart of one trading day: EMA20, VWAP, opening range, candidate markers with journal tooltips,
   // entries/exits, each trade's stop path and target, and the working bracket as price lines.
   function candleChart(container, options) {
-    const opts = Object.assign({ height: 460, span: 60, tooltip: null }, options || {});
+    // vwap: false on multi-day charts (a session VWAP has no meaning across sessions and would join them)
+    const opts = Object.assign({ height: 460, span: 60, tooltip: null, vwap: true }, options || {});
     const chart = LW.createChart(container, baseOptions(opts.height));
     const candles = chart.addSeries(LW.CandlestickSeries, {
       upColor: COLORS.up, downColor: COLORS.down, borderVisible: false, wickUpColor: COLORS.up, wickDownColor: COLORS.down,
@@ -98,7 +99,7 @@
 
     function drawIndicators() {
       ema.setData(lineData(bars.map((b) => ({ time: b.t, value: b.ema20 }))));
-      vwap.setData(lineData(bars.map((b) => ({ time: b.t, value: b.vwap }))));
+      vwap.setData(opts.vwap ? lineData(bars.map((b) => ({ time: b.t, value: b.vwap }))) : []);
       if (openingRange && bars.length) {
         const from = snap(openingRange.end_t, span);
         const pts = bars.filter((b) => b.t >= from);
