@@ -275,3 +275,20 @@ def test_scanner_runs_on_the_runners_bars(replayed: TestClient) -> None:
         assert s["a_t"] <= s["b_t"] <= s["c_t"]
         assert s["confirmed_at"] <= body["last_bar_ts"].replace("Z", "+00:00")
         assert isinstance(s["vix_filter_passed"], bool)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chart/bars?day=1900-01-01",
+        "/chart/bars?day=2025-03-07&timeframe=15m",
+        "/chart/bars?since=2999-01-01T00:00:00Z",
+        "/chart/bars?since=1970-01-01T00:00:00%2B00:00&timeframe=5m",
+        "/chart/candidates?day=2025-03-11",
+        "/chart/candidates?since=2999-01-01T00:00:00Z",
+        "/chart/trades?day=2025-03-07",
+    ],
+)
+def test_odd_but_valid_parameters_answer_without_a_server_error(replayed: TestClient, path: str) -> None:
+    res = replayed.get(path)
+    assert res.status_code == 200, res.text
