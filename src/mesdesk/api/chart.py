@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from mesdesk.api import schemas
 from mesdesk.services import chart as svc
-from mesdesk.services.service import ServiceContext
+from mesdesk.services.service import ServiceContext, Unavailable
 
 router = APIRouter(prefix="/chart", tags=["chart"])
 
@@ -70,8 +70,10 @@ def equity(src: Source) -> list[dict[str, Any]]:
 
 
 def _signals(timeframe: str, bars: pd.DataFrame, src: svc.ChartSource) -> list[dict[str, Any]]:
-    from mesdesk.services.scan import signals_payload
-
+    try:
+        from mesdesk.services.scan import signals_payload
+    except ImportError as exc:  # pragma: no cover - the scanner ships with the package
+        raise Unavailable("the measured-move scanner is not available in this build") from exc
     return signals_payload(timeframe, settings=src.ctx.settings, bars=bars)
 
 

@@ -391,7 +391,11 @@ def trade_record(
     stops: list[dict[str, Any]],
     target: float | None,
 ) -> dict[str, Any]:
-    """A trade with CT times, the bar of its exit (`exit_t`: the bar holding the exit instant) and its stop path."""
+    """A trade with CT times, its target and stop path, and `exit_t`, the bar its exit marker sits on.
+
+    `exit_t` is the bar holding the last second before the exit instant: a stop or target fill (stamped
+    at its bar's close) sits on the bar it filled in; a gap fill (stamped at a bar's open) on the bar before.
+    """
     return {
         "setup": setup,
         "direction": direction,
