@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from mesdesk.api.chart import router as chart_router
 from mesdesk.api.routes import router
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import MesdeskError, StoreError
@@ -81,6 +82,7 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     app.include_router(router)
+    app.include_router(chart_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -87,12 +87,14 @@ def print_report(report: object) -> None:
     from rich.table import Table
 
     from mesdesk.services.backtest import BacktestReport
+    from mesdesk.services.chart import display_zone, screen_time
 
     assert isinstance(report, BacktestReport)
     console = Console()
     s, o = report.stats, report.optimistic
+    tz = display_zone()
     console.print(
-        f"[bold]Backtest[/bold] {report.first_bar:%Y-%m-%d %H:%M} to {report.last_bar:%Y-%m-%d %H:%M} UTC, "
+        f"[bold]Backtest[/bold] {screen_time(report.first_bar, tz)} to {screen_time(report.last_bar, tz)}, "
         f"{len(report.bars):,} bars, {report.candidates:,} candidates"
     )
     table = Table(title="Result (net of slippage and commission)", show_header=False)
