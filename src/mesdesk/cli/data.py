@@ -40,7 +40,7 @@ def _when(ts: pd.Timestamp | None) -> str:
 @contextmanager
 def _progress() -> Iterator[object]:
     """A rich progress bar fed by the sources' chunk reports (on stderr, so stdout stays a table)."""
-    from mesdesk.data.fetching import ChunkDone
+    from mesdesk.services.data import ChunkDone
 
     with Progress(
         TextColumn("{task.description}"),

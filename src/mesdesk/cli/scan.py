@@ -107,10 +107,14 @@ def scan(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
 ) -> None:
     """Scan for Halsey ABC measured moves and follow each to its outcome."""
-    from mesdesk.services.scan import ScanRequest, run_scan, write_signals_csv
-    from mesdesk.setups.measured_move import MeasuredMoveConfig
-    from mesdesk.setups.measured_move_outcomes import OutcomeConfig
-    from mesdesk.setups.measured_move_scan import ScanConfig
+    from mesdesk.services.scan import (
+        MeasuredMoveConfig,
+        OutcomeConfig,
+        ScanConfig,
+        ScanRequest,
+        run_scan,
+        write_signals_csv,
+    )
     from mesdesk.timeframes import Timeframe
 
     tfs = tuple(Timeframe.parse(t, param="--timeframes") for t in timeframes.split(",") if t.strip())

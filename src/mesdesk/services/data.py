@@ -22,6 +22,7 @@ from mesdesk.calendar import trading_days
 from mesdesk.config import Settings
 from mesdesk.data.cache import BarCache, CacheEntry, CacheKey, index_ns
 from mesdesk.data.databento_source import DatabentoSource
+from mesdesk.data.fetching import ChunkDone as ChunkDone  # re-exported for the CLI
 from mesdesk.data.fetching import Progress, bin_floor, utc
 from mesdesk.data.fred import FredClient
 from mesdesk.data.registry import SOURCES, SourceContext

@@ -33,7 +33,7 @@ from mesdesk.data.resample import resample
 from mesdesk.decide.budget import Budget
 from mesdesk.decide.llm import LLMClient, make_llm_client
 from mesdesk.errors import BudgetExceeded, ConfigError, DataError, MesdeskError, ProviderError, StoreError
-from mesdesk.forecast.autogluon_trainer import TrainConfig
+from mesdesk.forecast.autogluon_trainer import TrainConfig as TrainConfig  # re-exported for the CLI
 from mesdesk.forecast.features import FeatureSet, build_features
 from mesdesk.forecast.horizons import DEFAULT_HORIZONS, Horizon, parse_horizons
 from mesdesk.forecast.llm_forecast import InvalidForecast, ask_llm
