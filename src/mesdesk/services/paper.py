@@ -28,6 +28,7 @@ from mesdesk.clock import SimClock
 from mesdesk.config import Settings
 from mesdesk.data.source import BarSource
 from mesdesk.decide.base import Decider
+from mesdesk.decide.budget import Budget
 from mesdesk.errors import ConfigError, DataError, StoreError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.service import ServiceContext, Unavailable
@@ -227,6 +228,7 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
             position_fn=wiring.position_fn(settings),
             config=config,
             wall=lambda: datetime.now(UTC),
+            slots=Budget(store.engine, settings.daily_gpt_call_cap, scope="live"),
         )
     except wiring.Unavailable as exc:
         raise Unavailable(str(exc)) from exc
