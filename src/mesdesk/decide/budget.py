@@ -277,7 +277,10 @@ class Budget:
         """Calls used and spent for the trading day of `now`; paused once the cap is reached."""
         if now.tzinfo is None:
             raise ValueError(f"budget time must be timezone-aware: {now}")
-        day = trading_day(now)
+        return self.day_status(trading_day(now))
+
+    def day_status(self, day: date) -> BudgetStatus:
+        """Calls used and spent on trading day `day`; paused once the cap is reached."""
         table = _ledger()
         query = select(
             func.count(),

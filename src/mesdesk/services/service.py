@@ -199,14 +199,17 @@ def budget(ctx: ServiceContext) -> dict[str, Any]:
 
 
 def _budget(ctx: ServiceContext) -> dict[str, Any]:
-    status = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE).status(ctx.clock.now())
+    # The ledger the runner's decider reserves from: scope "live", on the trading day of the decision
+    # time, which is the runner's day (a replay of 2025-09-16 spends 2025-09-16's calls), not the wall's.
+    snap = _state(ctx)
+    budget_ledger = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE)
+    status = budget_ledger.day_status(_today(ctx, snap))
     view: dict[str, Any] = {
         "calls_used": status.calls_used,
         "calls_cap": status.calls_cap,
         "paused": status.paused,
         "paused_reason": status.paused_reason,
     }
-    snap = _state(ctx)
     if not view["paused"] and snap is not None and snap.paused:
         view["paused"], view["paused_reason"] = True, snap.paused_reason
     return view
