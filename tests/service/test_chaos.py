@@ -40,7 +40,6 @@ from .conftest import PG_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2025, 9, 16)
-RUNNER = f"replay-{DAY.isoformat()}"
 DELAY_S = 0.4  # the fake provider's answer time: long enough to kill inside it
 CAP = 3  # below the day's requests: the cap is reached and the last candidate is over_budget
 KILLS = 22
@@ -109,7 +108,7 @@ def _run_day(env: dict[str, str], bars: Path) -> None:
     try:
         while True:
             wait = service.run_once()
-            snap = store.state(RUNNER)
+            snap = store.state(options.runner_name)
             if snap is not None and str(snap.paused_reason or "").startswith("replay finished"):
                 return
             if not service.holding:  # the killed holder's lease has not expired yet

@@ -1,13 +1,16 @@
 """Opening the service: the store, the read context and (optionally) the paper runner under its lease.
 
 `open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call. The runner's
-name separates books: a replay of 2025-09-16 writes under "replay-2025-09-16", live trading under
-"paper"; the read endpoints show the book of the runner this process was opened for.
+name separates books: a synthetic replay of 2025-09-16 writes under "replay-2025-09-16", a replay of a
+file under its day and content hash ("replay-2025-09-16-1a2b3c4d"), live trading under "paper"; the
+read endpoints show the book of the runner this process was opened for.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
 import logging
 import os
 import socket
@@ -74,8 +77,16 @@ class RunnerOptions:
 
     @property
     def runner_name(self) -> str:
+        """The book: "paper" live; a replay's source and day otherwise.
+
+        A synthetic replay is "replay-<day>"; a file's is "replay-<day>-<sha256 of its content, 8
+        hex>", with the day the replay trades (the file's last trading day unless `replay_day`
+        names one), so two files, or two days of one file, never write into the same book.
+        """
         if self.mode == "live":
             return "paper"
+        if self.replay_file is not None:
+            return _file_book(self.replay_file, self.replay_day)
         return f"replay-{(self.replay_day or DEFAULT_REPLAY_DAY).isoformat()}"
 
     @classmethod
@@ -115,6 +126,27 @@ class RunnerOptions:
             lease_ttl_s=ttl,
             renew_every_s=min(3.0, ttl / 3),
         )
+
+
+def _file_book(path: Path, day: date | None) -> str:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the replay file ({exc.strerror})") from None
+    return _file_book_cached(path.resolve(), stat.st_size, stat.st_mtime_ns, day)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_book_cached(path: Path, size: int, mtime_ns: int, day: date | None) -> str:
+    """(size and mtime key the memo: a rewritten file is hashed again.)"""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if day is None:
+        bars = _read_bars(path)
+        day = max(pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index)))
+    return f"replay-{day.isoformat()}-{digest.hexdigest()[:8]}"
 
 
 @dataclass
