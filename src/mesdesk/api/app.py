@@ -9,6 +9,7 @@ lease: with several workers, one trades and the others stand by.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -27,6 +28,7 @@ from mesdesk.errors import MesdeskError, StoreError
 from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
 from mesdesk.services.service import BadRequest, Unavailable
 
+_GUNICORN_APP_LOAD_ERROR = 4
 STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
 
 
@@ -34,12 +36,20 @@ def _cors_origins(value: str) -> list[str]:
     return [o.strip() for o in value.split(",") if o.strip()] or ["*"]
 
 
-def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastAPI:
-    """The API for `settings`; with `runner`, a background paper runner contends for the lease."""
+def create_app(
+    settings: Settings, runner: RunnerOptions | None = None, *, handle: ServiceHandle | None = None
+) -> FastAPI:
+    """The API for `settings`; with `runner`, a background paper runner contends for the lease.
+
+    `handle`: a service opened beforehand (`open_service(..., start=False, strict=True)`, so that a
+    bad setting fails the command before anything listens); its runner starts with the app.
+    """
+    opened = handle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        handle = open_service(settings, runner)
+        handle = opened if opened is not None else open_service(settings, runner)
+        handle.start()
         app.state.handle = handle
         try:
             yield
@@ -111,7 +121,16 @@ def serve_app() -> FastAPI:
 
     MESDESK_RUNNER=off serves the API only; otherwise each worker starts a runner that trades
     only while it holds the lease (replay of the synthetic default unless MESDESK_REPLAY_* say
-    otherwise; see docs/service.md).
+    otherwise; see docs/service.md). A bad setting, an unreachable store or a runner that cannot
+    be built is one line on stderr and exit 2, before the app is handed to the host.
     """
-    settings = load_settings()
-    return create_app(settings, RunnerOptions.from_env(os.environ))
+    try:
+        settings = load_settings()
+        options = RunnerOptions.from_env(os.environ)
+        handle = open_service(settings, options, start=False, strict=True)
+    except MesdeskError as exc:  # one line on stderr and exit 2, as on the command line
+        print(f"mesdesk: error: {exc}", file=sys.stderr)  # noqa: T201 - the host's log is stderr
+        # A gunicorn worker that exits 2 is booted again, forever; 4 is gunicorn's "App failed to
+        # load", which stops the master (with that exit code) instead.
+        raise SystemExit(_GUNICORN_APP_LOAD_ERROR if "gunicorn" in sys.modules else 2) from None
+    return create_app(settings, options, handle=handle)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from mesdesk.calendar import CT
 from mesdesk.data.source import BarSource
-from mesdesk.errors import DataError, ProviderError
+from mesdesk.errors import ConfigError, DataError, ProviderError
 from mesdesk.runner.core import PaperRunner, RunnerConfig
 from mesdesk.store.runner_store import LeaseLost, ServiceStore
 from mesdesk.timeframes import Timeframe
@@ -53,14 +53,15 @@ class ReplayDriver:
 
     def __init__(self, bars: pd.DataFrame, *, start: datetime, speed: float, name: str) -> None:
         if bars.empty:
-            raise ValueError(f"replay {name}: no bars")
+            raise DataError(f"replay {name}: no bars")
         if speed < 0:
-            raise ValueError(f"replay speed must be >= 0, got {speed}")
+            raise ConfigError(f"replay speed must be >= 0, got {speed}")
         self._bars = bars
         self._index = pd.DatetimeIndex(bars.index)
         self._first = int(self._index.searchsorted(pd.Timestamp(start), side="left"))
         if self._first >= len(bars):
-            raise ValueError(f"replay {name}: no bar at or after {start.isoformat()}")
+            when = start.astimezone(CT).strftime("%Y-%m-%d %H:%M CT")
+            raise DataError(f"replay {name}: no bar at or after {when} (--from / MESDESK_REPLAY_FROM)")
         self._speed = speed
         self._name = name
         self._due: datetime | None = None
@@ -238,6 +239,10 @@ class RunnerService:
             self._holding, self._renewed = False, None
             return self.config.renew_every_s
         return self.driver.wait_s() if processed else max(self.driver.wait_s(), 0.5)
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"runner-{self.config.name}", daemon=True)
