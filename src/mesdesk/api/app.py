@@ -20,13 +20,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
 from mesdesk.api.routes import router
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import MesdeskError, StoreError
 from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
-from mesdesk.services.service import BadRequest, Unavailable
+from mesdesk.services.service import BadRequest, Unavailable, store_error_line
 
 _GUNICORN_APP_LOAD_ERROR = 4
 STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
@@ -85,6 +86,11 @@ def create_app(
     @app.exception_handler(StoreError)
     async def _store(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # read-only, locked, full or gone: the reason in one line, never a 500 with a traceback
+        return JSONResponse({"detail": f"store unavailable: {store_error_line(exc)}"}, status_code=503)
 
     @app.exception_handler(MesdeskError)
     async def _domain(_: Request, exc: MesdeskError) -> JSONResponse:

@@ -13,11 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import CT
 from mesdesk.data.source import BarSource
-from mesdesk.errors import ConfigError, DataError, ProviderError
+from mesdesk.errors import ConfigError, DataError, ProviderError, StoreError
 from mesdesk.runner.core import PaperRunner, RunnerConfig
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import LeaseLost, ServiceStore
 from mesdesk.timeframes import Timeframe
 
@@ -183,6 +185,7 @@ class RunnerService:
         self._holding = False
         self._renewed: datetime | None = None
         self._paused_reason: str | None = None
+        self.fault: str | None = None  # why trading is paused by the store (None when it is fine)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -238,7 +241,27 @@ class RunnerService:
             log.warning("runner %s: lease lost mid-step; standing by", self.runner.holder)
             self._holding, self._renewed = False, None
             return self.config.renew_every_s
+        except (SQLAlchemyError, StoreError) as exc:
+            self._store_failed(exc)
+            return self.config.renew_every_s
+        if self.fault is not None:
+            log.warning("runner %s: the store is back; trading resumes from the stored cursor", self.runner.holder)
+            self.fault = None
         return self.driver.wait_s() if processed else max(self.driver.wait_s(), 0.5)
+
+    def _store_failed(self, exc: Exception) -> None:
+        """Pause on a store that cannot be written (read-only, locked, deleted, full): say why, once.
+
+        The step that failed was not committed; the lease is given up in memory, so the next
+        successful iteration takes it again and rebuilds the day from the stored cursor: nothing
+        processed during the outage is lost or doubled.
+        """
+        reason = f"store unavailable, trading paused: {one_line(exc)}"
+        if reason != self.fault:
+            log.error("runner %s: %s", self.runner.holder, reason)
+        self.fault = reason
+        self._holding, self._renewed = False, None
+        self._paused_reason = None
 
     @property
     def started(self) -> bool:

@@ -260,6 +260,7 @@ def open_service(
         log.error("paper runner not started: %s", exc)
         return handle
     handle.runner = service
+    handle.ctx.runner_fault = lambda: service.fault
     if start:
         service.start()
     return handle

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, WallClock
 from mesdesk.config import Settings
 from mesdesk.decide.budget import Budget
-from mesdesk.errors import ConfigError, MesdeskError
+from mesdesk.errors import ConfigError, MesdeskError, StoreError
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
 from mesdesk.store.service import JournalRow, TradeRow
 
@@ -35,6 +38,11 @@ FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
 
 class Unavailable(MesdeskError):
     """A part of the product this build or configuration cannot serve (the API answers 503)."""
+
+
+def store_error_line(exc: BaseException) -> str:
+    """A database failure as one line for a user (driver message, password masked, no SQL)."""
+    return one_line(exc)
 
 
 class BadRequest(ConfigError):
@@ -82,6 +90,7 @@ class ServiceContext:
     clock: Clock = field(default_factory=WallClock)
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
+    runner_fault: Callable[[], str | None] = field(default=lambda: None)  # the running runner's pause
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -346,7 +355,32 @@ def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def runner_status(ctx: ServiceContext) -> dict[str, Any]:
-    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease."""
+    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease.
+
+    A store the runner cannot write (read-only, locked, deleted, full) shows as `error` and a pause
+    with that reason; when the store cannot even be read, the view says so instead of failing.
+    """
+    fault = ctx.runner_fault()
+    try:
+        view = _runner_view(ctx)
+    except (SQLAlchemyError, StoreError) as exc:
+        reason = fault or f"store unavailable: {one_line(exc)}"
+        return {
+            "runner": ctx.runner,
+            "running": False,
+            "mode": "idle",
+            "holder": None,
+            "position": None,
+            "paused": True,
+            "paused_reason": reason,
+            "error": reason,
+        }
+    if fault is not None:
+        view.update(error=fault, paused=True, paused_reason=fault)
+    return view
+
+
+def _runner_view(ctx: ServiceContext) -> dict[str, Any]:
     snap = _state(ctx)
     now = ctx.clock.now()
     if snap is None:

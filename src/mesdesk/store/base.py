@@ -56,11 +56,13 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str, path: str | None) -> Engine:
-    if path and path != ":memory:" and not path.startswith("file:"):
-        parent = Path(path).parent
+    on_disk = bool(path) and path != ":memory:" and not str(path).startswith("file:")
+    if on_disk:
+        parent = Path(str(path)).parent
         if not parent.is_dir():
             raise StoreError(f"SQLite database {path}: directory {parent} does not exist (create it first)")
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    identity = _FileIdentity(Path(str(path))) if on_disk else None
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -69,8 +71,46 @@ def _sqlite_engine(url: str, path: str | None) -> Engine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        if identity is not None:
+            identity.check()
+
+    if identity is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _before_open(_dialect, _record, _cargs, _cparams):  # type: ignore[no-untyped-def]
+            identity.check()  # before sqlite3 opens (and would create) the file
+
+        @event.listens_for(engine, "checkout")
+        def _same_file(_dbapi_conn, _record, _proxy):  # type: ignore[no-untyped-def]
+            identity.check()
 
     return engine
+
+
+class _FileIdentity:
+    """The (device, inode) a SQLite engine first opened: a file deleted or replaced under a running
+    service is refused (StoreError) instead of silently written to (the unlinked file, whose rows
+    vanish) or recreated empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._known: tuple[int, int] | None = None
+
+    def check(self) -> None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            if self._known is None:
+                return  # not created yet: the first connection creates it
+            raise StoreError(
+                f"SQLite database {self.path} was deleted while in use: writes paused "
+                "(restore the file, or restart to start a new, empty store)"
+            ) from None
+        now = (st.st_dev, st.st_ino)
+        if self._known is None:
+            self._known = now
+        elif now != self._known:
+            raise StoreError(f"SQLite database {self.path} was replaced by another file while in use: writes paused")
 
 
 def one_line(exc: BaseException) -> str:
