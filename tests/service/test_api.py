@@ -314,3 +314,34 @@ def test_runner_status_says_why_no_runner_trades(tmp_path: Path, sqlite_url: str
     with TestClient(app) as c:
         body = c.get("/metrics/runner").json()
     assert "not a CME trading day" in body["error"]
+
+
+def test_openapi_declares_what_the_server_checks(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/mes/forecast"]["get"]["parameters"]}
+    assert params["model"]["enum"] == ["quant", "gpt", "opus", "autogluon"]
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/mes/signals"]["get"]["parameters"]}
+    assert params["timeframe"]["enum"] == ["5m", "15m", "1h", "4h", "1d"]
+    day = next(p for p in doc["paths"]["/metrics/trades"]["get"]["parameters"] if p["name"] == "date")
+    assert {"type": "string", "format": "date"} in day["schema"]["anyOf"]
+    stop = doc["paths"]["/control/stop"]["post"]
+    assert {} in stop["security"]  # Authorization is optional: loopback needs none
+    assert "loopback" in stop["description"]
+    problem = doc["components"]["schemas"]["Problem"]["properties"]["detail"]
+    assert problem["type"] == "string"
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_a_422_body_is_the_documented_one_line_problem(client: TestClient) -> None:
+    for url in ("/metrics/journal?limit=0", "/mes/forecast?model=turbo", "/metrics/trades?date=16-09-2025"):
+        response = client.get(url)
+        assert response.status_code == 422, url
+        detail = response.json()["detail"]
+        assert isinstance(detail, str), url
+        assert "\n" not in detail
+
+
+def test_autogluon_forecast_without_the_extra_or_a_model_is_503(client: TestClient) -> None:
+    response = client.get("/mes/forecast", params={"model": "autogluon"})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("model=autogluon: ")

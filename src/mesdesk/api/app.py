@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -75,6 +77,11 @@ def create_app(
     )
     app.state.settings = settings
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One shape for every 422 (the OpenAPI `Problem`): `detail` is one line naming the parameter.
+        return JSONResponse({"detail": validation_line(exc.errors())}, status_code=422)
+
     @app.exception_handler(BadRequest)
     async def _bad_request(_: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -116,6 +123,19 @@ def create_app(
         )
 
     return app
+
+
+def validation_line(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one line: `model='x': Input should be 'quant', 'gpt', ...`."""
+    parts = []
+    for err in errors[:3]:
+        loc = [str(p) for p in err.get("loc", ())]
+        name = loc[-1] if loc else "request"
+        got = err.get("input")
+        shown = f"{name}={str(got)[:60]!r}" if isinstance(got, str | int | float) else name
+        parts.append(f"{shown}: {err.get('msg', 'invalid')}")
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
 
 
 def handle_of(app: FastAPI) -> ServiceHandle:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -128,7 +129,7 @@ def parse_day(text: str | None, param: str = "date") -> date | None:
     if text is None or text == "":
         return None
     try:
-        if len(text) != 10:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is None:  # not the ISO week or basic forms
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
@@ -448,7 +449,12 @@ def forecast(ctx: ServiceContext, model: str) -> Any:
     """/mes/forecast: the forecast area's payload for `model` (quant, gpt, opus, autogluon)."""
     m = check_model(model)
     fn = _optional("mesdesk.services.forecast", "forecast_payload", "the forecaster")
-    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: fn(m, settings=ctx.settings))
+    try:
+        return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: fn(m, settings=ctx.settings))
+    except ConfigError as exc:
+        if m == "autogluon":  # the extra or a trained model is missing: a part, not a bad request (docs: 503)
+            raise Unavailable(f"model=autogluon: {exc}") from None
+        raise
 
 
 def full(ctx: ServiceContext) -> Any:
