@@ -259,3 +259,20 @@ def test_fractional_contracts_are_refused_not_truncated(tmp_path: Path) -> None:
     rows[2] = "2025-10-01T08:32:00-05:00,6702.00,6702.50,6700.75,6701.00,80.5"
     with pytest.raises(DataError, match=r"bars\.csv: row 4: volume 80.5 is not a whole number of contracts"):
         load_bars(write(tmp_path, rows))
+
+
+def test_import_refuses_absurd_prices_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, finding 5: `mesdesk data import` said "data problems: none" for 1e300 and replaced the cache."""
+    from mesdesk.cli import main
+
+    monkeypatch.setenv("MESDESK_DATA_DIR", str(tmp_path / "data"))
+    rows = [f"2025-10-01T08:3{i}:00-05:00,150000,150001,149999,150000,5" for i in range(3)]
+    path = write(tmp_path, rows, name="other.csv")
+    with pytest.raises(SystemExit) as done:
+        main(["data", "import", str(path)])
+    assert done.value.code == 2
+    assert "other.csv: rows 2, 3, 4: open 150000 is outside the plausible" in capsys.readouterr().err
+    main(["data", "import", str(path), "--any-price"])
+    assert "other" in capsys.readouterr().out
