@@ -4,10 +4,15 @@ What counts: every request sent to a provider, whatever comes back. A retry afte
 a timeout is a new request and takes a new slot: the provider may bill it, and we cannot know
 whether it did. A cache hit sends nothing and takes nothing.
 
-How it holds: `reserve(now)` inserts one ledger row for the trading day of `now` in a single
-`INSERT ... SELECT max(slot)+1 ... HAVING max(slot) < cap` statement, under a unique
-(scope, trading_day, slot) constraint. Two callers that race for the same slot cannot both
-commit; the loser retries with the next slot, and past `cap` there is none. The count lives in
+How it holds: `reserve(now)` inserts one ledger row for the trading day of `now` in the lowest
+free slot 1..cap, under a unique (scope, trading_day, slot) constraint. Two callers that race for
+the same slot cannot both commit; the loser looks again, and past `cap` there is none.
+
+Decisions are idempotent per candidate (docs/decisions.md): a decision's slot is keyed by its
+candidate (`request_key`), marked ``sending`` right before the request leaves and settled after.
+A restarted runner re-asks in the unsettled slot of the same key instead of taking another,
+releases keyed slots still ``reserved`` (never sent), and settles as ``lost`` the in-flight slot
+of a decision that is no longer due. The count lives in
 the store, so it survives restarts; a new trading day (17:00 CT) starts from zero.
 
 `scope` keeps separate ledgers apart: "live" for paper/live trading (the seed's /metrics/budget),
@@ -16,17 +21,23 @@ one per backtest run otherwise, so that a backtest over past days never eats tod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, Table, func, insert, literal, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mesdesk.calendar import trading_day
+from mesdesk.decide.llm import LLMReply
 from mesdesk.errors import ProviderError, StoreError
 from mesdesk.store.budget import LLMCall
 
 _MAX_RACE_RETRIES = 1000  # each lost race means another caller took a slot; bounded by the cap
+RESERVED = "reserved"  # a slot is held, nothing sent yet
+SENDING = "sending"  # the request is on its way (or its answer was lost in a crash)
+LOST = "lost"  # sent (maybe), answer never used: the decision came too late after a restart
+UNSETTLED = (RESERVED, SENDING)
 
 
 def _ledger() -> Table:
@@ -93,61 +104,147 @@ class Budget:
         self.scope = scope
 
     def reserve(
-        self, now: datetime, *, provider: str = "", model: str = "", purpose: str = "decide"
+        self,
+        now: datetime,
+        *,
+        provider: str = "",
+        model: str = "",
+        purpose: str = "decide",
+        request_key: str = "",
     ) -> Reservation | None:
-        """Take the next slot of the trading day of `now`; None when the day's cap is reached."""
+        """Take the lowest free slot of the trading day of `now`; None when the day's cap is reached.
+
+        With `request_key` (a decision's candidate key) an unsettled slot of the same key is
+        returned instead of a new one: a restarted runner re-asks in the slot it had already taken.
+        """
         if now.tzinfo is None:
             raise ValueError(f"budget time must be timezone-aware: {now}")
         day = trading_day(now)
+        if request_key:
+            found = self._unsettled(request_key)
+            if found is not None:
+                return found
         if self.cap == 0:
             return None
         table = _ledger()
-        used = (
-            select(func.coalesce(func.max(table.c.slot), 0))
-            .where(table.c.scope == self.scope, table.c.trading_day == day)
-            .scalar_subquery()
-        )
-        source = select(
-            literal(self.scope),
-            literal(day),
-            used + 1,
-            literal(now.astimezone(UTC)),
-            literal(purpose),
-            literal(provider),
-            literal(model),
-            literal("reserved"),
-            literal(0),
-            literal(0),
-            literal(0.0),
-            literal(0.0),
-            literal(""),
-        ).where(used < self.cap)
-        columns = [
-            "scope",
-            "trading_day",
-            "slot",
-            "reserved_at",
-            "purpose",
-            "provider",
-            "model",
-            "status",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "latency_ms",
-            "detail",
-        ]
-        stmt = insert(table).from_select(columns, source).returning(table.c.id, table.c.slot)
+        taken = select(table.c.slot).where(table.c.scope == self.scope, table.c.trading_day == day)
+        row = {
+            "scope": self.scope,
+            "trading_day": day,
+            "reserved_at": now.astimezone(UTC),
+            "purpose": purpose,
+            "provider": provider,
+            "model": model,
+            "status": RESERVED,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": 0.0,
+            "latency_ms": 0.0,
+            "detail": "",
+            "request_key": request_key[:255],
+            "asks": 0,
+        }
         for _ in range(_MAX_RACE_RETRIES):
+            with self._engine.connect() as conn:
+                used = {int(s) for s in conn.execute(taken).scalars()}
+            free = next((n for n in range(1, self.cap + 1) if n not in used), None)
+            if free is None:
+                return None
             try:
                 with self._engine.begin() as conn:
-                    row = conn.execute(stmt).first()
+                    new_id = conn.execute(insert(table).values(slot=free, **row).returning(table.c.id)).scalar_one()
             except IntegrityError:
-                continue  # another caller took this slot first; try the next one
-            if row is None:
-                return None
-            return Reservation(id=int(row.id), scope=self.scope, trading_day=day, slot=int(row.slot))
+                continue  # another caller took this slot first; look again
+            return Reservation(id=int(new_id), scope=self.scope, trading_day=day, slot=free)
         raise StoreError(f"could not reserve a budget slot after {_MAX_RACE_RETRIES} attempts")
+
+    def _unsettled(self, request_key: str) -> Reservation | None:
+        table = _ledger()
+        query = (
+            select(table.c.id, table.c.trading_day, table.c.slot)
+            .where(
+                table.c.scope == self.scope,
+                table.c.request_key == request_key[:255],
+                table.c.status.in_(UNSETTLED),
+            )
+            .order_by(table.c.id)
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Reservation(id=int(row.id), scope=self.scope, trading_day=row.trading_day, slot=int(row.slot))
+
+    def mark_sending(self, reservation: Reservation) -> None:
+        """Record that the request of `reservation` leaves now (call right before the SDK call).
+
+        StoreError when the slot is gone (released by a runner that took over): send nothing then.
+        """
+        table = _ledger()
+        stmt = (
+            update(table)
+            .where(table.c.id == reservation.id, table.c.status.in_(UNSETTLED))
+            .values(status=SENDING, asks=table.c.asks + 1)
+        )
+        with self._engine.begin() as conn:
+            done = conn.execute(stmt).rowcount
+        if done != 1:
+            raise StoreError(f"budget slot {reservation.slot} of {reservation.trading_day} is no longer reserved")
+
+    def recover(self, request_key: str, reply: LLMReply) -> bool:
+        """True when `reply` (found in the decision cache) is the answer bought for `request_key`.
+
+        A crash after the answer was cached but before its slot was settled leaves the slot
+        ``sending``: it is settled now from the cached usage, and nothing is sent again.
+        """
+        if not request_key:
+            return False
+        table = _ledger()
+        mine = (table.c.scope == self.scope) & (table.c.request_key == request_key[:255])
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(mine, table.c.status == SENDING)
+                .values(
+                    status="ok",
+                    input_tokens=reply.input_tokens,
+                    output_tokens=reply.output_tokens,
+                    cost_usd=reply.cost_usd,
+                    detail="answer recovered from the decision cache after a restart",
+                )
+            )
+            conn.execute(delete(table).where(mine, table.c.status == RESERVED))
+            found = conn.execute(select(func.count()).where(mine, table.c.status == "ok")).scalar_one()
+        return int(found) > 0
+
+    def release_unsent(self) -> int:
+        """Free every keyed slot reserved for a request that never left (a crash between reserve and
+        send); returns how many. Only the lease holder calls it, when it takes over."""
+        table = _ledger()
+        stmt = delete(table).where(table.c.scope == self.scope, table.c.request_key != "", table.c.status == RESERVED)
+        with self._engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def abandon(self, request_keys: Sequence[str], reason: str) -> int:
+        """Settle the in-flight slots of `request_keys` as ``lost``: the request may have reached the
+        provider (it stays counted) but its answer is no longer wanted (the decision is late)."""
+        if not request_keys:
+            return 0
+        table = _ledger()
+        keys = [k[:255] for k in request_keys]
+        with self._engine.begin() as conn:
+            conn.execute(
+                delete(table).where(
+                    table.c.scope == self.scope, table.c.request_key.in_(keys), table.c.status == RESERVED
+                )
+            )
+            done = conn.execute(
+                update(table)
+                .where(table.c.scope == self.scope, table.c.request_key.in_(keys), table.c.status == SENDING)
+                .values(status=LOST, detail=reason[:500])
+            ).rowcount
+        return int(done)
 
     def settle(
         self,
@@ -180,7 +277,10 @@ class Budget:
         """Calls used and spent for the trading day of `now`; paused once the cap is reached."""
         if now.tzinfo is None:
             raise ValueError(f"budget time must be timezone-aware: {now}")
-        day = trading_day(now)
+        return self.day_status(trading_day(now))
+
+    def day_status(self, day: date) -> BudgetStatus:
+        """Calls used and spent on trading day `day`; paused once the cap is reached."""
         table = _ledger()
         query = select(
             func.count(),

@@ -13,11 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import CT, market_open_mask, trading_day
 from mesdesk.data.source import BarSource
-from mesdesk.errors import ConfigError, DataError, ProviderError
+from mesdesk.errors import ConfigError, DataError, ProviderError, StoreError
 from mesdesk.runner.core import PaperRunner, RunnerConfig
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import LeaseLost, ServiceStore
 from mesdesk.timeframes import Timeframe
 
@@ -74,14 +76,15 @@ class ReplayDriver:
 
     def __init__(self, bars: pd.DataFrame, *, start: datetime, speed: float, name: str) -> None:
         if bars.empty:
-            raise ValueError(f"replay {name}: no bars")
+            raise DataError(f"replay {name}: no bars")
         if speed < 0:
-            raise ValueError(f"replay speed must be >= 0, got {speed}")
+            raise ConfigError(f"replay speed must be >= 0, got {speed}")
         self._bars = bars
         self._index = pd.DatetimeIndex(bars.index)
         self._first = int(self._index.searchsorted(pd.Timestamp(start), side="left"))
         if self._first >= len(bars):
-            raise ValueError(f"replay {name}: no bar at or after {start.isoformat()}")
+            when = start.astimezone(CT).strftime("%Y-%m-%d %H:%M CT")
+            raise DataError(f"replay {name}: no bar at or after {when} (--from / MESDESK_REPLAY_FROM)")
         self._speed = speed
         self._name = name
         self._due: datetime | None = None
@@ -234,6 +237,7 @@ class RunnerService:
         self._holding = False
         self._renewed: datetime | None = None
         self._paused_reason: str | None = None
+        self.fault: str | None = None  # why trading is paused by the store (None when it is fine)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -289,7 +293,31 @@ class RunnerService:
             log.warning("runner %s: lease lost mid-step; standing by", self.runner.holder)
             self._holding, self._renewed = False, None
             return self.config.renew_every_s
+        except (SQLAlchemyError, StoreError) as exc:
+            self._store_failed(exc)
+            return self.config.renew_every_s
+        if self.fault is not None:
+            log.warning("runner %s: the store is back; trading resumes from the stored cursor", self.runner.holder)
+            self.fault = None
         return self.driver.wait_s() if processed else max(self.driver.wait_s(), 0.5)
+
+    def _store_failed(self, exc: Exception) -> None:
+        """Pause on a store that cannot be written (read-only, locked, deleted, full): say why, once.
+
+        The step that failed was not committed; the lease is given up in memory, so the next
+        successful iteration takes it again and rebuilds the day from the stored cursor: nothing
+        processed during the outage is lost or doubled.
+        """
+        reason = f"store unavailable, trading paused: {one_line(exc)}"
+        if reason != self.fault:
+            log.error("runner %s: %s", self.runner.holder, reason)
+        self.fault = reason
+        self._holding, self._renewed = False, None
+        self._paused_reason = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"runner-{self.config.name}", daemon=True)

@@ -9,6 +9,7 @@ a replay of 2025-09-16 shows that day's trades as "today".
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from mesdesk.config import Settings
 from mesdesk.decide.budget import Budget
 from mesdesk.errors import ConfigError, MesdeskError, StoreError
 from mesdesk.runner.service import feed_age_s
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
 from mesdesk.store.service import JournalRow, TradeRow
 from mesdesk.timeframes import Timeframe
@@ -38,6 +40,11 @@ FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
 
 class Unavailable(MesdeskError):
     """A part of the product this build or configuration cannot serve (the API answers 503)."""
+
+
+def store_error_line(exc: BaseException) -> str:
+    """A database failure as one line for a user (driver message, password masked, no SQL)."""
+    return one_line(exc)
 
 
 class BadRequest(ConfigError):
@@ -85,6 +92,7 @@ class ServiceContext:
     clock: Clock = field(default_factory=WallClock)
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
+    runner_fault: Callable[[], str | None] = field(default=lambda: None)  # the running runner's pause
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -122,7 +130,7 @@ def parse_day(text: str | None, param: str = "date") -> date | None:
     if text is None or text == "":
         return None
     try:
-        if len(text) != 10:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is None:  # not the ISO week or basic forms
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
@@ -243,14 +251,17 @@ def budget(ctx: ServiceContext) -> dict[str, Any]:
 
 
 def _budget(ctx: ServiceContext) -> dict[str, Any]:
-    status = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE).status(ctx.clock.now())
+    # The ledger the runner's decider reserves from: scope "live", on the trading day of the decision
+    # time, which is the runner's day (a replay of 2025-09-16 spends 2025-09-16's calls), not the wall's.
+    snap = _state(ctx)
+    budget_ledger = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE)
+    status = budget_ledger.day_status(_today(ctx, snap))
     view: dict[str, Any] = {
         "calls_used": status.calls_used,
         "calls_cap": status.calls_cap,
         "paused": status.paused,
         "paused_reason": status.paused_reason,
     }
-    snap = _state(ctx)
     if not view["paused"] and snap is not None and snap.paused:
         view["paused"], view["paused_reason"] = True, snap.paused_reason
     return view
@@ -387,7 +398,32 @@ def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def runner_status(ctx: ServiceContext) -> dict[str, Any]:
-    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease."""
+    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease.
+
+    A store the runner cannot write (read-only, locked, deleted, full) shows as `error` and a pause
+    with that reason; when the store cannot even be read, the view says so instead of failing.
+    """
+    fault = ctx.runner_fault()
+    try:
+        view = _runner_view(ctx)
+    except (SQLAlchemyError, StoreError) as exc:
+        reason = fault or f"store unavailable: {one_line(exc)}"
+        return {
+            "runner": ctx.runner,
+            "running": False,
+            "mode": "idle",
+            "holder": None,
+            "position": None,
+            "paused": True,
+            "paused_reason": reason,
+            "error": reason,
+        }
+    if fault is not None:
+        view.update(error=fault, paused=True, paused_reason=fault)
+    return view
+
+
+def _runner_view(ctx: ServiceContext) -> dict[str, Any]:
     snap = _state(ctx)
     now = ctx.clock.now()
     if snap is None:
@@ -461,7 +497,14 @@ def forecast(ctx: ServiceContext, model: str) -> Any:
     m = check_model(model)
     from mesdesk.services.forecast import forecast_payload
 
-    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: forecast_payload(m, settings=ctx.settings))
+    try:
+        return ctx.cached(
+            f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: forecast_payload(m, settings=ctx.settings)
+        )
+    except ConfigError as exc:
+        if m == "autogluon":  # the extra or a trained model is missing: a part, not a bad request (docs: 503)
+            raise Unavailable(f"model=autogluon: {exc}") from None
+        raise
 
 
 def full(ctx: ServiceContext) -> Any:
