@@ -6,7 +6,7 @@ Thin routes over `mesdesk.services.chart`; a bad parameter is a 422 naming it, a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,8 +19,22 @@ from mesdesk.services.service import ServiceContext, Unavailable
 router = APIRouter(prefix="/chart", tags=["chart"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": schemas.Problem}, 503: {"model": schemas.Problem}}
-_DAY = Annotated[str | None, Query(description="CME trading day YYYY-MM-DD; the runner's when omitted")]
-_SINCE = Annotated[str | None, Query(description="ISO 8601 UTC instant; only rows at or after it (a poll cursor)")]
+_DAY = Annotated[
+    str | None,
+    Query(
+        description="CME trading day YYYY-MM-DD; the runner's when omitted",
+        json_schema_extra={"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        examples=["2025-09-16"],
+    ),
+]
+_SINCE = Annotated[
+    str | None,
+    Query(
+        description="ISO 8601 instant with its zone; only rows at or after it (a poll cursor)",
+        json_schema_extra={"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+        examples=["2025-09-16T13:30:00Z"],
+    ),
+]
 
 
 async def get_source(request: Request) -> svc.ChartSource:
@@ -47,7 +61,7 @@ def poll(src: Source) -> dict[str, Any]:
 @router.get("/bars", responses=_ERRORS, summary="Candles with EMA20, session VWAP and the opening range")
 def bars(
     src: Source,
-    timeframe: Annotated[str, Query(description="1m, 5m or 15m")] = "1m",
+    timeframe: Annotated[Literal["1m", "5m", "15m"], Query(description="candle timeframe")] = "1m",
     day: _DAY = None,
     since: _SINCE = None,
 ) -> dict[str, Any]:
@@ -78,5 +92,7 @@ def _signals(timeframe: str, bars: pd.DataFrame, src: svc.ChartSource) -> list[d
 
 
 @router.get("/scanner", responses=_ERRORS, summary="Measured-move signals on the runner's bars")
-async def scanner(src: Source, timeframe: Annotated[str, Query(description="5m, 15m or 1h")] = "15m") -> dict[str, Any]:
+async def scanner(
+    src: Source, timeframe: Annotated[Literal["5m", "15m", "1h"], Query(description="scanner timeframe")] = "15m"
+) -> dict[str, Any]:
     return await run_in_threadpool(svc.scanner_view, src, timeframe, lambda tf, b: _signals(tf, b, src))
