@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Live paper trading holds new entries while the newest bar closed longer ago than this (seconds).
     max_feed_delay_s: float = Field(90.0, gt=0.0, le=86_400.0, validation_alias="MESDESK_MAX_FEED_DELAY_S")
 
-    # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
+    # LLM deciders and the LLM layer (llm/client.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
     learning: bool = Field(True, validation_alias="MESDESK_LEARNING")
     openai_model: str = Field("gpt-5-mini", min_length=1, validation_alias="MESDESK_OPENAI_MODEL")

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from mesdesk.config import load_settings
-from mesdesk.decide.budget import Budget
-from mesdesk.decide.cache import DecisionCache
 from mesdesk.decide.calibration import FixedThreshold
 from mesdesk.decide.guard import guarded, request_key
 from mesdesk.decide.local import LocalDecider
 from mesdesk.decide.openai_decider import OpenAIDecider
+from mesdesk.llm.budget import Budget
+from mesdesk.llm.cache import DecisionCache
 from mesdesk.model import DecisionStatus
 from mesdesk.runner.core import LATE_SOURCE, RecordingDecider
 from mesdesk.store.budget import LLMCall

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mesdesk.api import create_app
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.budget import Budget
+from mesdesk.llm.budget import Budget
 from mesdesk.store.runner_store import ServiceStore, StepRecord
 
 from .test_store import journal, trade

@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mesdesk.decide.budget import Budget, Reservation
-from mesdesk.decide.cache import DecisionCache, prompt_key
-from mesdesk.decide.llm import BilledProviderError, LLMReply
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError, StoreError
+from mesdesk.llm.budget import Budget, Reservation
+from mesdesk.llm.cache import DecisionCache, prompt_key
+from mesdesk.llm.client import BilledProviderError, LLMReply
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ class TradingLoop(Protocol):
 
 
 class SlotLedger(Protocol):
-    """The budget ledger's crash recovery (`mesdesk.decide.budget.Budget`): see docs/decisions.md."""
+    """The budget ledger's crash recovery (`mesdesk.llm.budget.Budget`): see docs/decisions.md."""
 
     def release_unsent(self) -> int: ...
 

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from mesdesk.config import Settings
-from mesdesk.decide.budget import Budget
-from mesdesk.decide.cache import CacheMode, DecisionCache, parse_cache_mode
 from mesdesk.decide.calibration import Calibration, CalibrationConfig, Reliability
 from mesdesk.decide.guard import guarded
 from mesdesk.decide.llm_decider import LLMDecider
@@ -29,6 +27,8 @@ from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.engine import EngineConfig, EngineResult, run_backtest, trades_from_journal
 from mesdesk.errors import ConfigError
+from mesdesk.llm.budget import Budget
+from mesdesk.llm.cache import CacheMode, DecisionCache, parse_cache_mode
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import CT, trading_day_open, trading_days
 from mesdesk.config import Settings
-from mesdesk.decide.budget import Budget
 from mesdesk.errors import ConfigError, DataError, StoreError
+from mesdesk.llm.budget import Budget
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.root import Root
 from mesdesk.services.service import ServiceContext, Unavailable

@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, WallClock
 from mesdesk.config import Settings
-from mesdesk.decide.budget import Budget
 from mesdesk.errors import ConfigError, MesdeskError, StoreError
+from mesdesk.llm.budget import Budget
 from mesdesk.runner.service import feed_age_s
 from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
@@ -32,7 +32,7 @@ from mesdesk.timeframes import Timeframe
 
 T = TypeVar("T")
 
-# The budget ledger scope the live deciders reserve their calls in (mesdesk.decide.budget).
+# The budget ledger scope the live deciders reserve their calls in (mesdesk.llm.budget).
 BUDGET_SCOPE = "live"
 SIGNAL_TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d")
 FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")

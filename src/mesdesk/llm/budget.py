@@ -29,8 +29,8 @@ from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mesdesk.calendar import trading_day
-from mesdesk.decide.llm import LLMReply
 from mesdesk.errors import ProviderError, StoreError
+from mesdesk.llm.client import LLMReply
 from mesdesk.store.budget import LLMCall
 
 _MAX_RACE_RETRIES = 1000  # each lost race means another caller took a slot; bounded by the cap
