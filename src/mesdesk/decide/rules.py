@@ -1,7 +1,9 @@
-"""The rule decider: take every candidate that passed the prefilter; confidence = its score.
+"""The rule decider: take every candidate that passed the prefilter. It states no confidence.
 
 It needs no key and no network, so the engine runs end to end offline; the LLM and learning
-deciders plug into the same `Decider` protocol.
+deciders plug into the same `Decider` protocol. The prefilter score is not a probability, so it is
+not passed off as one: the seed's confidence gate (>= 85) applies to model answers only, and every
+rule decision's reason says it did not apply.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Sequence
 
 from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus
+
+NO_GATE = "no confidence stated: the confidence gate does not apply"
 
 
 class RuleDecider:
@@ -37,8 +41,8 @@ class RuleDecider:
             out.append(
                 Decision(
                     take=take,
-                    confidence=c.prefilter_score,
-                    reason=f"prefilter {c.prefilter_score:.0f} {sign} {self.threshold:.0f}",
+                    confidence=None,
+                    reason=f"prefilter {c.prefilter_score:.0f} {sign} {self.threshold:.0f}; {NO_GATE}",
                     source=self.name,
                     status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
                 )

@@ -368,7 +368,11 @@ class RulesRun:
             runs.append(
                 run_backtest(bars, candidates, wrap(decider) if wrap else decider, config, sub_bars, bar_span=span)
             )
-        return runs[0], runs[1], {}
+        note = (
+            f"decider rules: takes what passed the prefilter (>= {self.threshold or 75:g}); it states no "
+            "confidence, so the seed's confidence gate (>= 85) did not apply"
+        )
+        return runs[0], runs[1], {"decider_notes": (note,)}
 
 
 def backtest_scope() -> str:
