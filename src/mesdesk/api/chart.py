@@ -23,7 +23,9 @@ _DAY = Annotated[
     str | None,
     Query(
         description="CME trading day YYYY-MM-DD; the runner's when omitted",
-        json_schema_extra={"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]},
+        json_schema_extra={
+            "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}]
+        },
         examples=["2025-09-16"],
     ),
 ]
@@ -31,7 +33,9 @@ _SINCE = Annotated[
     str | None,
     Query(
         description="ISO 8601 instant with its zone; only rows at or after it (a poll cursor)",
-        json_schema_extra={"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+        json_schema_extra={
+            "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "maxLength": 0}, {"type": "null"}]
+        },
         examples=["2025-09-16T13:30:00Z"],
     ),
 ]
