@@ -195,3 +195,48 @@ def test_a_ray_sweep_resumes_a_folder_and_streams_into_it(tmp_path: Path) -> Non
     assert json.loads((tmp_path / "sweep" / "summary.json").read_text()) == json.loads(
         (tmp_path / "whole" / "summary.json").read_text()
     )
+
+
+def _dies_once(*args: object) -> list[object]:
+    """A Ray task body that kills its own worker process the first time any batch runs (marker file)."""
+    import os
+
+    from mesdesk.research.executors import evaluate_batch
+
+    marker = os.environ["MESDESK_TEST_KILL_MARKER"]
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return evaluate_batch(*args)  # type: ignore[arg-type]
+    os._exit(1)  # the worker dies mid-sweep
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_loses_no_trial_and_counts_none_twice(
+    bars: pd.DataFrame, base: EngineConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    import sys
+
+    import ray.cloudpickle
+
+    from mesdesk.research.executors import RayExecutor
+    from mesdesk.research.results import TrialStore
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
+    marker = tmp_path / "killed"
+    monkeypatch.setenv("MESDESK_TEST_KILL_MARKER", str(marker))  # workers inherit the driver's environment
+    spec = _spec(["bracket.tp_pts=1,1.5,2", "bracket.sl_pts=0.5,0.75,1"], parameter_kinds(base))
+    local = optimize(Evaluator(bars, Timeframe.M1, base), spec)
+    executor = RayExecutor(workers=2, task=_dies_once)
+    evaluator = Evaluator(bars, Timeframe.M1, base)
+    store = TrialStore(tmp_path / "sweep", {"test": 1}, evaluator.days)
+    try:
+        remote = optimize(evaluator, spec, store, executor=executor)
+    finally:
+        executor.close()
+    assert marker.exists()  # a worker did die
+    assert remote.ran == 9
+    lines = (tmp_path / "sweep" / "configs.csv").read_text().splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in lines) == sorted(local.keys)  # each once, none lost
+    assert np.array_equal(remote.matrix.stop_first.net, local.matrix.stop_first.net)
