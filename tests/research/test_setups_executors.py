@@ -128,6 +128,14 @@ def test_an_unknown_executor_is_refused() -> None:
         make_executor("local", "127.0.0.1:6379")
 
 
+def test_ray_missing_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r"--executor ray needs Ray: pip install 'mesdesk\[ray\]'"):
+        make_executor("ray")
+
+
 @pytest.mark.slow
 def test_ray_gives_the_same_sweep_as_the_local_executor(bars: pd.DataFrame, base: EngineConfig) -> None:
     pytest.importorskip("ray")
