@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -257,6 +258,7 @@ def main() -> None:
             f"numba warm-up), {vbt_rate:,.0f} configuration-bars/s; mesdesk / vectorbt: {ours_rate / vbt_rate:.3f}x"
         )
     print(f"load average at start: {load[0]:.2f} (1 min) on {os.cpu_count()} CPUs")
+    shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
 
 
