@@ -248,3 +248,17 @@ def test_a_killed_ray_worker_loses_no_trial_and_counts_none_twice(
     lines = (tmp_path / "sweep" / "configs.csv").read_text().splitlines()[1:]
     assert sorted(line.split(",")[0] for line in lines) == sorted(local.keys)  # each once, none lost
     assert np.array_equal(remote.matrix.stop_first.net, local.matrix.stop_first.net)
+
+
+def test_a_ray_address_nothing_listens_on_is_a_one_line_error() -> None:
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a free port on 127.0.0.1, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    executor = make_executor("ray", f"127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=rf"--ray-address 127.0.0.1:{port}: no Ray head answers there"):
+        list(executor.run(Evaluator.__new__(Evaluator), [{}]))
+    with pytest.raises(ConfigError, match="expected HOST:PORT"):
+        list(make_executor("ray", "nowhere").run(Evaluator.__new__(Evaluator), [{}]))

@@ -16,6 +16,7 @@ of configurations that share one candidate frame, so the per-task overhead is pa
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -120,6 +121,8 @@ class RayExecutor:
         ray = self._ray
         if ray.is_initialized():
             return
+        if self.address:
+            _check_reachable(self.address)
         try:
             if self.address:
                 ray.init(address=self.address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
@@ -163,6 +166,19 @@ class RayExecutor:
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+
+def _check_reachable(address: str) -> None:
+    """A one-line error for a cluster address nothing listens on (Ray itself would retry for minutes)."""
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--ray-address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(f"--ray-address {address}: no Ray head answers there ({exc})") from None
 
 
 def make_executor(kind: str, address: str | None = None, workers: int | None = None) -> Executor:
