@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from pathlib import Path
 
 import typer
 
 from mesdesk.cli import app
-from mesdesk.cli.options import SetupOption, SetupParamOption
-from mesdesk.errors import ConfigError
-
-
-def _day(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r}: expected YYYY-MM-DD") from None
+from mesdesk.cli.options import (
+    DaysOption,
+    EndOption,
+    FileOption,
+    SetupOption,
+    SetupParamOption,
+    SlippageOption,
+    SourceOption,
+    StartOption,
+    SubBarsOption,
+    TimeframeOption,
+    parse_day,
+)
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -28,13 +29,13 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 @app.command()
 def backtest(
-    source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
-    file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),
-    start: str | None = typer.Option(None, "--start", help="First trading day, YYYY-MM-DD."),
-    end: str | None = typer.Option(None, "--end", help="Last trading day, YYYY-MM-DD."),
-    days: int = typer.Option(20, "--days", min=1, help="Synthetic trading days (or the look-back of a provider)."),
-    timeframe: str = typer.Option("1m", "--timeframe", help="Decision bars: 1m or 5m."),
-    sub_bars: str = typer.Option("none", "--sub-bars", help="Finer path bars: none, 1m (under 5m) or 1s (under 1m)."),
+    source: SourceOption = "synthetic",
+    file: FileOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = 20,
+    timeframe: TimeframeOption = "1m",
+    sub_bars: SubBarsOption = "none",
     decider: str = typer.Option(
         "rules",
         "--decider",
@@ -44,7 +45,7 @@ def backtest(
         None, "--cache-mode", help="LLM decision cache: record, replay or off (default MESDESK_DECISION_CACHE_MODE)."
     ),
     chart_day: str | None = typer.Option(None, "--chart-day", help="Day drawn in the report (default: busiest)."),
-    slippage_ticks: int = typer.Option(1, "--slippage-ticks", min=0, help="Adverse ticks on market fills."),
+    slippage_ticks: SlippageOption = 1,
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
     min_score: float | None = typer.Option(
         None, "--min-score", min=0, max=100, help="Prefilter threshold instead of the setups' (default 75)."
@@ -62,14 +63,14 @@ def backtest(
     req = BacktestRequest(
         source=source,
         file=None if file is None else Path(file),
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
+        start=parse_day(start, "--start"),
+        end=parse_day(end, "--end"),
         days=days,
         timeframe=timeframe,
         sub_bars=None if sub_bars.lower() == "none" else sub_bars,
         decider=decider,
         cache_mode=cache_mode,
-        chart_day=_day(chart_day, "--chart-day"),
+        chart_day=parse_day(chart_day, "--chart-day"),
         slippage_ticks=slippage_ticks,
         seed=seed,
         min_score=min_score,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -13,20 +13,19 @@ from rich.table import Table
 
 from mesdesk.calendar import CT
 from mesdesk.cli import app
-from mesdesk.cli.options import SetupOption, SetupParamOption
-from mesdesk.errors import ConfigError
+from mesdesk.cli.options import (
+    DaysOption,
+    EndOption,
+    FileOption,
+    SetupOption,
+    SetupParamOption,
+    SourceOption,
+    StartOption,
+    parse_day,
+)
 
 _err = Console(stderr=True)
 _SHOWN = 20
-
-
-def _day(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r}: expected YYYY-MM-DD") from None
 
 
 def _ct(ts: datetime) -> str:
@@ -38,11 +37,11 @@ def lookahead(
     setup: SetupOption = None,
     setup_param: SetupParamOption = None,
     scanner: bool = typer.Option(False, "--scanner", help="Check the measured-move scanner's signals instead."),
-    source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
-    file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),
-    start: str | None = typer.Option(None, "--start", help="First trading day, YYYY-MM-DD."),
-    end: str | None = typer.Option(None, "--end", help="Last trading day, YYYY-MM-DD."),
-    days: int = typer.Option(20, "--days", min=1, help="Synthetic trading days (or the look-back of a provider)."),
+    source: SourceOption = "synthetic",
+    file: FileOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = 20,
     timeframe: str = typer.Option("1m", "--timeframe", help="Bars: 1m or 5m."),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
     cuts: int = typer.Option(50, "--cuts", min=1, help="Candidates whose completing bar ends a cut (at most)."),
@@ -57,8 +56,8 @@ def lookahead(
         scanner=scanner,
         source=source,
         file=None if file is None else Path(file),
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
+        start=parse_day(start, "--start"),
+        end=parse_day(end, "--end"),
         days=days,
         timeframe=timeframe,
         seed=seed,

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from mesdesk.cli import app
-from mesdesk.errors import ConfigError
-
-
-def _day(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} {value!r}: expected YYYY-MM-DD") from None
+from mesdesk.cli.options import (
+    DaysOption,
+    EndOption,
+    FileOption,
+    SetupOption,
+    SetupParamOption,
+    SlippageOption,
+    SourceOption,
+    StartOption,
+    SubBarsOption,
+    TimeframeOption,
+    parse_day,
+)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -33,29 +35,17 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 @app.command()
 def optimize(  # noqa: PLR0913 - one parameter per option
-    setup: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--setup",
-            help="A built-in setup name, path/to/file.py:function or package.module:function (repeatable; "
-            "default: the three built-ins).",
-        ),
-    ] = None,
-    setup_param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--setup-param", help="<setup>.<param>=<value>, e.g. ORB_retest_go.range_minutes=30 (repeatable)."
-        ),
-    ] = None,
-    source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
-    file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),
-    start: str | None = typer.Option(None, "--start", help="First trading day, YYYY-MM-DD."),
-    end: str | None = typer.Option(None, "--end", help="Last trading day, YYYY-MM-DD."),
-    days: int = typer.Option(60, "--days", min=1, help="Synthetic trading days (or the look-back of a provider)."),
-    timeframe: str = typer.Option("1m", "--timeframe", help="Decision bars: 1m or 5m."),
-    sub_bars: str = typer.Option("none", "--sub-bars", help="Finer path bars: none, 1m (under 5m) or 1s (under 1m)."),
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
+    source: SourceOption = "synthetic",
+    file: FileOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    days: DaysOption = 60,
+    timeframe: TimeframeOption = "1m",
+    sub_bars: SubBarsOption = "none",
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market and of the TPE sampler."),
-    slippage_ticks: int = typer.Option(1, "--slippage-ticks", min=0, help="Adverse ticks on market fills."),
+    slippage_ticks: SlippageOption = 1,
     param: list[str] | None = typer.Option(  # noqa: B008 - a repeatable option is a list
         None, "--param", help="NAME=v1,v2,... or NAME=lo:hi:step (repeatable). Default: a small bracket grid."
     ),
@@ -86,8 +76,8 @@ def optimize(  # noqa: PLR0913 - one parameter per option
     req = OptimizeRequest(
         source=source,
         file=None if file is None else Path(file),
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
+        start=parse_day(start, "--start"),
+        end=parse_day(end, "--end"),
         days=days,
         timeframe=timeframe,
         sub_bars=None if sub_bars.lower() == "none" else sub_bars,
