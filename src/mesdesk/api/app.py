@@ -22,10 +22,12 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from mesdesk.api.routes import router
+from mesdesk.api.stream import router as stream_router
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import MesdeskError, StoreError
 from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
 from mesdesk.services.service import BadRequest, Unavailable
+from mesdesk.services.stream import StreamHub
 
 STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
 
@@ -41,9 +43,11 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         handle = open_service(settings, runner)
         app.state.handle = handle
+        app.state.stream = StreamHub(handle.ctx.store, handle.ctx.runner, tz=settings.tz)
         try:
             yield
         finally:
+            await app.state.stream.close()
             handle.close()
 
     app = FastAPI(
@@ -81,6 +85,7 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     app.include_router(router)
+    app.include_router(stream_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

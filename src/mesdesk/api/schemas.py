@@ -120,6 +120,9 @@ class RunnerStatus(BaseModel):
     position: dict[str, Any] | None = None
     holder: str | None = None
     error: str | None = None
+    process: dict[str, Any] | None = Field(
+        None, description="the supervised runner process: pid, alive, restarts, last_exit, last_error"
+    )
 
 
 class Problem(_Out):

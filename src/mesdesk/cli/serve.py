@@ -79,4 +79,5 @@ def serve(
         renew_every_s=env.renew_every_s,
     )
     typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {options.runner_name})")
-    uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level)
+    # Open event streams (/stream) never end by themselves: give them 3 s on shutdown.
+    uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)

@@ -1,6 +1,8 @@
 """Opening the service: the store, the read context and (optionally) the paper runner under its lease.
 
-`open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call. The runner's
+`open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call; the runner runs
+in a supervised child process (`mesdesk runner`, see `mesdesk.services.supervisor`), so the API process
+only reads and writes the store. The runner's
 name separates books: a replay of 2025-09-16 writes under "replay-2025-09-16", live trading under
 "paper"; the read endpoints show the book of the runner this process was opened for.
 """
@@ -11,6 +13,7 @@ import fcntl
 import logging
 import os
 import socket
+import sys
 import time as wall_time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,6 +31,7 @@ from mesdesk.errors import ConfigError, DataError, StoreError
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.root import Root
 from mesdesk.services.service import ServiceContext, Unavailable
+from mesdesk.services.supervisor import RunnerSupervisor, settings_env
 from mesdesk.store.base import make_engine, migrate
 from mesdesk.store.runner_store import ServiceStore
 
@@ -115,15 +119,15 @@ class RunnerOptions:
 
 @dataclass
 class ServiceHandle:
-    """An open service: the read context and the runner thread (if any)."""
+    """An open service: the read context and the runner's supervised process (if any)."""
 
     ctx: ServiceContext
-    runner: RunnerService | None = None
+    supervisor: RunnerSupervisor | None = None
     runner_error: str | None = None
 
     def close(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         self.ctx.store.engine.dispose()
 
 
@@ -170,21 +174,48 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def open_service(settings: Settings, options: RunnerOptions | None) -> ServiceHandle:
-    """Migrate the store and, unless `options` is None or mode "off", start a runner thread."""
+    """Migrate the store and, unless `options` is None or mode "off", start the runner's process.
+
+    The options are checked here first (the replay's bars, the live source), so a bad one is shown
+    at once in `/metrics/runner` instead of a child failing over and over.
+    """
     store = open_store(settings)
     name = options.runner_name if options is not None else "paper"
     handle = ServiceHandle(ctx=ServiceContext(settings=settings, store=store, runner=name))
     if options is None or options.mode == "off":
         return handle
     try:
-        service = build_runner(settings, options, store)
+        if options.mode == "replay":
+            replay_driver(options)
+        else:
+            Root(settings).live_source(options.live_source, options.symbol)
     except (Unavailable, DataError, ConfigError) as exc:
         handle.runner_error = handle.ctx.runner_error = str(exc)
         log.error("paper runner not started: %s", exc)
         return handle
-    service.start()
-    handle.runner = service
+    if options.fresh:  # once, here: a restarted child must resume the book, never wipe it
+        store.reset_runner(name)
+    supervisor = RunnerSupervisor(runner_argv(options, parent_pid=os.getpid()), settings_env(settings, os.environ))
+    supervisor.start()
+    handle.supervisor = supervisor
+    handle.ctx.process_status = supervisor.status
     return handle
+
+
+def runner_argv(options: RunnerOptions, *, parent_pid: int | None = None) -> list[str]:
+    """The `python -m mesdesk runner ...` command line trading `options` (never with --fresh)."""
+    argv = [sys.executable, "-m", "mesdesk", "runner", "--speed", repr(options.speed)]
+    if options.mode == "live":
+        argv += ["--live", options.live_source]
+    if options.replay_day is not None:
+        argv += ["--replay", options.replay_day.isoformat()]
+    if options.replay_file is not None:
+        argv += ["--replay-file", str(options.replay_file.resolve())]
+    argv += ["--from", options.replay_from_ct.strftime("%H:%M:%S") if options.replay_from_ct else "open"]
+    argv += ["--lease-ttl", repr(options.lease_ttl_s), "--poll", repr(options.poll_s)]
+    if parent_pid is not None:
+        argv += ["--parent-pid", str(parent_pid)]
+    return argv
 
 
 def _holder() -> str:

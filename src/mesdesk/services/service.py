@@ -81,6 +81,7 @@ class ServiceContext:
     clock: Clock = field(default_factory=WallClock)
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
+    process_status: Callable[[], dict[str, Any]] | None = None  # the supervised runner process, if any
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -345,6 +346,7 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
     """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease."""
     snap = _state(ctx)
     now = ctx.clock.now()
+    process = ctx.process_status() if ctx.process_status is not None else None
     if snap is None:
         return {
             "runner": ctx.runner,
@@ -352,10 +354,12 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
             "mode": "idle",
             "holder": None,
             "position": None,
-            "error": ctx.runner_error,
+            "error": _runner_error(ctx, process),
+            "process": process,
         }
     return {
-        "error": ctx.runner_error,
+        "error": _runner_error(ctx, process),
+        "process": process,
         "runner": ctx.runner,
         "running": snap.running,
         "mode": snap.mode,
@@ -371,6 +375,12 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
         "position": dict(snap.position) if snap.position else None,
         "holder": ctx.store.lease_holder(ctx.runner, now),
     }
+
+
+def _runner_error(ctx: ServiceContext, process: dict[str, Any] | None) -> str | None:
+    if ctx.runner_error is None and process is not None and process.get("gave_up"):
+        return str(process["gave_up"])
+    return ctx.runner_error
 
 
 # ---------------------------------------------------------------- seed 003
