@@ -7,7 +7,8 @@ import json
 import statistics
 import threading
 import time
-from datetime import UTC, date, datetime, time as ct_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as ct_time
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,15 @@ def test_the_poller_reports_only_what_was_stored_after_it_started(store: Service
     events = hub.read_new()
     assert [e.kind for e in events] == ["candidate", "candidate", "trade", "bar"]
     assert [e.data.get("candidate_key") for e in events[:2]] == ["c1", "c2"]
-    assert events[2].data["trade_key"] == "k1" and events[2].data["pnl_pts"] == 1.0
+    assert events[2].data["trade_key"] == "k1"
+    assert events[2].data["pnl_pts"] == 1.0
     assert events[3].data["last_bar_ts"] == "2025-09-16T14:02:00Z"
     assert hub.read_new() == []  # nothing new, nothing sent
     store.set_running("paper", False, T0)
     assert [e.kind for e in hub.read_new()] == ["bar"]  # a control change is a new state version
     encoded = events[2].encode(7).decode()
-    assert encoded.startswith("id: 7\nevent: trade\ndata: {") and encoded.endswith("}\n\n")
+    assert encoded.startswith("id: 7\nevent: trade\ndata: {")
+    assert encoded.endswith("}\n\n")
 
 
 def test_a_slow_client_loses_its_oldest_events_not_the_others(store: ServiceStore) -> None:
@@ -69,7 +72,8 @@ def test_a_slow_client_loses_its_oldest_events_not_the_others(store: ServiceStor
 
     async def scenario() -> tuple[int, int]:
         async with hub.subscribe() as slow, hub.subscribe() as fast:
-            assert hub.pollers_started == 1 and hub.subscribers == 2
+            assert hub.pollers_started == 1
+            assert hub.subscribers == 2
             while hub.polls == 0:  # the first poll only primes the cursors
                 await asyncio.sleep(0.01)
             got = 0
@@ -141,13 +145,15 @@ def test_two_clients_get_bars_candidates_and_trades_from_one_poller_while_a_repl
             assert r.connected.wait(10)
         hub: StreamHub = app.state.stream
         wait_for(lambda: all({"bar", "candidate", "trade"} <= r.kinds() for r in readers), 240, "every event kind")
-        assert hub.pollers_started == 1 and hub.subscribers == 2  # two clients, one poller
+        assert hub.pollers_started == 1
+        assert hub.subscribers == 2
         for r in readers:
             r.stop.set()
         trades = httpx.get(f"{base}/metrics/trades", params={"date": "2025-09-16"}).json()
     first, second = ([d["entry_ts"] for _, k, d in r.events if k == "trade"] for r in readers)
     common = min(len(first), len(second))
-    assert common >= 1 and first[:common] == second[:common]  # the same fan-out to both
+    assert common >= 1
+    assert first[:common] == second[:common]
     assert set(first) <= {t["entry_ts"] for t in trades}  # each pushed trade is a stored trade
     # Within a second of the runner storing it: receipt time minus the state row's updated_at.
     lags = [t - d["updated_at_epoch"] for r in readers for t, k, d in r.events if k == "bar"]
