@@ -83,7 +83,7 @@ def fixture_client(tmp_path: Path, db_url: str) -> Iterator[TestClient]:
 
 def test_health_has_the_seed_fields(client: TestClient) -> None:
     body = client.get("/health").json()
-    assert set(body) == {"status", "server_time_utc", "server_time_ct"}
+    assert set(body) == {"status", "server_time_utc", "server_time_ct", "runner"}  # the seed's, + liveness
     assert body["status"] == "ok"
     assert body["server_time_utc"].endswith("Z")
     utc = datetime.fromisoformat(body["server_time_utc"].replace("Z", "+00:00"))

@@ -200,3 +200,30 @@ def test_two_runner_processes_on_one_store_one_trades(tmp_path: Path) -> None:
     engine.dispose()
     assert [e.strftime("%Y-%m-%dT%H:%M:%SZ") for e in entries] == backtest_entries(csv)
     assert len(decided) == len(set(decided))  # each candidate decided once
+
+
+def test_ready_answers_503_until_a_runner_holds_the_lease_and_health_shows_it(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from mesdesk.api import create_app
+
+    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path), MESDESK_DATABASE_URL=f"sqlite:///{tmp_path}/r.sqlite")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        missing = client.get("/ready")
+        assert missing.status_code == 503
+        assert "no runner holds the lease of 'paper'" in missing.json()["detail"]
+        assert client.get("/health").json()["runner"]["lease_holder"] is None
+        store = app.state.handle.ctx.store
+        now = datetime.now(UTC)
+        assert store.acquire_lease("paper", "host:1:abc", now, timedelta(seconds=30))
+        ready = client.get("/ready")
+        assert ready.status_code == 200
+        assert ready.json()["lease_holder"] == "host:1:abc"
+        health = client.get("/health").json()
+        assert health["status"] == "ok"
+        assert health["runner"]["lease_holder"] == "host:1:abc"
+        store.release_lease("paper", "host:1:abc", now)  # expired: the holder is gone
+        assert client.get("/ready").status_code == 503

@@ -63,6 +63,12 @@ def health(ctx: Ctx) -> dict[str, Any]:
     return svc.health(ctx)
 
 
+@router.get("/ready", response_model=schemas.Ready, tags=["front end"], responses={503: {"model": schemas.Problem}})
+def ready(ctx: Ctx) -> dict[str, Any]:
+    """For load balancers: 200 while a runner holds the lease within its TTL, else 503 with the reason."""
+    return svc.readiness(ctx)
+
+
 @router.get("/metrics/summary", response_model=schemas.Summary, tags=["seed 000"], responses=_ERRORS)
 async def summary(ctx: Ctx) -> Response:
     # Served from the 250 ms cache on the event loop; only a miss goes to the thread pool.

@@ -15,6 +15,18 @@ class Health(_Out):
     status: str = Field(examples=["ok"])
     server_time_utc: str = Field(examples=["2025-01-20T15:30:00Z"])
     server_time_ct: str = Field(examples=["2025-01-20T09:30:00"], description="Central Time wall clock, no offset")
+    runner: dict[str, Any] | None = Field(
+        None, description="liveness: name, lease_holder, last_bar_ts, last_bar_age_s, last_write_age_s"
+    )
+
+
+class Ready(_Out):
+    ready: bool
+    name: str
+    lease_holder: str | None
+    last_bar_ts: str | None
+    last_bar_age_s: float | None
+    last_write_age_s: float | None
 
 
 class Summary(_Out):

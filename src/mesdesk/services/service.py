@@ -134,8 +134,40 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def health(ctx: ServiceContext) -> dict[str, Any]:
+    """The seed's fields, plus the runner's liveness: who holds the lease, how old its last bar is."""
     now = ctx.clock.now()
-    return {"status": "ok", "server_time_utc": _iso_utc(now), "server_time_ct": _iso_ct(now, ctx.settings)}
+    return {
+        "status": "ok",
+        "server_time_utc": _iso_utc(now),
+        "server_time_ct": _iso_ct(now, ctx.settings),
+        "runner": runner_liveness(ctx, now),
+    }
+
+
+def runner_liveness(ctx: ServiceContext, now: datetime) -> dict[str, Any]:
+    """`lease_holder` (None when no runner holds the lease within its TTL), the last bar's time,
+    `last_bar_age_s` (wall seconds since that bar closed: large for a replay of a past day) and
+    `last_write_age_s` (wall seconds since the runner last stored anything)."""
+    snap = _state(ctx)
+    last_bar = snap.last_bar_ts if snap is not None else None
+    written = snap.updated_at if snap is not None else None
+    return {
+        "name": ctx.runner,
+        "lease_holder": ctx.store.lease_holder(ctx.runner, now),
+        "last_bar_ts": _iso_utc(last_bar) if last_bar else None,
+        "last_bar_age_s": round((now - last_bar).total_seconds() - 60.0, 1) if last_bar else None,
+        "last_write_age_s": round((now - written).total_seconds(), 1) if written else None,
+    }
+
+
+def readiness(ctx: ServiceContext) -> dict[str, Any]:
+    """Ready when a runner holds the lease within its TTL; `Unavailable` (503) otherwise."""
+    now = ctx.clock.now()
+    live = runner_liveness(ctx, now)
+    if live["lease_holder"] is None:
+        why = f": {ctx.runner_error}" if ctx.runner_error else ""
+        raise Unavailable(f"not ready: no runner holds the lease of {ctx.runner!r}{why}")
+    return {"ready": True, **live}
 
 
 def _state(ctx: ServiceContext) -> RunnerSnapshot | None:

@@ -39,7 +39,14 @@ function renderStatus(summary, runner) {
     ? `${pos.direction} ${pos.setup} @ ${fmt(pos.entry_price)} · stop ${fmt(pos.stop)} · target ${fmt(pos.target)}`
     : "flat";
   const bar = runner.last_bar_ct ? `last bar ${runner.last_bar_ct} CT` : "no bar yet";
-  $("runner-info").textContent = `${runner.mode} · ${runner.source || ""} · ${bar} · holder ${runner.holder || "none"}`;
+  const proc = runner.process;
+  let procText = "";
+  if (proc) {
+    procText = ` · process ${proc.pid} ${proc.alive ? "alive" : "down"}`;
+    if (proc.restarts) procText += ` · restarted ${proc.restarts}× (last exit ${proc.last_exit})`;
+  }
+  $("runner-info").textContent =
+    `${runner.mode} · ${runner.source || ""} · ${bar} · holder ${runner.holder || "none"}${procText}`;
 }
 
 function renderBudget(b) {
@@ -153,4 +160,15 @@ async function control(action) {
 $("btn-start").addEventListener("click", () => control("start"));
 $("btn-stop").addEventListener("click", () => control("stop"));
 refresh();
-setInterval(refresh, REFRESH_MS);
+// Server push (/stream): refresh when the runner stores a bar, a candidate or a trade; while the
+// stream is open the timer only backs it up every 15 s, and it polls every 2 s again if the stream drops.
+let timer = setInterval(refresh, REFRESH_MS);
+if (window.EventSource) {
+  const stream = new EventSource("/stream");
+  let queued = null;
+  const soon = () => { if (!queued) queued = setTimeout(() => { queued = null; refresh(); }, 100); };
+  for (const kind of ["bar", "candidate", "trade"]) stream.addEventListener(kind, soon);
+  const every = (ms) => { clearInterval(timer); timer = setInterval(refresh, ms); };
+  stream.onopen = () => every(15000);
+  stream.onerror = () => every(REFRESH_MS);
+}
