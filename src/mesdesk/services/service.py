@@ -8,6 +8,7 @@ a replay of 2025-09-16 shows that day's trades as "today".
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -82,6 +83,7 @@ class ServiceContext:
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
     process_status: Callable[[], dict[str, Any]] | None = None  # the supervised runner process, if any
+    miss_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)  # one cache refill at a time
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
