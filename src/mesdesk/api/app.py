@@ -1,8 +1,9 @@
 """The app factory: settings in, an app out; nothing is created at import.
 
-`create_app(settings)` builds the store (migrating it), the read context and, when `runner` options
-are given, starts a paper runner in the background that trades only while it holds the database
-lease: with several workers, one trades and the others stand by.
+`create_app(settings)` builds the store (migrating it), the read context, the event stream's hub
+(`/stream`) and, when `runner` options are given, starts a paper runner in a supervised child process
+(`mesdesk runner`) that trades only while it holds the database lease: with several workers, one
+trades and the others stand by.
 `serve_app()` is the web host's entry point (settings and runner options from the environment).
 """
 
@@ -114,9 +115,9 @@ def handle_of(app: FastAPI) -> ServiceHandle:
 def serve_app() -> FastAPI:
     """Entry point for a web host (gunicorn/uvicorn factory): settings and runner from the environment.
 
-    MESDESK_RUNNER=off serves the API only; otherwise each worker starts a runner that trades
-    only while it holds the lease (replay of the synthetic default unless MESDESK_REPLAY_* say
-    otherwise; see docs/service.md).
+    MESDESK_RUNNER=off serves the API only (run `mesdesk runner` as its own process); otherwise each
+    worker supervises a runner process that trades only while it holds the lease (a replay of the
+    synthetic default unless MESDESK_REPLAY_* say otherwise; see docs/service.md).
     """
     settings = load_settings()
     return create_app(settings, RunnerOptions.from_env(os.environ))
