@@ -61,7 +61,7 @@ def _desk(tmp_path: Path, name: str) -> Iterator[Desk]:
         ANTHROPIC_API_KEY="",
         MESDESK_LEARNING="0",
     )
-    handle = open_service(settings, OPTIONS, start=False, strict=True)  # stepped by hand, no thread
+    handle = open_service(settings, OPTIONS, start=False, strict=True, in_process=True)  # stepped by hand
     read_only = [False]
 
     @event.listens_for(handle.ctx.store.engine, "checkout")

@@ -1,8 +1,9 @@
 """The app factory: settings in, an app out; nothing is created at import.
 
-`create_app(settings)` builds the store (migrating it), the read context and, when `runner` options
-are given, starts a paper runner in the background that trades only while it holds the database
-lease: with several workers, one trades and the others stand by.
+`create_app(settings)` builds the store (migrating it), the read context, the event stream's hub
+(`/stream`) and, when `runner` options are given, starts a paper runner in a supervised child process
+(`mesdesk runner`) that trades only while it holds the database lease: with several workers, one
+trades and the others stand by.
 `serve_app()` is the web host's entry point (settings and runner options from the environment).
 """
 
@@ -27,10 +28,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 from mesdesk.api.chart import router as chart_router
 from mesdesk.api.routes import router
+from mesdesk.api.stream import router as stream_router
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import MesdeskError, StoreError
 from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
 from mesdesk.services.service import BadRequest, Unavailable, store_error_line
+from mesdesk.services.stream import StreamHub
 
 _GUNICORN_APP_LOAD_ERROR = 4
 STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
@@ -55,9 +58,11 @@ def create_app(
         handle = opened if opened is not None else open_service(settings, runner)
         handle.start()
         app.state.handle = handle
+        app.state.stream = StreamHub(handle.ctx.store, handle.ctx.runner, tz=settings.tz)
         try:
             yield
         finally:
+            await app.state.stream.close()
             handle.close()
 
     app = FastAPI(
@@ -106,6 +111,7 @@ def create_app(
 
     app.include_router(router)
     app.include_router(chart_router)
+    app.include_router(stream_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -147,10 +153,11 @@ def handle_of(app: FastAPI) -> ServiceHandle:
 def serve_app() -> FastAPI:
     """Entry point for a web host (gunicorn/uvicorn factory): settings and runner from the environment.
 
-    MESDESK_RUNNER=off serves the API only; otherwise each worker starts a runner that trades
-    only while it holds the lease (replay of the synthetic default unless MESDESK_REPLAY_* say
-    otherwise; see docs/service.md). A bad setting, an unreachable store or a runner that cannot
-    be built is one line on stderr and exit 2, before the app is handed to the host.
+    MESDESK_RUNNER=off serves the API only (run `mesdesk runner` as its own process); otherwise each
+    worker supervises a runner process that trades only while it holds the lease (a replay of the
+    synthetic default unless MESDESK_REPLAY_* say otherwise; see docs/service.md). A bad setting, an
+    unreachable store or a runner that cannot be built is one line on stderr and exit 2, before the
+    app is handed to the host.
     """
     try:
         settings = load_settings()

@@ -49,8 +49,7 @@ async def get_source(request: Request) -> svc.ChartSource:
     cache = getattr(state, "chart_cache", None)
     if cache is None:
         cache = state.chart_cache = svc.ChartCache()
-    driver = handle.runner.driver if handle.runner is not None else None
-    history = driver if isinstance(driver, svc.BarHistory) else None
+    history = handle.history if isinstance(handle.history, svc.BarHistory) else None
     return svc.ChartSource(ctx=ctx, history=history, cache=cache)
 
 

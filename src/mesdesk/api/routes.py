@@ -96,10 +96,14 @@ def ready(ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/metrics/summary", response_model=schemas.Summary, tags=["seed 000"], responses=_ERRORS)
 async def summary(ctx: Ctx) -> Response:
-    # Served from the 250 ms cache on the event loop; only a miss goes to the thread pool.
+    # Served from the 250 ms cache on the event loop; only a miss goes to the thread pool, and only
+    # once: the requests that miss together wait for that one computation (no stampede).
     body = ctx.peek("summary_json")
     if body is None:
-        body = await run_in_threadpool(svc.summary_json, ctx)
+        async with ctx.miss_lock:
+            body = ctx.peek("summary_json")
+            if body is None:
+                body = await run_in_threadpool(svc.summary_json, ctx)
     return Response(content=body, media_type="application/json")
 
 

@@ -142,6 +142,9 @@ class RunnerStatus(BaseModel):
     feed_delay_limit_s: float | None = Field(
         None, description="live: MESDESK_MAX_FEED_DELAY_S, above it no new entries"
     )
+    process: dict[str, Any] | None = Field(
+        None, description="the supervised runner process: pid, alive, restarts, last_exit, last_error"
+    )
 
 
 class Problem(_Out):

@@ -35,6 +35,7 @@ def _register() -> None:
     import mesdesk.cli.learn  # noqa: F401
     import mesdesk.cli.lookahead  # noqa: F401
     import mesdesk.cli.optimize  # noqa: F401
+    import mesdesk.cli.runner  # noqa: F401
     import mesdesk.cli.scan  # noqa: F401
     import mesdesk.cli.serve  # noqa: F401
     from mesdesk.cli import demo  # noqa: F401

@@ -94,7 +94,9 @@ def serve(
         sock.close()
         raise
     typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {name})")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, options, handle=handle), log_level=log_level))
+    # Open event streams (/stream) never end by themselves: give them 3 s on shutdown.
+    app = create_app(settings, options, handle=handle)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3))
     server.run(sockets=[sock])
 
 

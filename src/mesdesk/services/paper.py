@@ -1,9 +1,11 @@
 """Opening the service: the store, the read context and (optionally) the paper runner under its lease.
 
-`open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call. The runner's
-name separates books: a synthetic replay of 2025-09-16 writes under "replay-2025-09-16", a replay of a
-file under its day and content hash ("replay-2025-09-16-1a2b3c4d"), live trading under "paper"; the
-read endpoints show the book of the runner this process was opened for.
+`open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call; the runner runs
+in a supervised child process (`mesdesk runner`, see `mesdesk.services.supervisor`), so the API process
+only reads and writes the store. The runner's name separates books: a synthetic replay of 2025-09-16
+writes under "replay-2025-09-16", a replay of a file under its day and content hash
+("replay-2025-09-16-1a2b3c4d"), live trading under "paper"; the read endpoints show the book of the
+runner this process was opened for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time as wall_time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -34,6 +37,7 @@ from mesdesk.llm.budget import Budget
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.root import Root
 from mesdesk.services.service import ServiceContext, Unavailable
+from mesdesk.services.supervisor import RunnerSupervisor, settings_env
 from mesdesk.store.base import make_engine, migrate, one_line
 from mesdesk.store.runner_store import ServiceStore
 
@@ -171,18 +175,24 @@ def _file_book_cached(path: Path, size: int, mtime_ns: int, day: date | None) ->
 
 @dataclass
 class ServiceHandle:
-    """An open service: the read context and the runner thread (if any)."""
+    """An open service: the read context and the runner's supervised process (if any)."""
 
     ctx: ServiceContext
-    runner: RunnerService | None = None
+    supervisor: RunnerSupervisor | None = None
+    runner: RunnerService | None = None  # an in-process runner (`open_service(..., in_process=True)`)
     runner_error: str | None = None
+    history: ReplayDriver | None = None  # the replay's bars, which the chart reads up to the runner's cursor
 
     def start(self) -> None:
-        """Start the runner built with `open_service(..., start=False)` (no-op without one)."""
+        """Start the runner set up with `open_service(..., start=False)` (no-op without one)."""
+        if self.supervisor is not None and not self.supervisor.started:
+            self.supervisor.start()
         if self.runner is not None and not self.runner.started:
             self.runner.start()
 
     def close(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self.runner is not None:
             self.runner.stop()
         self.ctx.store.engine.dispose()
@@ -240,13 +250,22 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def open_service(
-    settings: Settings, options: RunnerOptions | None, *, start: bool = True, strict: bool = False
+    settings: Settings,
+    options: RunnerOptions | None,
+    *,
+    start: bool = True,
+    strict: bool = False,
+    in_process: bool = False,
 ) -> ServiceHandle:
-    """Migrate the store and, unless `options` is None or mode "off", build a runner (and start it).
+    """Migrate the store and, unless `options` is None or mode "off", set up the runner (and start it).
 
-    `strict` (the CLI and `serve_app()`): a runner that cannot be built is an error of the command
-    (one line, exit 2); otherwise the API serves without it and says why (`runner_error`).
-    `start=False` builds without starting: `ServiceHandle.start()` starts it once the port is bound.
+    The runner is a supervised child process (`mesdesk runner`); the options are checked here first
+    (the replay's bars, the live source), so a bad one is shown at once instead of a child failing
+    over and over. `in_process=True` builds it in this process instead (a `RunnerService` that tests
+    and embedders step by hand). `strict` (the CLI and `serve_app()`): a runner that cannot be set up
+    is an error of the command (one line, exit 2); otherwise the API serves without it and says why
+    (`runner_error`). `start=False` sets up without starting: `ServiceHandle.start()` starts it once
+    the port is bound.
     """
     store = open_store(settings)
     handle = ServiceHandle(ctx=ServiceContext(settings=settings, store=store, runner="paper"))
@@ -254,10 +273,15 @@ def open_service(
         return handle
     try:
         handle.ctx.runner = options.runner_name
-        try:
-            service = build_runner(settings, options, store)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the store refused the runner's first write: {one_line(exc)}") from None
+        history = replay_driver(options) if options.mode == "replay" else None
+        if options.mode == "live":
+            Root(settings).live_source(options.live_source, options.symbol)
+        service = None
+        if in_process:
+            try:
+                service = build_runner(settings, options, store)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"the store refused the runner's first write: {one_line(exc)}") from None
     except (Unavailable, DataError, ConfigError, StoreError) as exc:
         if strict:
             store.engine.dispose()
@@ -265,11 +289,39 @@ def open_service(
         handle.runner_error = handle.ctx.runner_error = str(exc)
         log.error("paper runner not started: %s", exc)
         return handle
-    handle.runner = service
-    handle.ctx.runner_fault = lambda: service.fault
+    handle.history = history  # the chart's bars: the same replay the runner trades
+    if service is not None:
+        handle.runner = service
+        handle.ctx.runner_fault = lambda: service.fault
+    else:
+        if options.fresh:  # once, here: a restarted child must resume the book, never wipe it
+            store.reset_runner(options.runner_name)
+        argv = runner_argv(options, parent_pid=os.getpid())
+        handle.supervisor = RunnerSupervisor(argv, settings_env(settings, os.environ))
+        handle.ctx.process_status = handle.supervisor.status
     if start:
-        service.start()
+        handle.start()
     return handle
+
+
+def runner_argv(options: RunnerOptions, *, parent_pid: int | None = None) -> list[str]:
+    """The `python -m mesdesk runner ...` command line trading `options` (never with --fresh)."""
+    argv = [sys.executable, "-m", "mesdesk", "runner", "--speed", repr(options.speed)]
+    if options.mode == "live":
+        argv += ["--live", options.live_source]
+    if options.replay_day is not None:
+        argv += ["--replay", options.replay_day.isoformat()]
+    if options.replay_file is not None:
+        argv += ["--replay-file", str(options.replay_file.resolve())]
+    argv += ["--from", options.replay_from_ct.strftime("%H:%M:%S") if options.replay_from_ct else "open"]
+    argv += ["--lease-ttl", repr(options.lease_ttl_s), "--poll", repr(options.poll_s)]
+    for spec in options.setups:
+        argv += ["--setup", spec]
+    for param in options.setup_params:
+        argv += ["--setup-param", param]
+    if parent_pid is not None:
+        argv += ["--parent-pid", str(parent_pid)]
+    return argv
 
 
 def _holder() -> str:

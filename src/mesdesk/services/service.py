@@ -8,6 +8,7 @@ a replay of 2025-09-16 shows that day's trades as "today".
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -93,6 +94,8 @@ class ServiceContext:
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
     runner_fault: Callable[[], str | None] = field(default=lambda: None)  # the running runner's pause
+    process_status: Callable[[], dict[str, Any]] | None = None  # the supervised runner process, if any
+    miss_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)  # one cache refill at a time
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -426,6 +429,7 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
 def _runner_view(ctx: ServiceContext) -> dict[str, Any]:
     snap = _state(ctx)
     now = ctx.clock.now()
+    process = ctx.process_status() if ctx.process_status is not None else None
     if snap is None:
         return {
             "runner": ctx.runner,
@@ -433,10 +437,12 @@ def _runner_view(ctx: ServiceContext) -> dict[str, Any]:
             "mode": "idle",
             "holder": None,
             "position": None,
-            "error": ctx.runner_error,
+            "error": _runner_error(ctx, process),
+            "process": process,
         }
     return {
-        "error": ctx.runner_error,
+        "error": _runner_error(ctx, process),
+        "process": process,
         "runner": ctx.runner,
         "running": snap.running,
         "mode": snap.mode,
@@ -467,6 +473,12 @@ def _feed_delay(ctx: ServiceContext, snap: RunnerSnapshot, now: datetime) -> dic
         "feed_delay_s": None if age is None else round(age, 1),
         "feed_delay_limit_s": ctx.settings.max_feed_delay_s,
     }
+
+
+def _runner_error(ctx: ServiceContext, process: dict[str, Any] | None) -> str | None:
+    if ctx.runner_error is None and process is not None and process.get("gave_up"):
+        return str(process["gave_up"])
+    return ctx.runner_error
 
 
 # ---------------------------------------------------------------- seed 003

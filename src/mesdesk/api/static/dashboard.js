@@ -193,7 +193,14 @@ function renderStatus(summary, runner) {
   const bar = runner.last_bar_ct ? `last bar ${runner.last_bar_ct.replace("T", " ")} CT` : "no bar yet";
   const delay = runner.feed_delay_s;
   const feed = delay === null || delay === undefined ? "" : ` · feed delayed by ${delay < 120 ? `${fmt(delay, 0)} s` : `${fmt(delay / 60, 0)} min`}`;
-  $("runner-info").textContent = `${runner.mode} · ${runner.source || ""} · ${bar}${feed} · holder ${runner.holder || "none"}`;
+  const proc = runner.process;
+  let procText = "";
+  if (proc) {
+    procText = ` · process ${proc.pid} ${proc.alive ? "alive" : "down"}`;
+    if (proc.restarts) procText += ` · restarted ${proc.restarts}× (last exit ${proc.last_exit})`;
+  }
+  $("runner-info").textContent =
+    `${runner.mode} · ${runner.source || ""} · ${bar}${feed} · holder ${runner.holder || "none"}${procText}`;
 }
 
 function renderBudget(b) {
@@ -300,4 +307,15 @@ tfButtons("tf-scan", "scanTf", () => loadScanner().catch(showError));
 $("btn-start").addEventListener("click", () => control("start"));
 $("btn-stop").addEventListener("click", () => control("stop"));
 tick(true);
-setInterval(() => tick(false), POLL_MS);
+// Server push (/stream): a tick as soon as the runner stores a bar, a candidate or a trade; while the
+// stream is open the timer only backs it up every 15 s, and it polls every second again if the stream drops.
+let timer = setInterval(() => tick(false), POLL_MS);
+if (window.EventSource) {
+  const stream = new EventSource("/stream");
+  let queued = null;
+  const soon = () => { if (!queued) queued = setTimeout(() => { queued = null; tick(false); }, 100); };
+  for (const kind of ["bar", "candidate", "trade"]) stream.addEventListener(kind, soon);
+  const every = (ms) => { clearInterval(timer); timer = setInterval(() => tick(false), ms); };
+  stream.onopen = () => every(15000);
+  stream.onerror = () => every(POLL_MS);
+}
