@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -32,3 +32,20 @@ class Decider(Protocol):
     def name(self) -> str: ...
 
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]: ...
+
+
+@runtime_checkable
+class ScoreDecider(Protocol):
+    """A decider whose answer for a candidate is a pure function of its prefilter score.
+
+    `decide_score(score)` is exactly the `Decision` `decide` gives a candidate with that score, with no
+    state, bars or memory involved; the engine may then decide without building candidates and run
+    its compiled path (`mesdesk.engine.fast`), which is checked equal to the loop.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]: ...
+
+    def decide_score(self, score: float) -> Decision: ...

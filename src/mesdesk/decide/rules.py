@@ -30,17 +30,16 @@ class RuleDecider:
         return "rules"
 
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]:
-        out = []
-        for c in candidates:
-            take = c.prefilter_score >= self.threshold
-            sign = ">=" if take else "<"
-            out.append(
-                Decision(
-                    take=take,
-                    confidence=c.prefilter_score,
-                    reason=f"prefilter {c.prefilter_score:.0f} {sign} {self.threshold:.0f}",
-                    source=self.name,
-                    status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
-                )
-            )
-        return out
+        return [self.decide_score(c.prefilter_score) for c in candidates]
+
+    def decide_score(self, score: float) -> Decision:
+        """The answer for a candidate of prefilter score `score` (nothing else is read)."""
+        take = score >= self.threshold
+        sign = ">=" if take else "<"
+        return Decision(
+            take=take,
+            confidence=score,
+            reason=f"prefilter {score:.0f} {sign} {self.threshold:.0f}",
+            source=self.name,
+            status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
+        )
