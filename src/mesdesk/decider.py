@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from mesdesk.model import Candidate, Decision
@@ -39,8 +41,9 @@ class ScoreDecider(Protocol):
     """A decider whose answer for a candidate is a pure function of its prefilter score.
 
     `decide_score(score)` is exactly the `Decision` `decide` gives a candidate with that score, with no
-    state, bars or memory involved; the engine may then decide without building candidates and run
-    its compiled path (`mesdesk.engine.fast`), which is checked equal to the loop.
+    state, bars or memory involved, and `decide_scores(scores)` its `take` and `confidence` for many
+    scores at once; the engine may then decide without building candidates and run its compiled path
+    (`mesdesk.engine.fast`), which is checked equal to the loop.
     """
 
     @property
@@ -49,3 +52,7 @@ class ScoreDecider(Protocol):
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]: ...
 
     def decide_score(self, score: float) -> Decision: ...
+
+    def decide_scores(
+        self, scores: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]: ...

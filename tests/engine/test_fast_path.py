@@ -11,7 +11,9 @@ reason, every gate refusal and ambiguous bars actually occurred across the cases
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, time
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -21,6 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mesdesk.calendar import trading_days
+from mesdesk.config import Settings
+from mesdesk.data.registry import HistoryRequest
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import BracketConfig, EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest
 from mesdesk.engine import fast as fast_module
@@ -28,6 +32,8 @@ from mesdesk.engine.fast import fast_journal
 from mesdesk.engine.kernel import round10
 from mesdesk.engine.loop import EngineResult, infer_span
 from mesdesk.pathbars import PathBars
+from mesdesk.services.root import Root
+from mesdesk.timeframes import Timeframe
 
 CT = "America/Chicago"
 # Around the 2025 spring DST change (Sunday 9 March) and the day after Thanksgiving (early close).
@@ -233,3 +239,34 @@ def test_round10_is_pythons_round() -> None:
         got, want = round10(float(x)), round(float(x), 10)
         assert got == want or (math.isnan(got) and math.isnan(want)), x
         assert math.copysign(1.0, got) == math.copysign(1.0, want), x
+
+
+def _root_runs(bars: pd.DataFrame, sub: pd.DataFrame | None, timeframe: Timeframe) -> int:
+    root = Root(Settings(_env_file=None))
+    config = root.engine_config()
+    cands = root.setups().detect(bars, timeframe)
+    trades = 0
+    for policy in ("stop_first", "target_first"):
+        cfg = replace(config, execution=replace(config.execution, ambiguous_policy=policy))  # type: ignore[arg-type]
+        ref = run_backtest(bars, cands, RuleDecider(), cfg, sub, kernel="reference")
+        fast = run_backtest(bars, cands, RuleDecider(), cfg, sub, kernel="auto")
+        assert_same(ref, fast)
+        trades += len(ref.trades)
+    return trades
+
+
+def test_fast_path_on_the_synthetic_default_backtest() -> None:
+    root = Root(Settings(_env_file=None))
+    bars = root.history("synthetic", HistoryRequest(timeframe=Timeframe.M1, days=20, placeholders="drop"))
+    assert _root_runs(bars, None, Timeframe.M1) > 0
+
+
+def test_fast_path_on_real_es_bars(shared_data: Path) -> None:
+    root = Root(Settings(_env_file=None))
+    file = shared_data / "ES_1m_2025-09-15_2025-10-10.csv"
+    if not file.exists():
+        pytest.skip(f"{file.name} not present")
+    one = root.history("file", HistoryRequest(timeframe=Timeframe.M1, placeholders="drop"), file=file)
+    five = root.history("file", HistoryRequest(timeframe=Timeframe.M5, placeholders="drop"), file=file)
+    assert _root_runs(one, None, Timeframe.M1) > 0
+    assert _root_runs(five, one, Timeframe.M5) > 0

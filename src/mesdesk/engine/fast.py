@@ -10,7 +10,7 @@ refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds th
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from mesdesk.model import Decision
 from mesdesk.pathbars import PathBars
 
 _NS_DAY = 86_400_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _PRICE_LIMIT = 1e5  # |price| below which the kernel's round(x, 10) is exact
 
 
@@ -47,17 +49,13 @@ def _gate_text(config: EngineConfig) -> np.ndarray:
 EXIT_TEXT = np.array([None, "open", "sl", "be", "trail", "daily_stop", "tp", "session_end"], dtype=object)
 
 
-def _ns_of_time(t: object) -> int:
-    return int(pd.Timedelta(str(t)).value)
-
-
 def _day_close_ns(days: list[date], session: SessionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per trading day: the flat instant (UTC ns) and the CT wall time of the close (ns after midnight)."""
     flat = np.empty(len(days), dtype=np.int64)
     close_tod = np.empty(len(days), dtype=np.int64)
     for k, day in enumerate(days):
         close = session.close_on(day)
-        flat[k] = pd.Timestamp(close_time_utc(day, close)).as_unit("ns").value
+        flat[k] = ((close_time_utc(day, close) - _EPOCH) // _MICROSECOND) * 1000
         close_tod[k] = _ns_of_time(close)
     return flat, close_tod
 
@@ -89,9 +87,13 @@ def _answers(decider: ScoreDecider, scores: np.ndarray) -> tuple[list[Decision],
     for key in keys.view(np.float64).tolist():
         try:
             answers.append(decider.decide_score(key))
-        except ValueError:  # e.g. a score outside 0-100: the loop raises where (and if) it asks
+        except ValueError:  # e.g. a score outside 0-100: the loop raises there, so it runs instead
             return None
     return answers, which.reshape(-1)
+
+
+def _ns_of_time(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
 
 
 def fast_journal(
@@ -114,12 +116,9 @@ def fast_journal(
     if len(path) and float(max(np.abs(path.high).max(), np.abs(path.low).max())) >= _PRICE_LIMIT:
         return None
     scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
-    answered = _answers(decider, scores[rows])
-    if answered is None:
-        return None
-    answers, which = answered
-    take = np.array([a.take for a in answers], dtype=np.bool_)[which]
-    confidence = np.array([a.confidence for a in answers], dtype=np.float64)[which]
+    take_many, confidence_many = decider.decide_scores(scores[rows])
+    take = np.ascontiguousarray(take_many, dtype=np.bool_)
+    confidence = np.ascontiguousarray(confidence_many, dtype=np.float64)
     sign = np.where(candidates["direction"].astype(str).to_numpy(dtype=object)[:n][rows] == "long", 1, -1)
 
     times = decision_ns[rows]
@@ -179,6 +178,14 @@ def fast_journal(
     )
     if status != kernel.STATUS_OK:
         return None
+    asked = decision != kernel.DEC_NOT_ASKED
+    answered = _answers(decider, scores[rows[asked]])  # the texts of the rows the loop would have asked
+    if answered is None:
+        return None
+    answers, which = answered
+    said = np.array([(a.take, a.confidence) for a in answers], dtype=np.float64).reshape(-1, 2)[which]
+    if not (np.array_equal(said[:, 0] == 1.0, take[asked]) and np.array_equal(said[:, 1], confidence[asked])):
+        return None  # decide_scores disagrees with decide_score: only the loop can be trusted
     return _journal(candidates, n, passed, decision_ns, rows, answers, which, gate, decision, out_f, out_i, config)
 
 
@@ -203,7 +210,7 @@ def _journal(
     cols["gate"][rows[touched]] = _gate_text(config)[gate[touched]]
     asked = decision != kernel.DEC_NOT_ASKED
     asked_rows = rows[asked]
-    asked_answers = [answers[k] for k in which[asked].tolist()]
+    asked_answers = [answers[k] for k in which.tolist()]
     cols["decision"][asked_rows] = [a.status.value for a in asked_answers]
     cols["decision_source"][asked_rows] = [a.source for a in asked_answers]
     cols["fallback"][asked_rows] = [a.fallback for a in asked_answers]
