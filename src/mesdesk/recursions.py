@@ -7,12 +7,27 @@ gives: its transposed direct form II, ``y = z + b0 * x; z = x * 0 - y * a1``, in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-@njit(cache=True)
+
+def compiled(fn: F) -> F:
+    """`fn` compiled with numba, its machine code cached on disk (beside the module, else the user's cache
+    directory, or NUMBA_CACHE_DIR) so a second process pays no JIT; compiled per process when no cache
+    location is writable."""
+    try:
+        return cast(F, njit(cache=True)(fn))
+    except RuntimeError:  # numba found no writable cache location
+        return cast(F, njit(fn))
+
+
+@compiled
 def _first_order(x: np.ndarray, b0: float, a1: float, z0: float) -> np.ndarray:
     out = np.empty_like(x)
     z = z0

@@ -32,3 +32,23 @@ def test_ema_and_wilder_by_hand() -> None:
     assert ema([10.0, 12.0, 8.0], 3).tolist() == [10.0, 11.0, 9.5]
     # alpha 1/2 (Wilder period 2) is the same recursion
     assert wilder([10.0, 12.0, 8.0], 2).tolist() == [10.0, 11.0, 9.5]
+
+
+def test_compiled_without_a_writable_cache_compiles_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numba
+
+    from mesdesk import recursions
+
+    def njit(*args: object, **kwargs: object) -> object:
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return numba.njit(*args, **kwargs)
+
+    monkeypatch.setattr(recursions, "njit", njit)
+
+    def add_one(x: float) -> float:
+        return x + 1.0
+
+    fn = recursions.compiled(add_one)
+    assert isinstance(fn, numba.core.registry.CPUDispatcher)
+    assert fn(1.5) == 2.5
