@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from mesdesk.decide.budget import Budget
+from mesdesk.llm.budget import Budget
 from mesdesk.store.base import make_engine, migrate
 
 NOW = datetime(2025, 1, 20, 15, 30, tzinfo=UTC)

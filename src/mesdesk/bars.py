@@ -45,8 +45,20 @@ def _row_label(positions: np.ndarray, row_base: int) -> str:
     return f"row {shown}{more}" if len(positions) == 1 else f"rows {shown}{more}"
 
 
-def _numeric_columns(frame: pd.DataFrame, source: str, row_base: int) -> pd.DataFrame:
-    """Prices as finite float64, volume as non-negative int64, index in UTC nanoseconds."""
+CONTRACT_PRICE_BAND = (0.25, 100_000.0)
+"""Prices an index future quoted in quarter points can have: at least one tick (0.25), at most
+100,000 (ES/MES has traded between about 600 and 7,000, so this leaves room for other index
+futures). A price outside is a unit or parsing error (prices in cents, a shifted column, 1e300)."""
+
+
+def _numeric_columns(
+    frame: pd.DataFrame,
+    source: str,
+    row_base: int,
+    price_band: tuple[float, float] | None,
+    whole_volume: bool,
+) -> pd.DataFrame:
+    """Prices as finite positive float64, volume as non-negative int64, index in UTC nanoseconds."""
     index = pd.DatetimeIndex(frame.index)
     out = pd.DataFrame(index=index.tz_convert("UTC").as_unit("ns").rename("ts"))
     for col in PRICE_COLUMNS:
@@ -55,6 +67,17 @@ def _numeric_columns(frame: pd.DataFrame, source: str, row_base: int) -> pd.Data
         if bad.size:
             raw = frame[col].iloc[bad[0]]
             raise DataError(f"{source}: {_row_label(bad, row_base)}: {col} is not a finite price ({raw!r})")
+        bad = np.flatnonzero(values <= 0)
+        if bad.size:
+            raise DataError(f"{source}: {_row_label(bad, row_base)}: {col} {values[bad[0]]:g} is not a positive price")
+        if price_band is not None:
+            low, high = price_band
+            bad = np.flatnonzero((values < low) | (values > high))
+            if bad.size:
+                raise DataError(
+                    f"{source}: {_row_label(bad, row_base)}: {col} {values[bad[0]]:g} is outside the plausible "
+                    f"{low:g}-{high:g} of this contract (a unit or column error?; override the band to accept it)"
+                )
         out[col] = values
     vol = pd.to_numeric(frame["volume"], errors="coerce").to_numpy(dtype="float64")
     bad = np.flatnonzero(~np.isfinite(vol))
@@ -64,12 +87,27 @@ def _numeric_columns(frame: pd.DataFrame, source: str, row_base: int) -> pd.Data
     bad = np.flatnonzero(vol < 0)
     if bad.size:
         raise DataError(f"{source}: {_row_label(bad, row_base)}: negative volume {vol[bad[0]]:g}")
+    if whole_volume:
+        bad = np.flatnonzero(vol != np.floor(vol))
+        if bad.size:
+            raise DataError(
+                f"{source}: {_row_label(bad, row_base)}: volume {vol[bad[0]]:g} is not a whole number of contracts"
+            )
     out["volume"] = vol.astype("int64")
     return out
 
 
-def validate_bars(frame: pd.DataFrame, *, source: str = "<frame>", row_base: int = 1) -> pd.DataFrame:
+def validate_bars(
+    frame: pd.DataFrame,
+    *,
+    source: str = "<frame>",
+    row_base: int = 1,
+    price_band: tuple[float, float] | None = None,
+    whole_volume: bool = False,
+) -> pd.DataFrame:
     """Check and normalise bars; returns a new frame in the mesdesk convention.
+
+    Prices must be finite and positive; volume finite and non-negative.
 
     Parameters
     ----------
@@ -79,6 +117,10 @@ def validate_bars(frame: pd.DataFrame, *, source: str = "<frame>", row_base: int
         Named in every error (a file path, a provider and symbol).
     row_base
         Number given to the first row in messages (2 for a CSV with a header line = file line numbers).
+    price_band
+        (low, high): refuse any price outside it, e.g. `CONTRACT_PRICE_BAND`; None: any positive price.
+    whole_volume
+        Volume counts contracts: a fractional volume is refused instead of truncated.
     """
     missing = [c for c in BAR_COLUMNS if c not in frame.columns]
     if missing:
@@ -93,7 +135,7 @@ def validate_bars(frame: pd.DataFrame, *, source: str = "<frame>", row_base: int
         bad = np.flatnonzero(frame.index.isna())
         raise DataError(f"{source}: missing timestamp at {_row_label(bad, row_base)}")
 
-    out = _numeric_columns(frame, source, row_base)
+    out = _numeric_columns(frame, source, row_base, price_band, whole_volume)
 
     o, h, lo, c = (out[col].to_numpy() for col in PRICE_COLUMNS)
     bad = np.flatnonzero(h < lo)

@@ -7,12 +7,14 @@ Settings are read when `load_settings()` is called, never at import.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mesdesk.errors import ConfigError
 
@@ -44,8 +46,10 @@ class Settings(BaseSettings):
     rth_end: str = Field("15:00", pattern=r"^(15:00|15:15)$", validation_alias="MESDESK_RTH_END")
     fred_base_url: str = Field("https://api.stlouisfed.org", validation_alias="MESDESK_FRED_BASE_URL")
     fred_series: str = Field("VIXCLS,DFF,DTWEXBGS,DEXCHUS", validation_alias="MESDESK_FRED_SERIES")
+    # Live paper trading holds new entries while the newest bar closed longer ago than this (seconds).
+    max_feed_delay_s: float = Field(90.0, gt=0.0, le=86_400.0, validation_alias="MESDESK_MAX_FEED_DELAY_S")
 
-    # LLM deciders and the LLM layer (decide/llm.py); prices are USD per 1M tokens (input, output).
+    # LLM deciders and the LLM layer (llm/client.py); prices are USD per 1M tokens (input, output).
     decider: Literal["auto", "local", "openai", "anthropic"] = Field("auto", validation_alias="MESDESK_DECIDER")
     learning: bool = Field(True, validation_alias="MESDESK_LEARNING")
     openai_model: str = Field("gpt-5-mini", min_length=1, validation_alias="MESDESK_OPENAI_MODEL")
@@ -100,6 +104,28 @@ class Settings(BaseSettings):
                 raise ValueError(f"price of {model!r} must be >= 0 USD per 1M tokens")
         return value
 
+    @field_validator("frontend_cors_origin")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        """`*` or a comma-separated list of origins (scheme://host[:port], no path)."""
+        items = [o.strip() for o in value.split(",")]
+        if value.strip() == "*":
+            return value
+        if not value.strip() or any(not o for o in items):
+            raise ValueError("expected * or comma-separated origins like http://localhost:5173 (no empty items)")
+        for origin in items:
+            parts = urlsplit(origin)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            try:
+                ok = ok and (parts.port is None or parts.port > 0)
+            except ValueError:
+                ok = False
+            if not ok or parts.query or parts.fragment or parts.username:
+                raise ValueError(
+                    f"{origin!r} is not an origin (expected scheme://host[:port], e.g. http://localhost:5173)"
+                )
+        return value
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -111,9 +137,20 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The SQLAlchemy URL: MESDESK_DATABASE_URL, else a SQLite file under the data dir."""
+        """The SQLAlchemy URL: MESDESK_DATABASE_URL, else a SQLite file under the data dir.
+
+        The data dir is mesdesk's own: it is created when missing (ConfigError when it cannot be).
+        A directory named in MESDESK_DATABASE_URL is never created (a typo must not become a new,
+        empty database): the store refuses it.
+        """
         if self.database_url:
             return self.database_url
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"MESDESK_DATA_DIR={str(self.data_dir)!r}: cannot create the directory ({exc.strerror})"
+            ) from None
         return f"sqlite:///{(self.data_dir / 'mesdesk.sqlite').as_posix()}"
 
 
@@ -124,10 +161,26 @@ def load_settings(**overrides: object) -> Settings:
     """Read the settings; a bad value raises `ConfigError` naming the variable and what it accepts."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # a JSON setting that is not JSON: pydantic-settings names the field
+        found = re.search(r'field "(\w+)"', str(exc))
+        field = found.group(1) if found else "?"
+        var = str(_ALIASES.get(field, field)).upper()
+        raise ConfigError(f"bad setting: {var}: expected JSON, e.g. {_JSON_EXAMPLES.get(field, '{}')}") from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = str(err["loc"][0]) if err["loc"] else "?"
             var = str(_ALIASES.get(loc, loc)).upper()
-            problems.append(f"{var}={err.get('input')!r}: {err['msg']}")
+            shown = "'***'" if loc in _SECRETS else mask_password(repr(err.get("input")))
+            problems.append(f"{var}={shown}: {err['msg']}")
         raise ConfigError("bad setting: " + "; ".join(problems)) from None
+
+
+_SECRETS = frozenset({"openai_api_key", "anthropic_api_key", "databento_api_key", "fred_api_key", "api_token"})
+_JSON_EXAMPLES = {"llm_prices": '{"gpt-5-mini": [0.25, 2.0]}'}
+_URL_PASSWORD = re.compile(r"(//[^/@\s:]*:)[^@\s]*@")
+
+
+def mask_password(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***: user:secret@host -> user:***@host."""
+    return _URL_PASSWORD.sub(r"\1***@", text)

@@ -41,8 +41,9 @@ class ScoreDecider(Protocol):
     """A decider whose answer for a candidate is a pure function of its prefilter score.
 
     `decide_score(score)` is exactly the `Decision` `decide` gives a candidate with that score, with no
-    state, bars or memory involved, and `decide_scores(scores)` its `take` and `confidence` for many
-    scores at once; the engine may then decide without building candidates and run its compiled path
+    state, bars or memory involved, and `decide_scores(scores)` gives for many scores at once its `take`
+    and the rank the engine picks among several takes by (the stated confidence, else the score); the
+    engine may then decide without building candidates and run its compiled path
     (`mesdesk.engine.fast`), which is checked equal to the loop.
     """
 

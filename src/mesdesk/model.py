@@ -162,12 +162,13 @@ class Decision:
 
     `take` is what the engine acts on. `status` says how it came about: when the primary decider
     failed (parse_error, provider_error, timeout, over_budget), `fallback` names the decider whose
-    answer `take` carries. `confidence` is 0-100 as stated; `calibrated` is the observed win rate
-    for that confidence when calibration applies.
+    answer `take` carries. `confidence` is 0-100 as stated, or None when the decider states none
+    (the rule decider): then no confidence gate applies and the journal says so; `calibrated` is the
+    observed win rate for that confidence when calibration applies.
     """
 
     take: bool
-    confidence: float
+    confidence: float | None
     reason: str
     source: str
     status: DecisionStatus
@@ -179,7 +180,7 @@ class Decision:
     latency_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.confidence <= 100.0:
+        if self.confidence is not None and not 0.0 <= self.confidence <= 100.0:
             raise ValueError(f"confidence must be in 0..100, got {self.confidence}")
         model_answer = self.status in (DecisionStatus.TAKE, DecisionStatus.SKIP)
         if not model_answer and self.fallback is None:

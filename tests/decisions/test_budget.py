@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from mesdesk.decide.budget import Budget
 from mesdesk.errors import ProviderError
+from mesdesk.llm.budget import Budget
 from mesdesk.store.base import make_engine
 from mesdesk.store.budget import LLMCall
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from mesdesk.decide.budget import Budget
-from mesdesk.decide.cache import DecisionCache, prompt_key
 from mesdesk.decide.guard import guarded
 from mesdesk.decide.local import LocalDecider
 from mesdesk.errors import ConfigError
+from mesdesk.llm.budget import Budget
+from mesdesk.llm.cache import DecisionCache, prompt_key
 from mesdesk.model import Decision, DecisionStatus
 
 from .factories import T0, answer_all, candidate, context

@@ -59,10 +59,54 @@ def test_calibration_reads_the_store_and_refuses_bad_input(
     main(["calibration", "--store"])
     assert "applies: no (needs 30)" in capsys.readouterr().out
     for argv, message in (
-        (["calibration"], "error: give either --journal PATH or --store"),
+        (["calibration", "--store", "--journal", "x.parquet"], "error: give either --journal PATH or --store"),
         (["calibration", "--journal", str(tmp_path / "missing.parquet")], "no such file"),
     ):
         with pytest.raises(SystemExit) as done:
             main(argv)
         assert done.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_calibration_reads_the_service_journal_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, finding 8: `mesdesk calibration` had no default and `--store` looked for a table
+    `journal` that `mesdesk serve` never writes."""
+    from mesdesk.config import load_settings
+    from mesdesk.services.paper import open_store
+
+    monkeypatch.setenv("MESDESK_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as done:
+        main(["calibration"])
+    assert done.value.code == 2
+    assert "no journal yet (service_journal): run `mesdesk serve` first" in capsys.readouterr().err
+
+    store = open_store(load_settings())  # the service's tables, as `mesdesk serve` creates them
+    rows = _journal(40).drop(columns=["decision_ts", "counterfactual"])
+    rows = rows.assign(
+        runner=["paper"] * 36 + ["replay-2025-09-16"] * 4,
+        candidate_key=[f"k{i}" for i in range(40)],
+        trading_day=rows["ts"].dt.date,
+        ref_entry=6000.0,
+        prefilter_score=80.0,
+        passed_prefilter=True,
+        session_label="rth_a",
+        timestamp_ct="",
+        reason="",
+        gate="ok",
+        entry_price=6000.0,
+        exit_price=6001.0,
+        exit_reason="tp",
+        features="{}",
+    )
+    rows.to_sql("service_journal", store.engine, index=False, if_exists="append")
+    store.engine.dispose()
+    main(["calibration"])
+    out = capsys.readouterr().out
+    assert "store table service_journal" in out
+    assert "answered and resolved: 40;" in out
+    main(["calibration", "--runner", "paper"])
+    out = capsys.readouterr().out
+    assert "book paper" in out
+    assert "answered and resolved: 36;" in out

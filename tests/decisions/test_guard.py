@@ -10,14 +10,14 @@ from sqlalchemy import Engine, select
 
 from mesdesk.config import load_settings
 from mesdesk.decide.anthropic_decider import AnthropicDecider
-from mesdesk.decide.budget import Budget
-from mesdesk.decide.cache import DecisionCache
 from mesdesk.decide.calibration import FixedThreshold
 from mesdesk.decide.guard import guarded
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider
 from mesdesk.decide.openai_decider import OpenAIDecider
 from mesdesk.errors import DecisionError, ProviderError
+from mesdesk.llm.budget import Budget
+from mesdesk.llm.cache import DecisionCache
 from mesdesk.model import DecisionStatus
 from mesdesk.store.budget import LLMCall
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mesdesk.config import load_settings
-from mesdesk.decide.llm import make_llm_client
 from mesdesk.errors import ConfigError, ProviderError
+from mesdesk.llm.client import make_llm_client
 
 from .fakes import FakeLLM
 

@@ -143,7 +143,8 @@ def test_every_candidate_is_journaled_with_why_no_trade() -> None:
     j = res.journal
     assert list(j["decision"]) == ["skip", "not_asked"]
     assert list(j["gate"]) == ["ok", "below prefilter"]
-    assert j["reason"].iloc[0] == "prefilter 80 < 90"
+    assert j["reason"].iloc[0] == "prefilter 80 < 90; no confidence stated: the confidence gate does not apply"
+    assert pd.isna(j["confidence"].iloc[0])  # the rule decider states no confidence; its score is not one
     assert res.trades.empty
 
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine
 
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.budget import Budget
 from mesdesk.forecast.llm_forecast import InvalidForecast, forecast_schema, validate_answer
+from mesdesk.llm.budget import Budget
 from mesdesk.services.forecast import BUDGET_SCOPE, ForecastCache, ForecastRequest, forecast_payload
 
 from .fakes import FakeProvider, horizons_of

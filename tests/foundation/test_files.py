@@ -225,3 +225,54 @@ def test_csv_with_byte_order_mark_keeps_its_utc_zone(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + ("Timestamp,Open,High,Low,Close,Volume\n" + rows).encode())
     bars = load_bars(path)
     assert bars.index[0] == pd.Timestamp("2025-10-01 13:30", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("cell", "field", "why"),
+    [
+        ("-6700.00", "open", "not a positive price"),
+        ("0", "open", "not a positive price"),
+        ("1e300", "open", "outside the plausible"),
+        ("inf", "open", "not a finite price"),
+    ],
+)
+def test_impossible_prices_are_refused_naming_file_row_and_field(
+    tmp_path: Path, cell: str, field: str, why: str
+) -> None:
+    rows = [*GOOD_ROWS]
+    rows[1] = f"2025-10-01T08:31:00-05:00,{cell},6702.25,6700.25,6702.00,95"
+    path = write(tmp_path, rows)
+    with pytest.raises(DataError, match=rf"bars\.csv: row 3: {field} .*{why}"):
+        load_bars(path)
+
+
+def test_the_price_band_can_be_overridden_for_another_instrument(tmp_path: Path) -> None:
+    rows = [f"2025-10-01T08:3{i}:00-05:00,150000,150001,149999,150000,5" for i in range(3)]
+    path = write(tmp_path, rows)
+    with pytest.raises(DataError, match="outside the plausible 0.25-100000"):
+        load_bars(path)
+    assert load_bars(path, price_band=None)["close"].iloc[0] == 150000.0
+
+
+def test_fractional_contracts_are_refused_not_truncated(tmp_path: Path) -> None:
+    rows = [*GOOD_ROWS]
+    rows[2] = "2025-10-01T08:32:00-05:00,6702.00,6702.50,6700.75,6701.00,80.5"
+    with pytest.raises(DataError, match=r"bars\.csv: row 4: volume 80.5 is not a whole number of contracts"):
+        load_bars(write(tmp_path, rows))
+
+
+def test_import_refuses_absurd_prices_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13, finding 5: `mesdesk data import` said "data problems: none" for 1e300 and replaced the cache."""
+    from mesdesk.cli import main
+
+    monkeypatch.setenv("MESDESK_DATA_DIR", str(tmp_path / "data"))
+    rows = [f"2025-10-01T08:3{i}:00-05:00,150000,150001,149999,150000,5" for i in range(3)]
+    path = write(tmp_path, rows, name="other.csv")
+    with pytest.raises(SystemExit) as done:
+        main(["data", "import", str(path)])
+    assert done.value.code == 2
+    assert "other.csv: rows 2, 3, 4: open 150000 is outside the plausible" in capsys.readouterr().err
+    main(["data", "import", str(path), "--any-price"])
+    assert "other" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mesdesk.api import create_app
 from mesdesk.config import Settings, load_settings
-from mesdesk.decide.budget import Budget
+from mesdesk.llm.budget import Budget
 from mesdesk.store.runner_store import ServiceStore, StepRecord
 
 from .test_store import journal, trade
@@ -59,18 +59,42 @@ def seed(store: ServiceStore) -> None:
         trades=[trade("k1", 1.0, 5), trade("k2", -0.75, 9)],
     )
     store.commit_step("paper", "t", T0, step)
-    assert Budget(store.engine, 5).reserve(datetime.now(UTC), provider="openai") is not None
+    # The decider reserves at the decision time: in a replay, on the replayed day.
+    assert Budget(store.engine, 5).reserve(T0, provider="openai") is not None
 
 
 def test_budget_counts_the_ledgers_calls_and_pauses_at_the_cap(client: TestClient) -> None:
     store = client.app.state.handle.ctx.store  # type: ignore[attr-defined]
     for _ in range(4):
-        assert Budget(store.engine, 5).reserve(datetime.now(UTC)) is not None
+        assert Budget(store.engine, 5).reserve(T0) is not None
     client.app.state.handle.ctx.invalidate()  # type: ignore[attr-defined]
     body = client.get("/metrics/budget").json()
     assert body["calls_used"] == 5
     assert body["paused"] is True
     assert "5/5" in body["paused_reason"]
+
+
+def test_budget_figures_come_from_the_ledger_day_the_runner_decides_in(tmp_path: Path, db_url: str) -> None:
+    """The repro of issue 13's finding 3: a replay of 2025-09-16 with DAILY_GPT_CALL_CAP=2 spent both calls;
+    every endpoint and the dashboard's source must show 2/2 and paused, not the wall clock's empty day."""
+    app = create_app(make_settings(tmp_path, db_url, DAILY_GPT_CALL_CAP=2))
+    with TestClient(app, client=LOOPBACK) as client:
+        seed(app.state.handle.ctx.store)
+        ledger = Budget(app.state.handle.ctx.store.engine, 2)
+        assert ledger.reserve(T0 + timedelta(minutes=20), request_key="c9") is not None
+        assert ledger.reserve(T0) is None  # the decider's over_budget: daily cap reached: 2/2
+        wall = Budget(app.state.handle.ctx.store.engine, 2).status(datetime.now(UTC))
+        assert wall.calls_used == 0  # nothing on the wall clock's day: the old, wrong source
+        app.state.handle.ctx.invalidate()
+        body = client.get("/metrics/budget").json()
+        assert body == {
+            "calls_used": 2,
+            "calls_cap": 2,
+            "paused": True,
+            "paused_reason": "daily cap reached: 2/2 calls on trading day 2025-09-16 (resets at 17:00 CT)",
+        }
+        summary = client.get("/metrics/summary").json()
+        assert (summary["gpt_calls_used"], summary["gpt_calls_cap"]) == (2, 2)
 
 
 @pytest.fixture(name="client")
@@ -83,7 +107,7 @@ def fixture_client(tmp_path: Path, db_url: str) -> Iterator[TestClient]:
 
 def test_health_has_the_seed_fields(client: TestClient) -> None:
     body = client.get("/health").json()
-    assert set(body) == {"status", "server_time_utc", "server_time_ct"}
+    assert set(body) == {"status", "server_time_utc", "server_time_ct", "runner"}  # runner: see test_feed_health
     assert body["status"] == "ok"
     assert body["server_time_utc"].endswith("Z")
     utc = datetime.fromisoformat(body["server_time_utc"].replace("Z", "+00:00"))
@@ -290,3 +314,34 @@ def test_runner_status_says_why_no_runner_trades(tmp_path: Path, sqlite_url: str
     with TestClient(app) as c:
         body = c.get("/metrics/runner").json()
     assert "not a CME trading day" in body["error"]
+
+
+def test_openapi_declares_what_the_server_checks(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/mes/forecast"]["get"]["parameters"]}
+    assert params["model"]["enum"] == ["quant", "gpt", "opus", "autogluon"]
+    params = {p["name"]: p["schema"] for p in doc["paths"]["/mes/signals"]["get"]["parameters"]}
+    assert params["timeframe"]["enum"] == ["5m", "15m", "1h", "4h", "1d"]
+    day = next(p for p in doc["paths"]["/metrics/trades"]["get"]["parameters"] if p["name"] == "date")
+    assert {"type": "string", "format": "date"} in day["schema"]["anyOf"]
+    stop = doc["paths"]["/control/stop"]["post"]
+    assert {} in stop["security"]  # Authorization is optional: loopback needs none
+    assert "loopback" in stop["description"]
+    problem = doc["components"]["schemas"]["Problem"]["properties"]["detail"]
+    assert problem["type"] == "string"
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_a_422_body_is_the_documented_one_line_problem(client: TestClient) -> None:
+    for url in ("/metrics/journal?limit=0", "/mes/forecast?model=turbo", "/metrics/trades?date=16-09-2025"):
+        response = client.get(url)
+        assert response.status_code == 422, url
+        detail = response.json()["detail"]
+        assert isinstance(detail, str), url
+        assert "\n" not in detail
+
+
+def test_autogluon_forecast_without_the_extra_or_a_model_is_503(client: TestClient) -> None:
+    response = client.get("/mes/forecast", params={"model": "autogluon"})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("model=autogluon: ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import httpx
@@ -65,3 +65,84 @@ def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path) ->
             assert httpx.get(f"{base}/metrics/summary").json()["running"] is True
             browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def _foreign_requests(page: object, own: tuple[str, ...]) -> list[str]:
+    """Abort and record every request to anything but `own` (prefixes); returns the live list."""
+    seen: list[str] = []
+
+    def handle(route: object) -> None:
+        url = route.request.url  # type: ignore[attr-defined]
+        if url.startswith(own):
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            seen.append(url)
+            route.abort()  # type: ignore[attr-defined]
+
+    page.route("**/*", handle)  # type: ignore[attr-defined]
+    return seen
+
+
+def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(tmp_path: Path) -> None:
+    """Trading day 2025-03-10 opens at 17:00 CT on Sunday 2025-03-09, the spring DST change day."""
+    chromium = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    settings = load_settings(
+        MESDESK_DATA_DIR=str(tmp_path),
+        MESDESK_DATABASE_URL=f"sqlite:///{tmp_path}/chart.sqlite",
+        MESDESK_DECIDER="auto",
+        OPENAI_API_KEY="",
+        ANTHROPIC_API_KEY="",
+    )
+    # 0.25 s a bar: the first trade (08:43 CT) comes within seconds, the next one minutes later.
+    options = RunnerOptions(replay_day=date(2025, 3, 10), replay_from_ct=time(8, 28), speed=240)
+    with running_server(create_app(settings, options)) as base:
+        wait_for(lambda: len(httpx.get(f"{base}/chart/trades").json()["trades"]) >= 1, 120, "a replayed trade")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            foreign = _foreign_requests(page, (base + "/",))
+            page.goto(base + "/")
+            expect(page.locator("#price canvas").first).to_be_visible(timeout=15_000)
+            expect(page.locator("#price")).to_have_attribute("data-trade-markers", "1", timeout=15_000)
+
+            # The page follows the runner without a reload: a new bar shows within a second or two.
+            first = page.locator("body").get_attribute("data-last-bar")
+            expect(page.locator("body")).not_to_have_attribute("data-last-bar", first or "", timeout=3_000)
+
+            # Hold the replay so the chart stops scrolling, then count and hover.
+            assert httpx.post(f"{base}/control/stop").status_code == 200
+            page.wait_for_timeout(1500)
+            trades = httpx.get(f"{base}/chart/trades").json()["trades"]
+            expect(page.locator("#price")).to_have_attribute("data-trade-markers", str(len(trades)), timeout=5_000)
+            candidates = page.evaluate("window.mesdesk.candidates")
+            assert int(page.locator("#price").get_attribute("data-candidate-markers") or "0") == len(candidates)
+
+            # Times are CT: the trade entered 13:43 UTC shows 08:43 in the table and on the chart.
+            assert trades[0]["entry_ts"] == "2025-03-10T13:43:00Z"
+            expect(page.locator("#trades tbody tr").first).to_contain_text("08:43")
+            taken = next(c for c in candidates if c["kind"] == "taken")
+            page.evaluate(f"window.mesdesk.chart.focus({taken['t']} - 1800, {taken['t']} + 1800)")
+            page.wait_for_timeout(300)
+            box = page.locator("#price").bounding_box()
+            x = page.evaluate(f"window.mesdesk.chart.coordinateOf({taken['t']})")
+            assert box is not None
+            assert x is not None
+            page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+            tip = page.locator("#price .mc-tooltip")
+            expect(tip).to_be_visible(timeout=5_000)
+            text = tip.inner_text()
+            assert taken["reason"]
+            assert taken["reason"] in text
+            assert f"gate {taken['gate']}" in text
+            assert f"decision {taken['decision']}" in text
+            bar_open = datetime.fromtimestamp(taken["t"], UTC).strftime("%Y-%m-%d %H:%M")
+            assert f"{bar_open} CT" in text
+            assert bar_open.startswith("2025-03-10 08:4")
+
+            shots = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path))
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "dashboard-mid-replay.png"), full_page=True)
+            browser.close()
+    assert foreign == []

@@ -12,14 +12,15 @@ import pytest
 
 from mesdesk.calendar import trading_day_open
 from mesdesk.cli import main
+from mesdesk.config import load_settings
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.services.paper import RunnerOptions, replay_driver
+from mesdesk.services.paper import RunnerOptions, build_runner, open_store, replay_driver
 
 from .helpers import day_bars
 
 
-def write_csv(path: Path) -> Path:
-    out = day_bars().reset_index()
+def write_csv(path: Path, seed: int = 3) -> Path:
+    out = day_bars(seed=seed).reset_index()
     out["ts"] = out["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False)
     return path
@@ -62,6 +63,36 @@ def test_runner_name_separates_replays_from_live() -> None:
     assert RunnerOptions().runner_name == "replay-2025-09-16"
     assert RunnerOptions(replay_day=date(2025, 9, 17)).runner_name == "replay-2025-09-17"
     assert RunnerOptions(mode="live").runner_name == "paper"
+
+
+def test_two_replay_files_never_share_a_book(tmp_path: Path) -> None:
+    """Issue 13, finding 2: `--replay-file` without `--replay` named the book after the default day, so
+    a second file wrote its trades into the first one's book and moved its cursor."""
+    first, second = write_csv(tmp_path / "a.csv", seed=3), write_csv(tmp_path / "b.csv", seed=5)
+    a, b = RunnerOptions(replay_file=first, speed=0), RunnerOptions(replay_file=second, speed=0)
+    assert a.runner_name.startswith("replay-2025-09-16-")  # the file's last day, plus its content
+    assert b.runner_name.startswith("replay-2025-09-16-")
+    assert len({a.runner_name, b.runner_name, RunnerOptions().runner_name}) == 3
+    assert len(a.runner_name) <= 32  # the store's runner column
+    # Same content under another name is the same book; another day of the same file is another.
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(first.read_bytes())
+    assert RunnerOptions(replay_file=copy).runner_name == a.runner_name
+    day_before = RunnerOptions(replay_file=first, replay_day=date(2025, 9, 15)).runner_name
+    assert day_before.startswith("replay-2025-09-15-")
+
+    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path), MESDESK_DATABASE_URL=f"sqlite:///{tmp_path}/s.sqlite")
+    store = open_store(settings)
+    service_a = build_runner(settings, RunnerOptions(replay_file=first, speed=0, replay_from_ct=None), store)
+    for _ in range(5):
+        service_a.run_once()
+    service_a.stop()
+    cursor_a = store.state(a.runner_name)
+    assert cursor_a is not None
+    assert cursor_a.last_bar_ts is not None
+    service_b = build_runner(settings, RunnerOptions(replay_file=second, speed=0, replay_from_ct=None), store)
+    assert service_b.runner.resume() is None  # a fresh book, not the first file's cursor
+    assert store.state(a.runner_name) == cursor_a
 
 
 def test_serve_with_a_bad_date_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

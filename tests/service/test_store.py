@@ -184,3 +184,30 @@ def test_naive_datetime_is_refused(store: ServiceStore) -> None:
     naive = datetime(2025, 9, 16, 14, 1)  # noqa: DTZ001
     with pytest.raises(StatementError, match="naive"):
         store.commit_step("paper", "a", T0, step(1, bar_ts=naive))
+
+
+def test_a_recorded_rule_decision_keeps_no_confidence(store: ServiceStore) -> None:
+    """The rule decider states no confidence: recorded and read back as None, never as its score."""
+    import pandas as pd
+
+    from mesdesk.decide.rules import RuleDecider
+    from mesdesk.decider import DecisionContext
+    from mesdesk.model import Candidate, Direction
+
+    at = datetime(2025, 9, 16, 13, 45, tzinfo=UTC)
+    cand = Candidate(
+        ts=at,
+        setup_type="EMA20_pullback",
+        direction=Direction.LONG,
+        ref_entry=6600.0,
+        prefilter_score=80.0,
+        volume_multiple=1.0,
+        atr_5m=1.0,
+        session_label="rth_a",
+        trading_day=date(2025, 9, 16),
+    )
+    (decision,) = RuleDecider().decide([cand], DecisionContext(now=at, recent_bars=pd.DataFrame()))
+    assert decision.confidence is None
+    assert decision.take
+    store.record_decision("r", cand.key, decision, at)
+    assert store.recorded_decisions("r", [cand.key])[cand.key].confidence is None

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mesdesk.engine.path import PathBars
 
 from mesdesk.data.synthetic import SyntheticConfig, generate_days
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import EngineConfig, run_backtest
 from mesdesk.learn.counterfactual import follow
+from mesdesk.pathbars import PathBars
 from mesdesk.services.lookahead import lookahead_setups
 from mesdesk.setups.registry import resolve_setups
 from mesdesk.timeframes import Timeframe

@@ -9,24 +9,30 @@ lease: with several workers, one trades and the others stand by.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path
 
+from mesdesk.api.chart import router as chart_router
 from mesdesk.api.routes import router
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import MesdeskError, StoreError
 from mesdesk.services.paper import RunnerOptions, ServiceHandle, open_service
-from mesdesk.services.service import BadRequest, Unavailable
+from mesdesk.services.service import BadRequest, Unavailable, store_error_line
 
+_GUNICORN_APP_LOAD_ERROR = 4
 STATIC_DIR = Path(str(files("mesdesk.api") / "static"))
 
 
@@ -34,12 +40,20 @@ def _cors_origins(value: str) -> list[str]:
     return [o.strip() for o in value.split(",") if o.strip()] or ["*"]
 
 
-def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastAPI:
-    """The API for `settings`; with `runner`, a background paper runner contends for the lease."""
+def create_app(
+    settings: Settings, runner: RunnerOptions | None = None, *, handle: ServiceHandle | None = None
+) -> FastAPI:
+    """The API for `settings`; with `runner`, a background paper runner contends for the lease.
+
+    `handle`: a service opened beforehand (`open_service(..., start=False, strict=True)`, so that a
+    bad setting fails the command before anything listens); its runner starts with the app.
+    """
+    opened = handle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        handle = open_service(settings, runner)
+        handle = opened if opened is not None else open_service(settings, runner)
+        handle.start()
         app.state.handle = handle
         try:
             yield
@@ -64,6 +78,11 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
     )
     app.state.settings = settings
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One shape for every 422 (the OpenAPI `Problem`): `detail` is one line naming the parameter.
+        return JSONResponse({"detail": validation_line(exc.errors())}, status_code=422)
+
     @app.exception_handler(BadRequest)
     async def _bad_request(_: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -76,11 +95,17 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
     async def _store(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # read-only, locked, full or gone: the reason in one line, never a 500 with a traceback
+        return JSONResponse({"detail": f"store unavailable: {store_error_line(exc)}"}, status_code=503)
+
     @app.exception_handler(MesdeskError)
     async def _domain(_: Request, exc: MesdeskError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     app.include_router(router)
+    app.include_router(chart_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -102,6 +127,19 @@ def create_app(settings: Settings, runner: RunnerOptions | None = None) -> FastA
     return app
 
 
+def validation_line(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one line: `model='x': Input should be 'quant', 'gpt', ...`."""
+    parts = []
+    for err in errors[:3]:
+        loc = [str(p) for p in err.get("loc", ())]
+        name = loc[-1] if loc else "request"
+        got = err.get("input")
+        shown = f"{name}={str(got)[:60]!r}" if isinstance(got, str | int | float) else name
+        parts.append(f"{shown}: {err.get('msg', 'invalid')}")
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
 def handle_of(app: FastAPI) -> ServiceHandle:
     return app.state.handle  # type: ignore[no-any-return]
 
@@ -111,7 +149,16 @@ def serve_app() -> FastAPI:
 
     MESDESK_RUNNER=off serves the API only; otherwise each worker starts a runner that trades
     only while it holds the lease (replay of the synthetic default unless MESDESK_REPLAY_* say
-    otherwise; see docs/service.md).
+    otherwise; see docs/service.md). A bad setting, an unreachable store or a runner that cannot
+    be built is one line on stderr and exit 2, before the app is handed to the host.
     """
-    settings = load_settings()
-    return create_app(settings, RunnerOptions.from_env(os.environ))
+    try:
+        settings = load_settings()
+        options = RunnerOptions.from_env(os.environ)
+        handle = open_service(settings, options, start=False, strict=True)
+    except MesdeskError as exc:  # one line on stderr and exit 2, as on the command line
+        print(f"mesdesk: error: {exc}", file=sys.stderr)  # noqa: T201 - the host's log is stderr
+        # A gunicorn worker that exits 2 is booted again, forever; 4 is gunicorn's "App failed to
+        # load", which stops the master (with that exit code) instead.
+        raise SystemExit(_GUNICORN_APP_LOAD_ERROR if "gunicorn" in sys.modules else 2) from None
+    return create_app(settings, options, handle=handle)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -54,13 +54,44 @@ def require_control(
         )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": schemas.Problem}, 503: {"model": schemas.Problem}}
-_CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": schemas.Problem}, 403: {"model": schemas.Problem}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": schemas.Problem, "description": "a bad parameter, named in `detail`"},
+    503: {"model": schemas.Problem, "description": "a part is missing or the store is unavailable (`detail`)"},
+}
+_CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.Problem, "description": "MESDESK_API_TOKEN is set and the bearer token is missing or wrong"},
+    403: {"model": schemas.Problem, "description": "no MESDESK_API_TOKEN is set and the client is not on loopback"},
+    503: {"model": schemas.Problem, "description": "the store cannot be written (`detail` says why)"},
+}
+_CONTROL_DOC = (
+    "Authorization is optional: with MESDESK_API_TOKEN set on the server, `Authorization: Bearer <token>`"
+    " is required; with none set, only a loopback client (127.0.0.1, ::1) may control and needs no header."
+)
+# Bearer when a token is configured, nothing from loopback otherwise: either alternative is valid.
+_CONTROL_SECURITY: dict[str, Any] = {"security": [{"HTTPBearer": []}, {}]}
+
+
+def _day(description: str) -> Any:
+    """A YYYY-MM-DD query parameter (empty: the default), declared as an OpenAPI `date`; the service
+    refuses anything else with a 422 naming the parameter."""
+    declared = [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}, {"type": "null"}]
+    return Query(description=description, json_schema_extra={"anyOf": declared}, examples=["2025-09-16"])
 
 
 @router.get("/health", response_model=schemas.Health, tags=["seed 000", "seed 003"])
 def health(ctx: Ctx) -> dict[str, Any]:
     return svc.health(ctx)
+
+
+@router.get(
+    "/ready",
+    response_model=schemas.Ready,
+    tags=["hosts"],
+    responses={503: {"model": schemas.Problem, "description": "no runner holds the lease"}},
+)
+def ready(ctx: Ctx) -> dict[str, Any]:
+    """For load balancers: 200 while a runner holds the lease, 503 once none renewed it within its TTL."""
+    return svc.readiness(ctx)
 
 
 @router.get("/metrics/summary", response_model=schemas.Summary, tags=["seed 000"], responses=_ERRORS)
@@ -88,6 +119,8 @@ def budget(ctx: Ctx) -> dict[str, Any]:
     tags=["seed 000"],
     dependencies=[Depends(require_control)],
     responses=_CONTROL_ERRORS,
+    description=_CONTROL_DOC,
+    openapi_extra=_CONTROL_SECURITY,
 )
 def control_start(ctx: Ctx) -> dict[str, Any]:
     return svc.set_running(ctx, True)
@@ -99,6 +132,8 @@ def control_start(ctx: Ctx) -> dict[str, Any]:
     tags=["seed 000"],
     dependencies=[Depends(require_control)],
     responses=_CONTROL_ERRORS,
+    description=_CONTROL_DOC,
+    openapi_extra=_CONTROL_SECURITY,
 )
 def control_stop(ctx: Ctx) -> dict[str, Any]:
     return svc.set_running(ctx, False)
@@ -107,7 +142,7 @@ def control_stop(ctx: Ctx) -> dict[str, Any]:
 @router.get("/metrics/trades", response_model=list[schemas.Trade], tags=["seed 000"], responses=_ERRORS)
 def trades(
     ctx: Ctx,
-    date: Annotated[str | None, Query(description="CME trading day YYYY-MM-DD; today when omitted")] = None,
+    date: Annotated[str | None, _day("CME trading day YYYY-MM-DD; today when omitted")] = None,
 ) -> list[dict[str, Any]]:
     return svc.trades(ctx, date)
 
@@ -120,7 +155,7 @@ def fingerprints(ctx: Ctx) -> list[dict[str, Any]]:
 @router.get("/metrics/journal", response_model=list[schemas.JournalEntry], tags=["front end"], responses=_ERRORS)
 def journal(
     ctx: Ctx,
-    date: Annotated[str | None, Query(description="CME trading day YYYY-MM-DD; all days when omitted")] = None,
+    date: Annotated[str | None, _day("CME trading day YYYY-MM-DD; all days when omitted")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="newest rows first")] = 200,
 ) -> list[dict[str, Any]]:
     return svc.journal(ctx, date, limit)
@@ -136,8 +171,11 @@ def runner(ctx: Ctx) -> dict[str, Any]:
     return svc.runner_status(ctx)
 
 
-_TF = Annotated[str, Query(description="5m, 15m, 1h, 4h or 1d")]
-_MODEL = Annotated[str, Query(description="quant, gpt, opus or autogluon")]
+_TF = Annotated[Literal["5m", "15m", "1h", "4h", "1d"], Query(description="the scanner's timeframe")]
+_MODEL = Annotated[
+    Literal["quant", "gpt", "opus", "autogluon"],
+    Query(description="quant (no key), gpt/opus (an LLM key; quant numbers on failure), autogluon (the extra)"),
+]
 
 
 @router.get("/mes/signals", tags=["seed 003"], responses=_ERRORS)

@@ -11,10 +11,26 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RunnerLiveness(_Out):
+    name: str
+    holder: str | None = Field(description="the lease holder; null when no runner renewed the lease within its TTL")
+    mode: str | None
+    last_bar_ts: str | None = Field(description="open time (UTC) of the last bar the runner processed")
+    last_bar_age_s: float | None = Field(description="seconds since that bar closed")
+    store_error: str | None = Field(description="why the store could not be read, when it could not")
+
+
 class Health(_Out):
     status: str = Field(examples=["ok"])
     server_time_utc: str = Field(examples=["2025-01-20T15:30:00Z"])
     server_time_ct: str = Field(examples=["2025-01-20T09:30:00"], description="Central Time wall clock, no offset")
+    runner: RunnerLiveness
+
+
+class Ready(_Out):
+    ready: bool
+    runner: str
+    holder: str
 
 
 class Summary(_Out):
@@ -120,6 +136,12 @@ class RunnerStatus(BaseModel):
     position: dict[str, Any] | None = None
     holder: str | None = None
     error: str | None = None
+    feed_delay_s: float | None = Field(
+        None, description="live: seconds since the newest bar closed; null while the market is closed"
+    )
+    feed_delay_limit_s: float | None = Field(
+        None, description="live: MESDESK_MAX_FEED_DELAY_S, above it no new entries"
+    )
 
 
 class Problem(_Out):

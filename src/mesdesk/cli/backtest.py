@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from mesdesk.cli import app
+from mesdesk.cli.options import SetupOption, SetupParamOption
 from mesdesk.errors import ConfigError
 
 
@@ -52,6 +53,8 @@ def backtest(
         False, "--learning/--no-learning", help="Let learning veto candidates (point-in-time outcomes)."
     ),
     out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
 ) -> None:
     """Backtest the scalper: fills, limits and costs as in live paper trading."""
     from mesdesk.services.backtest import BacktestRequest, run_backtest_job
@@ -72,6 +75,8 @@ def backtest(
         min_score=min_score,
         learning=learning,
         out=None if out is None else Path(out),
+        setups=tuple(setup or ()),
+        setup_params=tuple(setup_param or ()),
     )
     print_report(run_backtest_job(req))
 
@@ -82,12 +87,14 @@ def print_report(report: object) -> None:
     from rich.table import Table
 
     from mesdesk.services.backtest import BacktestReport
+    from mesdesk.services.chart import display_zone, screen_time
 
     assert isinstance(report, BacktestReport)
     console = Console()
     s, o = report.stats, report.optimistic
+    tz = display_zone()
     console.print(
-        f"[bold]Backtest[/bold] {report.first_bar:%Y-%m-%d %H:%M} to {report.last_bar:%Y-%m-%d %H:%M} UTC, "
+        f"[bold]Backtest[/bold] {screen_time(report.first_bar, tz)} to {screen_time(report.last_bar, tz)}, "
         f"{len(report.bars):,} bars, {report.candidates:,} candidates"
     )
     table = Table(title="Result (net of slippage and commission)", show_header=False)

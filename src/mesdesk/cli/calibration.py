@@ -19,13 +19,19 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 @app.command()
 def calibration(
     journal: str | None = typer.Option(None, "--journal", help="journal.parquet or journal.csv written by a run."),
-    store: bool = typer.Option(False, "--store", help="Read the journal table of the store instead."),
-    table: str = typer.Option("journal", "--table", help="Journal table in the store (with --store)."),
+    store: bool = typer.Option(False, "--store", help="Read the store's journal (the default without --journal)."),
+    table: str | None = typer.Option(
+        None, "--table", help="Journal table in the store (default: the service's, service_journal)."
+    ),
+    runner: str | None = typer.Option(None, "--runner", help="Only this book of the service (e.g. paper)."),
     decider: str | None = typer.Option(None, "--decider", help="Only rows whose decision_source starts with this."),
     at: str | None = typer.Option(None, "--at", help="As known at this UTC time (ISO 8601 with offset)."),
     min_samples: int = typer.Option(30, "--min-samples", min=1, help="Outcomes needed before calibration applies."),
 ) -> None:
-    """Print the reliability table, the Brier score and the adaptive confidence threshold."""
+    """Print the reliability table, the Brier score and the adaptive confidence threshold.
+
+    By default it reads the journal of the service (`mesdesk serve`) from the store of the settings.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -33,8 +39,8 @@ def calibration(
     from mesdesk.decide.calibration import CalibrationConfig
     from mesdesk.services.calibration import calibration_report, journal_from_store, load_journal
 
-    if (journal is None) == (not store):
-        raise ConfigError("give either --journal PATH or --store")
+    if journal is not None and store:
+        raise ConfigError("give either --journal PATH or --store, not both")
     when = None
     if at is not None:
         try:
@@ -45,7 +51,7 @@ def calibration(
         frame, origin = load_journal(Path(journal)), journal
     else:
         url = load_settings().resolved_database_url
-        frame, origin = journal_from_store(url, table), f"store table {table}"
+        frame, origin = journal_from_store(url, table, runner=runner)
     report = calibration_report(
         frame, origin=origin, decider=decider, at=when, config=CalibrationConfig(min_samples=min_samples)
     )

@@ -40,7 +40,7 @@ def _when(ts: pd.Timestamp | None) -> str:
 @contextmanager
 def _progress() -> Iterator[object]:
     """A rich progress bar fed by the sources' chunk reports (on stderr, so stdout stays a table)."""
-    from mesdesk.data.fetching import ChunkDone
+    from mesdesk.services.data import ChunkDone
 
     with Progress(
         TextColumn("{task.description}"),
@@ -155,12 +155,16 @@ def import_(
     placeholders: Annotated[
         str, typer.Option("--placeholders", help="Vendor filler bars (volume <= 1): keep or drop.")
     ] = "keep",
+    any_price: Annotated[
+        bool, typer.Option("--any-price", help="Accept prices outside the contract's plausible band.")
+    ] = False,
 ) -> None:
     """Validate a file of bars and keep it in the cache."""
     from mesdesk.config import load_settings
     from mesdesk.services.data import import_file
 
-    _, summary = import_file(file, load_settings(), tz=tz, symbol=symbol, placeholders=placeholders)
+    settings = load_settings()
+    _, summary = import_file(file, settings, tz=tz, symbol=symbol, placeholders=placeholders, any_price=any_price)
     _out.print(_bars_table(summary))
     _problems(summary.problems)
 

@@ -164,8 +164,7 @@ def train_autogluon(
 ) -> None:
     """Train an AutoGluon TimeSeries model on MES closes; write the forecast CSV, summary JSON and model."""
     from mesdesk.config import load_settings
-    from mesdesk.forecast.autogluon_trainer import TrainConfig
-    from mesdesk.services.forecast import ForecastRequest
+    from mesdesk.services.forecast import ForecastRequest, TrainConfig
     from mesdesk.services.forecast import train_autogluon as run_training
     from mesdesk.timeframes import Timeframe
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mesdesk.cli import app
+from mesdesk.cli.options import SetupOption, SetupParamOption
 
 learn_app = typer.Typer(help="Learning: fingerprints, hard negatives, walk-forward proof.", no_args_is_help=True)
 app.add_typer(learn_app, name="learn")
@@ -66,12 +67,23 @@ def update(
     days: int = _DAYS,
     timeframe: str = _TF,
     seed: int = typer.Option(7, "--seed"),
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
 ) -> None:
     """Follow every candidate of the bars to its as-if-taken outcome and store it (idempotent)."""
     from mesdesk.services.learning import LearnRequest
     from mesdesk.services.learning import update as do_update
 
-    new, total = do_update(LearnRequest(source=source, file=file, days=days, timeframe=timeframe, seed=seed))
+    req = LearnRequest(
+        source=source,
+        file=file,
+        days=days,
+        timeframe=timeframe,
+        seed=seed,
+        setups=tuple(setup or ()),
+        setup_params=tuple(setup_param or ()),
+    )
+    new, total = do_update(req)
     typer.echo(f"stored {new} new outcomes; {total} in the store")
 
 
@@ -85,6 +97,8 @@ def evaluate(
     train_days: int = typer.Option(10, "--train-days", min=1),
     test_days: int = typer.Option(5, "--test-days", min=1),
     decider: str = typer.Option("rules", "--decider"),
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
 ) -> None:
     """Walk-forward: out-of-sample trades, win rate, expectancy and net points, learning on vs off."""
     from mesdesk.services.learning import LearnRequest
@@ -99,6 +113,8 @@ def evaluate(
         train_days=train_days,
         test_days=test_days,
         decider=decider,
+        setups=tuple(setup or ()),
+        setup_params=tuple(setup_param or ()),
     )
     rep = do_evaluate(req)
     title = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from mesdesk.calendar import CT
 from mesdesk.cli import app
+from mesdesk.cli.options import SetupOption, SetupParamOption
 from mesdesk.errors import ConfigError
 
 _err = Console(stderr=True)
@@ -35,20 +35,8 @@ def _ct(ts: datetime) -> str:
 
 @app.command()
 def lookahead(
-    setup: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--setup",
-            help="A built-in setup name, path/to/file.py:function or package.module:function (repeatable; "
-            "default: the three built-ins).",
-        ),
-    ] = None,
-    setup_param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--setup-param", help="<setup>.<param>=<value>, e.g. ORB_retest_go.range_minutes=30 (repeatable)."
-        ),
-    ] = None,
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
     scanner: bool = typer.Option(False, "--scanner", help="Check the measured-move scanner's signals instead."),
     source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
     file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),

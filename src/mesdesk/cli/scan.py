@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from mesdesk.calendar import CT
 from mesdesk.cli import app
 
 _SHOWN = (
     ("direction", "dir"),
-    ("c_time", "C (UTC)"),
-    ("confirmed_at", "confirmed"),
+    ("c_time", "C (CT)"),
+    ("confirmed_at", "confirmed (CT)"),
     ("retrace_pct", "retr %"),
     ("entry", "entry"),
     ("stop", "stop"),
@@ -31,9 +33,11 @@ _SHOWN = (
 )
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, tz: ZoneInfo = CT) -> str:
+    if value is pd.NaT:
+        return "-"
     if isinstance(value, pd.Timestamp):
-        return "-" if pd.isna(value) else value.strftime("%Y-%m-%d %H:%M")
+        return "-" if pd.isna(value) else value.tz_convert(tz).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return "-" if pd.isna(value) else f"{value:.2f}"
     if isinstance(value, bool):
@@ -41,12 +45,12 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _signals_table(title: str, frame: pd.DataFrame) -> Table:
+def _signals_table(title: str, frame: pd.DataFrame, tz: ZoneInfo = CT) -> Table:
     table = Table(title=title, title_justify="left")
     for _, label in _SHOWN:
         table.add_column(label, justify="right" if label not in ("dir", "outcome") else "left")
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(getattr(row, col)) for col, _ in _SHOWN))
+        table.add_row(*(_cell(getattr(row, col), tz) for col, _ in _SHOWN))
     return table
 
 
@@ -102,10 +106,14 @@ def scan(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
 ) -> None:
     """Scan for Halsey ABC measured moves and follow each to its outcome."""
-    from mesdesk.services.scan import ScanRequest, run_scan, write_signals_csv
-    from mesdesk.setups.measured_move import MeasuredMoveConfig
-    from mesdesk.setups.measured_move_outcomes import OutcomeConfig
-    from mesdesk.setups.measured_move_scan import ScanConfig
+    from mesdesk.services.scan import (
+        MeasuredMoveConfig,
+        OutcomeConfig,
+        ScanConfig,
+        ScanRequest,
+        run_scan,
+        write_signals_csv,
+    )
     from mesdesk.timeframes import Timeframe
 
     tfs = tuple(Timeframe.parse(t, param="--timeframes") for t in timeframes.split(",") if t.strip())
@@ -120,17 +128,20 @@ def scan(
     )
     request = ScanRequest(days_back=days_back, source=source, file=file, vix_file=vix_file, seed=seed, config=config)
     result = run_scan(request)
+    from mesdesk.services.chart import display_zone, screen_time  # the chart service loads the store
+
+    tz = display_zone()
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
         console = Console(width=220)
     console.print(
-        f"{result.bars} bars from {result.bars_from}, {result.first_bar:%Y-%m-%d %H:%M} to "
-        f"{result.last_bar:%Y-%m-%d %H:%M} UTC; VIX: {result.vix_from}"
+        f"{result.bars} bars from {result.bars_from}, {screen_time(result.first_bar, tz)} to "
+        f"{screen_time(result.last_bar, tz)}; VIX: {result.vix_from}"
     )
     for tf in tfs:
         sub = result.signals[result.signals["timeframe"] == tf.value]
         shown = sub.tail(last_n)
-        console.print(_signals_table(f"{tf.value}: {len(sub)} signals (last {len(shown)})", shown))
+        console.print(_signals_table(f"{tf.value}: {len(sub)} signals (last {len(shown)})", shown, tz))
     if evaluate:
         console.print(_evaluation_table(result.evaluation))
     if csv is not None:

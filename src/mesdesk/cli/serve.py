@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from mesdesk.cli import app
+from mesdesk.cli.options import SetupOption, SetupParamOption
 from mesdesk.errors import ConfigError
 
 
@@ -51,6 +53,8 @@ def serve(
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")] = False,
     no_runner: Annotated[bool, typer.Option("--no-runner", help="Serve the API only; no runner trades.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    setup: SetupOption = None,
+    setup_param: SetupParamOption = None,
 ) -> None:
     """Serve the API and the dashboard; with no key, replay the synthetic market so it works at once.
 
@@ -61,7 +65,7 @@ def serve(
 
     from mesdesk.api import create_app
     from mesdesk.config import load_settings
-    from mesdesk.services.paper import RunnerOptions
+    from mesdesk.services.paper import RunnerOptions, open_service
 
     settings = load_settings()
     mode = "off" if no_runner else ("live" if live else "replay")
@@ -77,6 +81,37 @@ def serve(
         poll_s=env.poll_s,
         lease_ttl_s=env.lease_ttl_s,
         renew_every_s=env.renew_every_s,
+        setups=tuple(setup or ()) or env.setups,
+        setup_params=tuple(setup_param or ()) or env.setup_params,
     )
-    typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {options.runner_name})")
-    uvicorn.run(create_app(settings, options), host=host, port=port, log_level=log_level)
+    name = options.runner_name
+    # The port first: a busy one fails here, before a runner could trade; then the store and the
+    # runner, so any bad setting is one line and exit 2 before anything listens.
+    sock = _bind(host, port)
+    try:
+        handle = open_service(settings, options, start=False, strict=True)
+    except BaseException:
+        sock.close()
+        raise
+    typer.echo(f"mesdesk: dashboard at http://{host}:{port}/  (API docs at /docs; runner: {name})")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, options, handle=handle), log_level=log_level))
+    server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; ConfigError naming --host/--port when that is impossible."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host!r}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
+    sock.set_inheritable(True)
+    return sock

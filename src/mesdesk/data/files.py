@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from mesdesk.bars import BAR_COLUMNS, validate_bars
+from mesdesk.bars import BAR_COLUMNS, CONTRACT_PRICE_BAND, validate_bars
 from mesdesk.data.resample import resample
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.timeframes import Timeframe
@@ -230,8 +230,17 @@ def placeholder_mask(bars: pd.DataFrame, max_volume: int = 1) -> np.ndarray:
     return mask
 
 
-def load_bars(path: str | Path, *, tz: str | None = None, placeholders: Placeholders = "keep") -> pd.DataFrame:
+def load_bars(
+    path: str | Path,
+    *,
+    tz: str | None = None,
+    placeholders: Placeholders = "keep",
+    price_band: tuple[float, float] | None = CONTRACT_PRICE_BAND,
+) -> pd.DataFrame:
     """Read a CSV or Parquet file of bars into the mesdesk frame (UTC index `ts` = bar open).
+
+    The file holds bars of an S&P 500 future: prices must lie in `price_band` (index points) and
+    volume must be a whole number of contracts; either is a `DataError` naming file, row and field.
 
     Parameters
     ----------
@@ -241,6 +250,9 @@ def load_bars(path: str | Path, *, tz: str | None = None, placeholders: Placehol
         Zone of naive timestamps (IANA name). Ignored for timestamps that state their offset.
     placeholders
         ``keep`` (default: nothing silently dropped), ``drop``, or ``flag`` (adds a ``placeholder`` column).
+    price_band
+        Plausible (low, high) prices, default `CONTRACT_PRICE_BAND`; None accepts any positive price
+        (the override for another instrument).
     """
     if placeholders not in ("keep", "drop", "flag"):
         raise ConfigError(f"placeholders={placeholders!r}: choose keep, drop or flag")
@@ -254,7 +266,7 @@ def load_bars(path: str | Path, *, tz: str | None = None, placeholders: Placehol
         raise DataError(f"{source}: no bars (header only)")
     index = _timestamps(frame, col, zone, source, row_base)
     data = pd.DataFrame({c: frame[c].to_numpy() for c in BAR_COLUMNS}, index=index)
-    bars = validate_bars(data, source=source, row_base=row_base)
+    bars = validate_bars(data, source=source, row_base=row_base, price_band=price_band, whole_volume=True)
     mask = placeholder_mask(bars)
     if mask.any():
         log.info("%s: %d placeholder bars (%s)", source, int(mask.sum()), placeholders)

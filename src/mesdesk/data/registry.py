@@ -74,6 +74,7 @@ class SourceEntry:
     daily_base: Timeframe = Timeframe.M1  # the bars daily validation builds days from
     origin: date | None = None  # a market with a fixed first day (synthetic): "the last N days" count from it
     label: Callable[[SourceContext, str], str] | None = None  # where the bars came from, for reports
+    live: Callable[[SourceContext, str], BarSource] | None = None  # a streaming source (else `open` is polled)
 
     def describe(self, ctx: SourceContext, root_symbol: str = "MES") -> str:
         """Where bars of this source come from, in a report's words ("yahoo MES=F", "file bars.csv")."""
@@ -104,6 +105,14 @@ class SourceRegistry:
 
     def __iter__(self) -> Iterator[SourceEntry]:
         return iter(self._entries.values())
+
+    def open_live(self, name: str, ctx: SourceContext, root_symbol: str = "MES") -> tuple[BarSource, str]:
+        """The source the live runner reads: the provider's stream when it has one, else its polled source."""
+        entry = self.get(name, param="--live")
+        if entry.live is None:
+            return self.open(name, ctx, root_symbol, param="--live")
+        symbol = entry.symbol(root_symbol)
+        return entry.live(ctx, symbol), symbol
 
     def open(
         self, name: str, ctx: SourceContext, root_symbol: str = "MES", *, param: str = "--source"
@@ -217,6 +226,12 @@ def _open_databento(ctx: SourceContext) -> BarSource:
     )
 
 
+def _live_databento(ctx: SourceContext, symbol: str) -> BarSource:
+    from mesdesk.data.databento_live import live_source
+
+    return live_source(ctx.settings, symbol=symbol)
+
+
 def _yahoo_symbol(root: str) -> str:
     return {"MES": "MES=F", "ES": "ES=F"}.get(root, root)
 
@@ -259,6 +274,7 @@ SOURCES.register(
         _databento_symbol,
         "Databento GLBX.MDP3",
         daily_base=Timeframe.H1,
+        live=_live_databento,
     )
 )
 SOURCES.register(

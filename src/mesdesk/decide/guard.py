@@ -14,18 +14,19 @@ The cost of a failed or invalid request is carried by the first decision of its 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from mesdesk.decide.budget import Budget, Reservation
-from mesdesk.decide.cache import DecisionCache, prompt_key
-from mesdesk.decide.llm import BilledProviderError, LLMReply
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError, StoreError
+from mesdesk.llm.budget import Budget, Reservation
+from mesdesk.llm.cache import DecisionCache, prompt_key
+from mesdesk.llm.client import BilledProviderError, LLMReply
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,11 @@ class _Usage:
 class _BudgetGate:
     """The `before_attempt` hook: settles the previous attempt, then reserves a slot or refuses."""
 
-    def __init__(self, budget: Budget | None, context: DecisionContext, provider: str, model: str) -> None:
+    def __init__(
+        self, budget: Budget | None, context: DecisionContext, provider: str, model: str, request_key: str = ""
+    ) -> None:
         self._budget = budget
+        self._key = request_key
         self._now = context.now
         self._provider = provider
         self._model = model
@@ -55,11 +59,14 @@ class _BudgetGate:
         if previous is not None:
             self.settle_last(error=previous)
         try:
-            slot = self._budget.reserve(self._now, provider=self._provider, model=self._model)
+            slot = self._budget.reserve(self._now, provider=self._provider, model=self._model, request_key=self._key)
+            if slot is None:
+                raise BudgetExceeded(self._budget.status(self._now).paused_reason or "daily cap reached")
+            # The mark is committed before the request leaves: a crash after it leaves the slot
+            # "sending" (counted, re-asked within it); a crash before it leaves it "reserved" (released).
+            self._budget.mark_sending(slot)
         except (SQLAlchemyError, StoreError) as exc:  # no slot can be proven free: send nothing
             raise BudgetExceeded(f"budget store unavailable, nothing sent: {exc}") from exc
-        if slot is None:
-            raise BudgetExceeded(self._budget.status(self._now).paused_reason or "daily cap reached")
         self._last = slot
 
     def settle_last(self, *, reply: LLMReply | None = None, error: ProviderError | None = None) -> None:
@@ -122,16 +129,20 @@ class GuardedDecider:
         prompt = primary.build_prompt(candidates, context)
         key = prompt_key(primary.provider, primary.model, prompt.system, prompt.user, prompt.schema, prompt.schema_name)
         hit = self.cache.get(key) if self.cache is not None else None
+        batch_key = request_key(candidates)
         if hit is not None:
+            # The answer bought for these very candidates (a crash came between buying and
+            # recording it) is the original decision, not a cache hit: the journal stays the same.
+            bought = self._bought(batch_key, hit)
             try:
-                return primary.decisions(hit, prompt, candidates, context.now, cached=True)
+                return primary.decisions(hit, prompt, candidates, context.now, cached=not bought)
             except DecisionError as exc:
                 return self._fall_back(candidates, context, DecisionStatus.PARSE_ERROR, f"cached answer: {exc}")
         if self.cache is not None and not self.cache.may_send:
             reason = f"replay: no cached answer for prompt {key.prompt_sha256[:12]}"
             return self._fall_back(candidates, context, DecisionStatus.CACHE_MISS, reason)
 
-        gate = _BudgetGate(self.budget, context, primary.provider, primary.model)
+        gate = _BudgetGate(self.budget, context, primary.provider, primary.model, batch_key)
         try:
             reply = primary.client.complete_json(
                 prompt.system, prompt.user, prompt.schema, prompt.schema_name, before_attempt=gate
@@ -145,14 +156,23 @@ class GuardedDecider:
             if isinstance(exc, BilledProviderError):
                 billed = _Usage(exc.input_tokens, exc.output_tokens, exc.cost_usd)
             return self._fall_back(candidates, context, status, f"{exc.kind}: {exc}", billed)
+        if self.cache is not None:  # cached before the slot is settled: see `_bought`
+            self.cache.put(key, prompt.schema_name, reply)
         gate.settle_last(reply=reply)
         spent = _Usage(reply.input_tokens, reply.output_tokens, reply.cost_usd, reply.latency_ms)
-        if self.cache is not None:
-            self.cache.put(key, prompt.schema_name, reply)
         try:
             return primary.decisions(reply, prompt, candidates, context.now)
         except DecisionError as exc:
             return self._fall_back(candidates, context, DecisionStatus.PARSE_ERROR, str(exc), spent)
+
+    def _bought(self, batch_key: str, hit: LLMReply) -> bool:
+        if self.budget is None:
+            return False
+        try:
+            return self.budget.recover(batch_key, hit)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("could not check the ledger for %s: %s", batch_key, exc)
+            return False
 
     def _fall_back(
         self,
@@ -184,6 +204,16 @@ class GuardedDecider:
                 )
             )
         return out
+
+
+def request_key(candidates: Sequence[Candidate]) -> str:
+    """The ledger key of one batch request: its candidate's key, or the first key, the count and a
+    hash of all keys for a batch (a candidate is decided in exactly one batch)."""
+    keys = [c.key for c in candidates]
+    if len(keys) == 1:
+        return keys[0]
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    return f"{keys[0]}+{len(keys) - 1}:{digest}"
 
 
 def guarded(

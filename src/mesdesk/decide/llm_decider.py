@@ -18,10 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mesdesk.decide.calibration import ConfidencePolicy, FixedThreshold
-from mesdesk.decide.llm import LLMClient, LLMReply
 from mesdesk.decide.prompt import SEED_TERMS, Prompt, TradeTerms, build_prompt
 from mesdesk.decider import DecisionContext
 from mesdesk.errors import DecisionError
+from mesdesk.llm.client import LLMClient, LLMReply
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
 MAX_REASON_CHARS = 300

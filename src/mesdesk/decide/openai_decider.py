@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from mesdesk.config import Settings
 from mesdesk.decide.calibration import ConfidencePolicy
-from mesdesk.decide.llm import make_llm_client
 from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.prompt import SEED_TERMS, TradeTerms
+from mesdesk.llm.client import make_llm_client
 
 if TYPE_CHECKING:
     import httpx2

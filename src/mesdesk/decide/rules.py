@@ -1,7 +1,9 @@
-"""The rule decider: take every candidate that passed the prefilter; confidence = its score.
+"""The rule decider: take every candidate that passed the prefilter. It states no confidence.
 
 It needs no key and no network, so the engine runs end to end offline; the LLM and learning
-deciders plug into the same `Decider` protocol.
+deciders plug into the same `Decider` protocol. The prefilter score is not a probability, so it is
+not passed off as one: the seed's confidence gate (>= 85) applies to model answers only, and every
+rule decision's reason says it did not apply.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy.typing as npt
 
 from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus
+
+NO_GATE = "no confidence stated: the confidence gate does not apply"
 
 
 class RuleDecider:
@@ -41,13 +45,14 @@ class RuleDecider:
         sign = ">=" if take else "<"
         return Decision(
             take=take,
-            confidence=score,
-            reason=f"prefilter {score:.0f} {sign} {self.threshold:.0f}",
+            confidence=None,
+            reason=f"prefilter {score:.0f} {sign} {self.threshold:.0f}; {NO_GATE}",
             source=self.name,
             status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
         )
 
     def decide_scores(self, scores: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
-        """`take` and `confidence` of `decide_score` for many scores (the engine's compiled path)."""
+        """`take` of `decide_score` for many scores, and the rank the engine picks among takes by
+        (the stated confidence, here none: the score)."""
         values = np.asarray(scores, dtype=np.float64)
         return values >= self.threshold, values.copy()

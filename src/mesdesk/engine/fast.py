@@ -10,6 +10,7 @@ refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds th
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -116,9 +117,9 @@ def fast_journal(
     if len(path) and float(max(np.abs(path.high).max(), np.abs(path.low).max())) >= _PRICE_LIMIT:
         return None
     scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
-    take_many, confidence_many = decider.decide_scores(scores[rows])
+    take_many, rank_many = decider.decide_scores(scores[rows])
     take = np.ascontiguousarray(take_many, dtype=np.bool_)
-    confidence = np.ascontiguousarray(confidence_many, dtype=np.float64)
+    rank = np.ascontiguousarray(rank_many, dtype=np.float64)
     sign = np.where(candidates["direction"].astype(str).to_numpy(dtype=object)[:n][rows] == "long", 1, -1)
 
     times = decision_ns[rows]
@@ -169,7 +170,7 @@ def fast_journal(
         entry,
         entry_ok.astype(np.int8),
         take,
-        confidence,
+        rank,
         sign.astype(np.int64),
         flat_ns,
         (path.ts_ns, path.close_ns, path.open, path.high, path.low, path.close),
@@ -183,8 +184,12 @@ def fast_journal(
     if answered is None:
         return None
     answers, which = answered
-    said = np.array([(a.take, a.confidence) for a in answers], dtype=np.float64).reshape(-1, 2)[which]
-    if not (np.array_equal(said[:, 0] == 1.0, take[asked]) and np.array_equal(said[:, 1], confidence[asked])):
+    # The loop's rank: the stated confidence, else the score (Engine._decide_batch).
+    asked_scores = scores[rows[asked]]
+    said_take = np.array([a.take for a in answers], dtype=np.bool_)[which]
+    stated = np.array([np.nan if a.confidence is None else a.confidence for a in answers], dtype=np.float64)[which]
+    said_rank = np.where(np.isnan(stated), asked_scores, stated)
+    if not (np.array_equal(said_take, take[asked]) and np.array_equal(said_rank, rank[asked])):
         return None  # decide_scores disagrees with decide_score: only the loop can be trusted
     return _journal(candidates, n, passed, decision_ns, rows, answers, which, gate, decision, out_f, out_i, config)
 
@@ -214,7 +219,7 @@ def _journal(
     cols["decision"][asked_rows] = [a.status.value for a in asked_answers]
     cols["decision_source"][asked_rows] = [a.source for a in asked_answers]
     cols["fallback"][asked_rows] = [a.fallback for a in asked_answers]
-    cols["confidence"][asked_rows] = [a.confidence for a in asked_answers]
+    cols["confidence"][asked_rows] = [math.nan if a.confidence is None else a.confidence for a in asked_answers]
     cols["reason"][asked_rows] = [a.reason for a in asked_answers]
     traded = out_i[:, 2] != kernel.EXIT_NONE
     t_rows = rows[traded]

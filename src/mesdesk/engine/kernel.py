@@ -366,7 +366,7 @@ def _gate_code(
 
 @compiled
 def _decide(
-    a0: int, a1: int, row_take: np.ndarray, row_confidence: np.ndarray, gate: np.ndarray, decision: np.ndarray
+    a0: int, a1: int, row_take: np.ndarray, row_rank: np.ndarray, gate: np.ndarray, decision: np.ndarray
 ) -> int:
     """`Engine._decide_batch` after the gate passed: every row asked, the most confident take wins."""
     best = -1
@@ -374,7 +374,7 @@ def _decide(
         gate[r] = GATE_OK
         if row_take[r]:
             decision[r] = DEC_TAKE
-            if best < 0 or row_confidence[r] > row_confidence[best]:
+            if best < 0 or row_rank[r] > row_rank[best]:
                 best = r
         else:
             decision[r] = DEC_SKIP
@@ -394,7 +394,7 @@ def run_kernel(
     batch_entry: np.ndarray,
     batch_entry_ok: np.ndarray,
     row_take: np.ndarray,
-    row_confidence: np.ndarray,
+    row_rank: np.ndarray,
     row_sign: np.ndarray,
     day_flat_ns: np.ndarray,
     path: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -451,7 +451,7 @@ def run_kernel(
         if code != GATE_OK:
             gate[batch_start[b] : batch_start[b + 1]] = code
             continue
-        best = _decide(batch_start[b], batch_start[b + 1], row_take, row_confidence, gate, decision)
+        best = _decide(batch_start[b], batch_start[b + 1], row_take, row_rank, gate, decision)
         if best >= 0:
             ctl[C_PENDING_ROW] = best
             ctl[C_PENDING_BATCH] = b

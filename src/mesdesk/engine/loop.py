@@ -202,6 +202,7 @@ class Engine:
             return
         decisions = self._ask(asked, decided_ns)
         best: int | None = None
+        best_rank = -1.0
         for row, decision in zip(asked, decisions, strict=True):
             self._records.rows[row] = {
                 "decision": decision.status.value,
@@ -211,8 +212,10 @@ class Engine:
                 "reason": decision.reason,
                 "gate": "ok",
             }
-            if decision.take and (best is None or decision.confidence > self._records.rows[best]["confidence"]):
-                best = row
+            # Several takes in one batch: the most confident one; without a stated confidence, the best score.
+            rank = decision.confidence if decision.confidence is not None else float(table.score[row])
+            if decision.take and (best is None or rank > best_rank):
+                best, best_rank = row, rank
         if best is None:
             return
         for row, decision in zip(asked, decisions, strict=True):

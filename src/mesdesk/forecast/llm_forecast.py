@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mesdesk.decide.budget import Budget, Reservation
-from mesdesk.decide.llm import LLMClient, LLMReply
 from mesdesk.errors import BudgetExceeded, DecisionError, ProviderError
+from mesdesk.llm.budget import Budget, Reservation
+from mesdesk.llm.client import LLMClient, LLMReply
 
 SCHEMA_NAME = "mes_forecast"
 SYSTEM_PROMPT = (

@@ -7,7 +7,8 @@ Crash safety rests on three rules:
    bracket and the day's counters. A crash leaves the store at the end of some bar, never between.
 2. Every decider answer is recorded (`service_decisions`) before the engine acts on it, and a
    restarted runner replays recorded answers instead of asking again (no second LLM call, no second
-   budget charge, the same choice).
+   budget charge, the same choice). An answer a crash lost in flight is re-asked within the budget
+   slot it already holds, or, when no longer due, settled ``lost`` (docs/decisions.md).
 3. The engine is deterministic given bars and decisions, so a restart rebuilds today's engine by
    feeding it the day's bars up to the stored cursor (`resume`): the open position and its bracket,
    the counters and every journal row come back exactly; rows are keyed, so nothing doubles.
@@ -31,6 +32,7 @@ import pandas as pd
 from mesdesk.calendar import trading_day, trading_day_open
 from mesdesk.candidates import FEATURE_COLUMNS
 from mesdesk.clock import SimClock
+from mesdesk.decide.guard import request_key
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 from mesdesk.store.runner_store import ServiceStore, StepRecord
@@ -58,6 +60,14 @@ class TradingLoop(Protocol):
     def journal(self) -> pd.DataFrame: ...
 
     def trades(self) -> pd.DataFrame: ...
+
+
+class SlotLedger(Protocol):
+    """The budget ledger's crash recovery (`mesdesk.llm.budget.Budget`): see docs/decisions.md."""
+
+    def release_unsent(self) -> int: ...
+
+    def abandon(self, request_keys: Sequence[str], reason: str) -> int: ...
 
 
 LoopFactory = Callable[[Decider, SimClock, timedelta], TradingLoop]
@@ -101,8 +111,10 @@ class RecordingDecider:
         running: Callable[[], bool],
         wall: Callable[[], datetime],
         max_lag_s: float | None = None,
+        slots: SlotLedger | None = None,
     ) -> None:
         self._inner = inner
+        self._slots = slots
         self._store = store
         self._runner = runner
         self._running = running
@@ -122,15 +134,22 @@ class RecordingDecider:
             lag_s = (self._wall() - context.now).total_seconds()
             if not self._running():
                 answers = _skips(len(asked), "runner stopped (POST /control/stop): no new entries", STOPPED_SOURCE)
+                self._abandon(asked, "runner stopped before the answer came")
             elif self._max_lag_s is not None and lag_s > self._max_lag_s:
                 why = f"decision due {lag_s:.0f} s ago (late bars): not traded, its fill would be in the past"
                 answers = _skips(len(asked), why, LATE_SOURCE)
+                self._abandon(asked, f"decision late: {why}")
             else:
                 answers = self._inner.decide(asked, context)
             for i, answer in zip(missing, answers, strict=True):
                 self._store.record_decision(self._runner, keys[i], answer, self._wall())
             known = self._store.recorded_decisions(self._runner, keys)  # first writer wins
         return [known[k] for k in keys]
+
+    def _abandon(self, asked: Sequence[Candidate], reason: str) -> None:
+        """A slot a crash left in flight for these candidates is settled ``lost``: no re-ask."""
+        if self._slots is not None:
+            self._slots.abandon([request_key(asked), *(c.key for c in asked)], reason)
 
 
 def _skips(n: int, reason: str, source: str) -> list[Decision]:
@@ -316,8 +335,10 @@ class PaperRunner:
         position_fn: PositionFn,
         config: RunnerConfig,
         wall: Callable[[], datetime],
+        slots: SlotLedger | None = None,
     ) -> None:
         self.store = store
+        self._slots = slots
         self.holder = holder
         self.config = config
         self._loop_factory = loop_factory
@@ -326,7 +347,7 @@ class PaperRunner:
         self._wall = wall
         self._running = True
         self._decider = RecordingDecider(
-            decider, store, config.name, lambda: self._running, wall, max_lag_s=config.max_decision_lag_s
+            decider, store, config.name, lambda: self._running, wall, max_lag_s=config.max_decision_lag_s, slots=slots
         )
         self._loop: TradingLoop | None = None
         self._clock: SimClock | None = None
@@ -351,6 +372,10 @@ class PaperRunner:
         snap = self.store.state(self.config.name)
         self._cursor = snap.last_bar_ts if snap is not None else None
         self._running = snap.running if snap is not None else True
+        if self._slots is not None:  # budget slots a crash left reserved but never sent
+            released = self._slots.release_unsent()
+            if released:
+                log.info("runner %s released %d budget slot(s) reserved but never sent", self.holder, released)
         return self._cursor
 
     def set_running(self, running: bool) -> None:

@@ -13,11 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
-from mesdesk.calendar import CT
+from mesdesk.calendar import CT, market_open_mask, trading_day
 from mesdesk.data.source import BarSource
-from mesdesk.errors import DataError, ProviderError
+from mesdesk.errors import ConfigError, DataError, ProviderError, StoreError
 from mesdesk.runner.core import PaperRunner, RunnerConfig
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import LeaseLost, ServiceStore
 from mesdesk.timeframes import Timeframe
 
@@ -43,6 +45,27 @@ class Driver(Protocol):
         """Why nothing was processed, when that is a problem (stale data, replay over), else None."""
         ...
 
+    def hold_reason(self, now: datetime) -> str | None:
+        """Why trading is paused although bars come (a delayed feed), else None."""
+        ...
+
+
+def feed_age_s(last_open: datetime, span: timedelta, now: datetime) -> float | None:
+    """Seconds since the newest bar closed (its open + `span`), as the feed's delay seen at `now`.
+
+    None while Globex is closed (maintenance break, weekend, holiday) and while today's session has
+    no bar yet (the newest is from an earlier trading day): an old bar then is no delayed feed.
+    """
+    if not bool(market_open_mask(pd.DatetimeIndex([pd.Timestamp(now)]))[0]):
+        return None
+    if trading_day(last_open) != trading_day(now):
+        return None
+    return max(0.0, (now - (last_open + span)).total_seconds())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
 
 class ReplayDriver:
     """Stored or synthetic bars replayed at `speed` times real time (0: as fast as possible).
@@ -53,14 +76,15 @@ class ReplayDriver:
 
     def __init__(self, bars: pd.DataFrame, *, start: datetime, speed: float, name: str) -> None:
         if bars.empty:
-            raise ValueError(f"replay {name}: no bars")
+            raise DataError(f"replay {name}: no bars")
         if speed < 0:
-            raise ValueError(f"replay speed must be >= 0, got {speed}")
+            raise ConfigError(f"replay speed must be >= 0, got {speed}")
         self._bars = bars
         self._index = pd.DatetimeIndex(bars.index)
         self._first = int(self._index.searchsorted(pd.Timestamp(start), side="left"))
         if self._first >= len(bars):
-            raise ValueError(f"replay {name}: no bar at or after {start.isoformat()}")
+            when = start.astimezone(CT).strftime("%Y-%m-%d %H:%M CT")
+            raise DataError(f"replay {name}: no bar at or after {when} (--from / MESDESK_REPLAY_FROM)")
         self._speed = speed
         self._name = name
         self._due: datetime | None = None
@@ -99,6 +123,9 @@ class ReplayDriver:
             return f"replay finished: last bar {last}"
         return None
 
+    def hold_reason(self, now: datetime) -> str | None:
+        return None
+
     def prefix_to(self, cursor: datetime) -> pd.DataFrame:
         """Every bar up to and including `cursor` (the resume frame)."""
         return self._bars.iloc[: int(self._index.searchsorted(pd.Timestamp(cursor), side="right"))]
@@ -108,7 +135,9 @@ class LiveDriver:
     """A live `BarSource` polled every `poll_s` seconds; stale when a due bar does not come.
 
     A bar is due at its close plus `grace_s` inside regular hours (08:30-15:00 CT, weekdays);
-    outside them silence is normal and never pauses anything.
+    outside them silence is normal and never pauses anything. With `max_delay_s`, trading is held
+    while the newest bar closed more than that long ago (`feed_age_s`: a delayed feed such as
+    Yahoo's futures quotes); the bars are still processed, so an open position is still managed.
     """
 
     def __init__(
@@ -120,7 +149,16 @@ class LiveDriver:
         lookback_days: int,
         poll_s: float,
         grace_s: float,
+        max_delay_s: float | None = None,
     ) -> None:
+        floor_s = timeframe.span.total_seconds() + poll_s
+        if max_delay_s is not None and max_delay_s <= floor_s:
+            raise ConfigError(
+                f"MESDESK_MAX_FEED_DELAY_S={max_delay_s:g}: must exceed one {timeframe.value} bar plus the "
+                f"poll interval ({floor_s:g} s), or even an on-time feed would pause"
+            )
+        self._max_delay_s = max_delay_s
+        self._newest: datetime | None = None
         self._source = source
         self._symbol = symbol
         self._tf = timeframe
@@ -141,6 +179,8 @@ class LiveDriver:
         bars = self._source.bars(self._symbol, self._tf, now - self._lookback, now)
         self._last = bars
         index = pd.DatetimeIndex(bars.index)
+        if len(index):
+            self._newest = pd.Timestamp(index[-1]).to_pydatetime()
         start = 0 if cursor is None else int(index.searchsorted(pd.Timestamp(cursor), side="right"))
         if cursor is None and len(bars):
             start = len(bars) - 1  # a fresh live runner starts at the newest bar, not in the past
@@ -160,6 +200,21 @@ class LiveDriver:
             last = (cursor + self._tf.span).astimezone(CT).strftime("%H:%M")
             return f"stale data: no bar since {last} CT (one was due at {due.astimezone(CT):%H:%M} CT)"
         return None
+
+    def delay_s(self, now: datetime) -> float | None:
+        """The feed's delay at `now` (see `feed_age_s`); None before the first bar or while closed."""
+        return None if self._newest is None else feed_age_s(self._newest, self._tf.span, now)
+
+    def hold_reason(self, now: datetime) -> str | None:
+        if self._max_delay_s is None:
+            return None
+        delay = self.delay_s(now)
+        if delay is None or delay <= self._max_delay_s:
+            return None
+        return (
+            f"feed delayed: last bar closed {_duration(delay)} ago (limit {_duration(self._max_delay_s)}); "
+            "no new entries"
+        )
 
 
 class RunnerService:
@@ -182,6 +237,7 @@ class RunnerService:
         self._holding = False
         self._renewed: datetime | None = None
         self._paused_reason: str | None = None
+        self.fault: str | None = None  # why trading is paused by the store (None when it is fine)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -226,18 +282,42 @@ class RunnerService:
             except (ProviderError, DataError) as exc:  # the feed failed: say so, retry next poll
                 source_error = f"data source error: {exc}"[:250]
                 log.warning("runner %s: %s", self.runner.holder, source_error)
-            if processed and source_error is None:
-                self._paused_reason = None
-            else:
-                reason = source_error or self.driver.idle_reason(self.runner.cursor, now)
-                if reason != self._paused_reason:
-                    self.store.set_paused(self.config.name, self.runner.holder, now, reason)
-                    self._paused_reason = reason
+            if processed:
+                self._paused_reason = None  # each committed bar clears the stored pause
+            idle = None if processed else self.driver.idle_reason(self.runner.cursor, now)
+            reason = source_error or idle or self.driver.hold_reason(now)
+            if reason != self._paused_reason:
+                self.store.set_paused(self.config.name, self.runner.holder, now, reason)
+                self._paused_reason = reason
         except LeaseLost:
             log.warning("runner %s: lease lost mid-step; standing by", self.runner.holder)
             self._holding, self._renewed = False, None
             return self.config.renew_every_s
+        except (SQLAlchemyError, StoreError) as exc:
+            self._store_failed(exc)
+            return self.config.renew_every_s
+        if self.fault is not None:
+            log.warning("runner %s: the store is back; trading resumes from the stored cursor", self.runner.holder)
+            self.fault = None
         return self.driver.wait_s() if processed else max(self.driver.wait_s(), 0.5)
+
+    def _store_failed(self, exc: Exception) -> None:
+        """Pause on a store that cannot be written (read-only, locked, deleted, full): say why, once.
+
+        The step that failed was not committed; the lease is given up in memory, so the next
+        successful iteration takes it again and rebuilds the day from the stored cursor: nothing
+        processed during the outage is lost or doubled.
+        """
+        reason = f"store unavailable, trading paused: {one_line(exc)}"
+        if reason != self.fault:
+            log.error("runner %s: %s", self.runner.holder, reason)
+        self.fault = reason
+        self._holding, self._renewed = False, None
+        self._paused_reason = None
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"runner-{self.config.name}", daemon=True)

@@ -22,7 +22,8 @@ from mesdesk.engine import EngineConfig, write_journal
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
 from mesdesk.services.decisions import BacktestDecider
-from mesdesk.services.root import Root, SetupSet
+from mesdesk.services.root import Root
+from mesdesk.setups.registry import SetupSet
 from mesdesk.timeframes import Timeframe
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class BacktestRequest:
     learning: bool = False
     write: bool = True
     cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
+    setups: tuple[str, ...] = ()  # --setup: built-in names or user code (none: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param <setup>.<param>=<value>
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ def run_backtest_job(
 ) -> BacktestReport:
     """`mesdesk backtest`: load the request's bars, run `backtest`, write trades, journal and report."""
     root = Root(settings or load_settings())
+    setups = root.setups(req.setups, req.setup_params, min_score=req.min_score)  # bad setups fail first
     timeframe = Timeframe.parse(req.timeframe)
     if timeframe not in (Timeframe.M1, Timeframe.M5):
         raise ConfigError(f"--timeframe {req.timeframe}: the scalper decides on 1m or 5m bars")
@@ -193,7 +197,7 @@ def run_backtest_job(
     )
     report = backtest(
         bars,
-        root.setups(min_score=req.min_score),
+        setups,
         decider,
         config,
         sub_bars,

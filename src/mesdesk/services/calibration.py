@@ -49,23 +49,48 @@ def load_journal(path: Path) -> pd.DataFrame:
     return frame
 
 
-def journal_from_store(url: str, table: str = "journal") -> pd.DataFrame:
-    """The journal rows kept in the store's `table`."""
+SERVICE_JOURNAL = "service_journal"
+
+
+def journal_from_store(url: str, table: str | None = None, *, runner: str | None = None) -> tuple[pd.DataFrame, str]:
+    """The journal rows kept in the store and where they came from.
+
+    `table` None: the service's journal (`service_journal`, written by `mesdesk serve`), else a
+    table named `journal`. `runner` keeps one book of the service's journal.
+    """
     from sqlalchemy import inspect
 
     from mesdesk.store.base import make_engine
 
     engine = make_engine(url)
+    where = engine.url.render_as_string(hide_password=True)
     try:
-        if not inspect(engine).has_table(table):
-            raise ConfigError(f"the store at {engine.url.render_as_string(hide_password=True)} has no table {table!r}")
+        present = set(inspect(engine).get_table_names())
+        if table is None:
+            table = next((t for t in (SERVICE_JOURNAL, "journal") if t in present), None)
+            if table is None:
+                raise ConfigError(
+                    f"the store at {where} has no journal yet ({SERVICE_JOURNAL}): run `mesdesk serve` first, "
+                    "or give --journal PATH"
+                )
+        elif table not in present:
+            raise ConfigError(f"the store at {where} has no table {table!r}")
         frame = pd.read_sql_table(table, engine)
     finally:
         engine.dispose()
+    origin = f"store table {table}"
+    if runner is not None:
+        if "runner" not in frame.columns:
+            raise ConfigError(f"--runner {runner!r}: {origin} has no runner column")
+        books = sorted({str(r) for r in frame["runner"]})
+        frame = frame[frame["runner"] == runner]
+        if frame.empty:
+            raise ConfigError(f"--runner {runner!r}: no rows in {origin} (books: {', '.join(books) or 'none'})")
+        origin += f", book {runner}"
     for col in ("ts", "decision_ts", "entry_ts", "exit_ts"):
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce")
-    return frame
+    return frame, origin
 
 
 def calibration_report(

@@ -22,6 +22,7 @@ from mesdesk.calendar import trading_days
 from mesdesk.config import Settings
 from mesdesk.data.cache import BarCache, CacheEntry, CacheKey, index_ns
 from mesdesk.data.databento_source import DatabentoSource
+from mesdesk.data.fetching import ChunkDone as ChunkDone  # re-exported for the CLI
 from mesdesk.data.fetching import Progress, bin_floor, utc
 from mesdesk.data.fred import FredClient
 from mesdesk.data.registry import SOURCES, SourceContext
@@ -243,10 +244,12 @@ def import_file(
     tz: str | None = None,
     symbol: str | None = None,
     placeholders: str = "keep",
+    any_price: bool = False,
 ) -> tuple[pd.DataFrame, BarSummary]:
     """Load a CSV/Parquet file, validate it, and keep it in the cache (source ``file``).
 
     `placeholders`: ``keep`` or ``drop`` vendor filler bars (volume <= 1); either way they are counted.
+    `any_price`: accept any positive price instead of the contract's plausible band (another instrument).
     """
     from mesdesk.data.files import infer_span, load_bars
 
@@ -254,7 +257,7 @@ def import_file(
         raise ConfigError(f"--placeholders {placeholders!r}: choose keep or drop")
     problems: list[str] = []
     with _collect_warnings(problems):
-        frame = load_bars(path, tz=tz, placeholders="flag")
+        frame = load_bars(path, tz=tz, placeholders="flag", **({"price_band": None} if any_price else {}))
     mask = frame.pop("placeholder").to_numpy() if "placeholder" in frame.columns else np.zeros(len(frame), bool)
     if mask.any():
         action = "dropped" if placeholders == "drop" else "kept (--placeholders drop removes them)"

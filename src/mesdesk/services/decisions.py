@@ -32,9 +32,9 @@ if TYPE_CHECKING:
 
     # The budget and the cache live in the store (SQLAlchemy): imported where an LLM decider is built,
     # so a rule or local backtest never loads them.
-    from mesdesk.decide.budget import Budget
-    from mesdesk.decide.cache import DecisionCache
     from mesdesk.decide.llm_decider import LLMDecider
+    from mesdesk.llm.budget import Budget
+    from mesdesk.llm.cache import DecisionCache
 
 DECIDER_NAMES = ("auto", "local", "openai", "anthropic")
 _STEP = pd.Timedelta(minutes=15)
@@ -179,9 +179,9 @@ def build_decider(
     local = LocalDecider(local_config)
     if resolved == "local":
         return DeciderRun(name="local", tap=DecisionTap(local, local, calibration), calibration=calibration)
-    from mesdesk.decide.budget import Budget
-    from mesdesk.decide.cache import CacheMode, DecisionCache, parse_cache_mode
     from mesdesk.decide.guard import guarded
+    from mesdesk.llm.budget import Budget
+    from mesdesk.llm.cache import CacheMode, DecisionCache, parse_cache_mode
 
     mode: CacheMode = parse_cache_mode(cache_mode or settings.decision_cache_mode)
     primary: LLMDecider
@@ -374,7 +374,11 @@ class RulesRun:
             runs.append(
                 run_backtest(bars, candidates, wrap(decider) if wrap else decider, config, sub_bars, bar_span=span)
             )
-        return runs[0], runs[1], {}
+        note = (
+            f"decider rules: takes what passed the prefilter (>= {self.threshold or 75:g}); it states no "
+            "confidence, so the seed's confidence gate (>= 85) did not apply"
+        )
+        return runs[0], runs[1], {"decider_notes": (note,)}
 
 
 def backtest_scope() -> str:
@@ -415,7 +419,7 @@ def report_parts(journal: pd.DataFrame, run: DeciderRun) -> dict[str, Any]:
 
 def budget_status(settings: Settings, now: datetime | None = None, *, scope: str = "live") -> dict[str, object]:
     """The seed's /metrics/budget for the trading day of `now` (default: the wall clock)."""
-    from mesdesk.decide.budget import Budget
+    from mesdesk.llm.budget import Budget
 
     store = _store(settings, None)
     try:

@@ -30,10 +30,8 @@ from sqlalchemy import Engine
 from mesdesk.config import Settings, load_settings
 from mesdesk.data.registry import SOURCES
 from mesdesk.data.resample import resample
-from mesdesk.decide.budget import Budget
-from mesdesk.decide.llm import LLMClient, make_llm_client
 from mesdesk.errors import BudgetExceeded, ConfigError, DataError, MesdeskError, ProviderError, StoreError
-from mesdesk.forecast.autogluon_trainer import TrainConfig
+from mesdesk.forecast.autogluon_trainer import TrainConfig as TrainConfig  # re-exported for the CLI
 from mesdesk.forecast.features import FeatureSet, build_features
 from mesdesk.forecast.horizons import DEFAULT_HORIZONS, Horizon, parse_horizons
 from mesdesk.forecast.llm_forecast import InvalidForecast, ask_llm
@@ -42,6 +40,8 @@ from mesdesk.forecast.mm_adjust import MM_TIMEFRAMES, measured_move_adjustment
 from mesdesk.forecast.models import ModelConfig
 from mesdesk.forecast.payload import assemble, daily_sharpe, quant_numbers
 from mesdesk.forecast.quant import HorizonEvaluation, QuantResult, evaluate, quant_forecast
+from mesdesk.llm.budget import Budget
+from mesdesk.llm.client import LLMClient, make_llm_client
 from mesdesk.services.scan import ScanRequest, load_scan_bars, signal_records
 from mesdesk.setups.measured_move_scan import ScanConfig, base_span, scan_bars
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe

@@ -37,6 +37,8 @@ class LearnRequest:
     seed: int = 7
     train_days: int = 10
     test_days: int = 5
+    setups: tuple[str, ...] = ()  # --setup (none: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param
 
 
 def _market(req: LearnRequest, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, BacktestRequest]:
@@ -51,7 +53,7 @@ def _market(req: LearnRequest, settings: Settings) -> tuple[pd.DataFrame, pd.Dat
         write=False,
     )
     bars = load_path_bars(breq, settings, tf)
-    candidates = Root(settings).setups().detect(bars, tf)
+    candidates = Root(settings).setups(req.setups, req.setup_params).detect(bars, tf)
     return bars, candidates, breq
 
 

@@ -1,14 +1,18 @@
 """Opening the service: the store, the read context and (optionally) the paper runner under its lease.
 
 `open_service(settings, options)` is what the API's lifespan and `mesdesk serve` call. The runner's
-name separates books: a replay of 2025-09-16 writes under "replay-2025-09-16", live trading under
-"paper"; the read endpoints show the book of the runner this process was opened for.
+name separates books: a synthetic replay of 2025-09-16 writes under "replay-2025-09-16", a replay of a
+file under its day and content hash ("replay-2025-09-16-1a2b3c4d"), live trading under "paper"; the
+read endpoints show the book of the runner this process was opened for.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
+import hashlib
 import logging
+import math
 import os
 import socket
 import time as wall_time
@@ -21,14 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import CT, trading_day_open, trading_days
 from mesdesk.config import Settings
 from mesdesk.errors import ConfigError, DataError, StoreError
+from mesdesk.llm.budget import Budget
 from mesdesk.runner.service import Driver, LiveDriver, ReplayDriver, RunnerService
 from mesdesk.services.root import Root
 from mesdesk.services.service import ServiceContext, Unavailable
-from mesdesk.store.base import make_engine, migrate
+from mesdesk.store.base import make_engine, migrate, one_line
 from mesdesk.store.runner_store import ServiceStore
 
 log = logging.getLogger(__name__)
@@ -61,17 +67,36 @@ class RunnerOptions:
     lease_ttl_s: float = 15.0
     renew_every_s: float = 3.0
     fresh: bool = False
+    setups: tuple[str, ...] = ()  # --setup / MESDESK_SETUPS (none: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param / MESDESK_SETUP_PARAMS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"MESDESK_RUNNER={self.mode!r}: choose one of {', '.join(MODES)}")
-        if self.speed < 0:
+        if not self.speed >= 0 or not math.isfinite(self.speed):
             raise ConfigError(f"--speed must be >= 0 (0 = as fast as possible), got {self.speed}")
+        if not self.poll_s > 0 or not math.isfinite(self.poll_s):
+            raise ConfigError(f"MESDESK_POLL_S must be > 0 seconds, got {self.poll_s}")
+        if not self.lease_ttl_s > 0 or not math.isfinite(self.lease_ttl_s):
+            raise ConfigError(f"MESDESK_LEASE_TTL_S must be > 0 seconds, got {self.lease_ttl_s}")
+        if not 0 < self.renew_every_s < self.lease_ttl_s:
+            raise ConfigError(
+                f"the lease is renewed every {self.renew_every_s} s: that must be shorter than "
+                f"MESDESK_LEASE_TTL_S={self.lease_ttl_s}"
+            )
 
     @property
     def runner_name(self) -> str:
+        """The book: "paper" live; a replay's source and day otherwise.
+
+        A synthetic replay is "replay-<day>"; a file's is "replay-<day>-<sha256 of its content, 8
+        hex>", with the day the replay trades (the file's last trading day unless `replay_day`
+        names one), so two files, or two days of one file, never write into the same book.
+        """
         if self.mode == "live":
             return "paper"
+        if self.replay_file is not None:
+            return _file_book(self.replay_file, self.replay_day)
         return f"replay-{(self.replay_day or DEFAULT_REPLAY_DAY).isoformat()}"
 
     @classmethod
@@ -79,14 +104,17 @@ class RunnerOptions:
         """MESDESK_RUNNER (replay|live|off), MESDESK_REPLAY_DATE, MESDESK_REPLAY_FILE, MESDESK_REPLAY_FROM,
         MESDESK_REPLAY_SPEED, MESDESK_LIVE_SOURCE (yahoo|databento), MESDESK_POLL_S, MESDESK_LEASE_TTL_S."""
 
-        def num(name: str, default: float) -> float:
+        def num(name: str, default: float, *, positive: bool = False) -> float:
             raw = env.get(name)
             if raw is None or raw == "":
                 return default
             try:
-                return float(raw)
+                value = float(raw)
             except ValueError:
                 raise ConfigError(f"{name}={raw!r}: expected a number") from None
+            if not math.isfinite(value) or (positive and value <= 0):
+                raise ConfigError(f"{name}={raw!r}: expected a {'positive ' if positive else ''}finite number")
+            return value
 
         day_raw = env.get("MESDESK_REPLAY_DATE") or None
         try:
@@ -94,7 +122,7 @@ class RunnerOptions:
         except ValueError:
             raise ConfigError(f"MESDESK_REPLAY_DATE={day_raw!r}: expected YYYY-MM-DD") from None
         file_raw = env.get("MESDESK_REPLAY_FILE") or None
-        ttl = num("MESDESK_LEASE_TTL_S", 15.0)
+        ttl = num("MESDESK_LEASE_TTL_S", 15.0, positive=True)
         from_raw = env.get("MESDESK_REPLAY_FROM") or "08:00"
         try:
             from_ct = None if from_raw == "open" else time.fromisoformat(from_raw)
@@ -107,10 +135,38 @@ class RunnerOptions:
             replay_from_ct=from_ct,
             speed=num("MESDESK_REPLAY_SPEED", 60.0),
             live_source=env.get("MESDESK_LIVE_SOURCE", "yahoo"),
-            poll_s=num("MESDESK_POLL_S", 5.0),
+            poll_s=num("MESDESK_POLL_S", 5.0, positive=True),
             lease_ttl_s=ttl,
             renew_every_s=min(3.0, ttl / 3),
+            setups=_items(env.get("MESDESK_SETUPS")),
+            setup_params=_items(env.get("MESDESK_SETUP_PARAMS")),
         )
+
+
+def _items(raw: str | None) -> tuple[str, ...]:
+    """A comma-separated setting as its non-empty items."""
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _file_book(path: Path, day: date | None) -> str:
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the replay file ({exc.strerror})") from None
+    return _file_book_cached(path.resolve(), stat.st_size, stat.st_mtime_ns, day)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_book_cached(path: Path, size: int, mtime_ns: int, day: date | None) -> str:
+    """(size and mtime key the memo: a rewritten file is hashed again.)"""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if day is None:
+        bars = _read_bars(path)
+        day = max(pd.Timestamp(d).date() for d in trading_days(pd.DatetimeIndex(bars.index)))
+    return f"replay-{day.isoformat()}-{digest.hexdigest()[:8]}"
 
 
 @dataclass
@@ -120,6 +176,11 @@ class ServiceHandle:
     ctx: ServiceContext
     runner: RunnerService | None = None
     runner_error: str | None = None
+
+    def start(self) -> None:
+        """Start the runner built with `open_service(..., start=False)` (no-op without one)."""
+        if self.runner is not None and not self.runner.started:
+            self.runner.start()
 
     def close(self) -> None:
         if self.runner is not None:
@@ -131,16 +192,25 @@ def open_store(settings: Settings) -> ServiceStore:
     """The migrated store. Several workers may open one fresh database at once: migrations are
     serialised by a lock (a file lock beside a SQLite file, an advisory lock on PostgreSQL) and a
     loser of a remaining race retries once the winner's transaction has committed."""
-    engine = make_engine(settings.resolved_database_url)
+    where = "MESDESK_DATABASE_URL" if settings.database_url else "MESDESK_DATA_DIR"
+    try:
+        engine = make_engine(settings.resolved_database_url)
+    except StoreError as exc:
+        raise StoreError(f"{where}: {exc}") from None
     for attempt in range(5):
         try:
             with _migration_lock(engine):
                 migrate(engine)
             break
-        except StoreError:
+        except (StoreError, SQLAlchemyError) as exc:
             if attempt == 4:
-                raise
+                engine.dispose()
+                detail = str(exc) if isinstance(exc, StoreError) else f"cannot connect: {one_line(exc)}"
+                raise StoreError(f"{where}: {detail}") from None
             wall_time.sleep(0.2 * (attempt + 1))
+        except OSError as exc:  # the lock file beside a SQLite database
+            engine.dispose()
+            raise StoreError(f"{where}: cannot open the database's lock file: {exc.strerror}") from None
     return ServiceStore(engine)
 
 
@@ -169,21 +239,36 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     yield
 
 
-def open_service(settings: Settings, options: RunnerOptions | None) -> ServiceHandle:
-    """Migrate the store and, unless `options` is None or mode "off", start a runner thread."""
+def open_service(
+    settings: Settings, options: RunnerOptions | None, *, start: bool = True, strict: bool = False
+) -> ServiceHandle:
+    """Migrate the store and, unless `options` is None or mode "off", build a runner (and start it).
+
+    `strict` (the CLI and `serve_app()`): a runner that cannot be built is an error of the command
+    (one line, exit 2); otherwise the API serves without it and says why (`runner_error`).
+    `start=False` builds without starting: `ServiceHandle.start()` starts it once the port is bound.
+    """
     store = open_store(settings)
-    name = options.runner_name if options is not None else "paper"
-    handle = ServiceHandle(ctx=ServiceContext(settings=settings, store=store, runner=name))
+    handle = ServiceHandle(ctx=ServiceContext(settings=settings, store=store, runner="paper"))
     if options is None or options.mode == "off":
         return handle
     try:
-        service = build_runner(settings, options, store)
-    except (Unavailable, DataError, ConfigError) as exc:
+        handle.ctx.runner = options.runner_name
+        try:
+            service = build_runner(settings, options, store)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the store refused the runner's first write: {one_line(exc)}") from None
+    except (Unavailable, DataError, ConfigError, StoreError) as exc:
+        if strict:
+            store.engine.dispose()
+            raise
         handle.runner_error = handle.ctx.runner_error = str(exc)
         log.error("paper runner not started: %s", exc)
         return handle
-    service.start()
     handle.runner = service
+    handle.ctx.runner_fault = lambda: service.fault
+    if start:
+        service.start()
     return handle
 
 
@@ -200,11 +285,11 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
         lease_ttl_s=options.lease_ttl_s,
         renew_every_s=options.renew_every_s,
         lookback_days=options.lookback_days,
-        # Live: a decision more than a batch window and a bar late is not traded (fill in the past).
-        max_decision_lag_s=90.0 + options.poll_s if options.mode == "live" else None,
+        # One limit (MESDESK_MAX_FEED_DELAY_S) holds trading on a delayed feed and skips late decisions.
+        max_decision_lag_s=settings.max_feed_delay_s if options.mode == "live" else None,
     )
     root = Root(settings)
-    parts = root.runner_parts()
+    parts = root.runner_parts(options.setups, options.setup_params)
     runner = PaperRunner(
         store,
         _holder(),
@@ -214,6 +299,7 @@ def build_runner(settings: Settings, options: RunnerOptions, store: ServiceStore
         position_fn=parts.position_fn,
         config=config,
         wall=lambda: datetime.now(UTC),
+        slots=Budget(store.engine, settings.daily_gpt_call_cap, scope="live"),
     )
     if options.fresh:
         store.reset_runner(config.name)
@@ -276,4 +362,5 @@ def live_driver(root: Root, options: RunnerOptions) -> LiveDriver:
         lookback_days=options.lookback_days,
         poll_s=options.poll_s,
         grace_s=max(options.poll_s * 2, 20.0),
+        max_delay_s=root.settings.max_feed_delay_s,
     )

@@ -12,12 +12,12 @@ config the decider trades under.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ from mesdesk.decide.prompt import TradeTerms
 from mesdesk.decider import Decider
 from mesdesk.engine import Engine, EngineConfig, ExecutionConfig, RiskLimits, SessionConfig
 from mesdesk.errors import ConfigError
+from mesdesk.setups.registry import SetupSet, resolve_setups
 from mesdesk.timeframes import Timeframe
 
 if TYPE_CHECKING:
@@ -39,27 +40,6 @@ if TYPE_CHECKING:
     from mesdesk.data.source import BarSource
     from mesdesk.runner.core import CandidateFn, LoopFactory, PositionFn, TradingLoop
     from mesdesk.services.decisions import BacktestDecider
-
-
-class SetupSet(Protocol):
-    """Setups ready to run: bars of a timeframe in, the engine's candidate frame out (docs/setups.md)."""
-
-    def detect(self, bars: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame: ...
-
-
-@dataclass(frozen=True)
-class BuiltinSetups:
-    """The seed's three setups with the prefilter; `min_score` overrides the prefilter threshold."""
-
-    min_score: float | None = None
-
-    def detect(self, bars: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
-        from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
-
-        candidates = detect_candidates(bars, ScalperSetupsConfig(), timeframe)
-        if self.min_score is not None:
-            candidates = candidates.assign(passed_prefilter=candidates["prefilter_score"] >= self.min_score)
-        return candidates
 
 
 def trade_terms(config: EngineConfig) -> TradeTerms:
@@ -122,12 +102,20 @@ class Root:
 
     def live_source(self, name: str, symbol: str = "MES") -> tuple[BarSource, str]:
         """A provider's `BarSource` for the live runner and the symbol it knows `symbol` by."""
-        return SOURCES.open(name, self.source_context(), symbol, param="--live")
+        return SOURCES.open_live(name, self.source_context(), symbol)
 
     # ------------------------------------------------------------ setups
 
-    def setups(self, *, min_score: float | None = None) -> SetupSet:
-        return BuiltinSetups(min_score=min_score)
+    def setups(
+        self, specs: Sequence[str] = (), params: Sequence[str] = (), *, min_score: float | None = None
+    ) -> SetupSet:
+        """The setups named by `specs` (built-in names, ``file.py:function`` or ``package.module:function``;
+        none: the three built-ins) with `params` (``<setup>.<param>=<value>``); `min_score` sets the
+        prefilter's pass threshold (``--min-score``)."""
+        setups = resolve_setups(specs, params)
+        if min_score is not None:
+            setups = setups.with_params({"prefilter.threshold": float(min_score)})
+        return setups
 
     # ------------------------------------------------------------ deciders
 
@@ -188,12 +176,12 @@ class Root:
 
     # ------------------------------------------------------------ the paper runner
 
-    def runner_parts(self) -> RunnerParts:
+    def runner_parts(self, setups: Sequence[str] = (), setup_params: Sequence[str] = ()) -> RunnerParts:
         """The runner's decider, engine loop, setups and position view, on the same config as a backtest."""
         config = self.engine_config()
+        chosen = self.setups(setups, setup_params)  # bad setups fail before the store is touched
         decider = self.live_decider(config)
         attach = getattr(decider, "attach", None)  # the decisions tap learns from the day's journal
-        setups = self.setups()
 
         def make_loop(d: Decider, clock: SimClock, span: timedelta) -> TradingLoop:
             bar_span = pd.Timedelta(span)
@@ -203,7 +191,7 @@ class Root:
             return loop
 
         def detect(bars: pd.DataFrame) -> pd.DataFrame:
-            return setups.detect(bars, Timeframe.M1)
+            return chosen.detect(bars, Timeframe.M1)
 
         return RunnerParts(decider, make_loop, detect, position_view(config))
 

@@ -26,6 +26,8 @@ from mesdesk.data.registry import SOURCES, HistoryRequest
 from mesdesk.data.vix import load_vix_csv, synthetic_vix
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.services.root import Root
+from mesdesk.setups.measured_move import MeasuredMoveConfig
+from mesdesk.setups.measured_move_outcomes import OutcomeConfig
 from mesdesk.setups.measured_move_scan import (
     CSV_COLUMNS,
     EXTRA_COLUMNS,
@@ -35,6 +37,19 @@ from mesdesk.setups.measured_move_scan import (
     scan_bars,
 )
 from mesdesk.timeframes import SCAN_TIMEFRAMES, Timeframe
+
+__all__ = [
+    "MeasuredMoveConfig",
+    "OutcomeConfig",
+    "ScanConfig",
+    "ScanRequest",
+    "ScanResult",
+    "load_scan_bars",
+    "run_scan",
+    "signal_records",
+    "signals_payload",
+    "write_signals_csv",
+]
 
 
 @dataclass(frozen=True, slots=True)

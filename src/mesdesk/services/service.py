@@ -9,24 +9,30 @@ a replay of 2025-09-16 shows that day's trades as "today".
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from mesdesk.calendar import trading_day
 from mesdesk.clock import Clock, WallClock
 from mesdesk.config import Settings
-from mesdesk.decide.budget import Budget
-from mesdesk.errors import ConfigError, MesdeskError
+from mesdesk.errors import ConfigError, MesdeskError, StoreError
+from mesdesk.llm.budget import Budget
+from mesdesk.runner.service import feed_age_s
+from mesdesk.store.base import one_line
 from mesdesk.store.runner_store import RunnerSnapshot, ServiceStore
 from mesdesk.store.service import JournalRow, TradeRow
+from mesdesk.timeframes import Timeframe
 
 T = TypeVar("T")
 
-# The budget ledger scope the live deciders reserve their calls in (mesdesk.decide.budget).
+# The budget ledger scope the live deciders reserve their calls in (mesdesk.llm.budget).
 BUDGET_SCOPE = "live"
 SIGNAL_TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d")
 FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
@@ -34,6 +40,11 @@ FORECAST_MODELS = ("quant", "gpt", "opus", "autogluon")
 
 class Unavailable(MesdeskError):
     """A part of the product this build or configuration cannot serve (the API answers 503)."""
+
+
+def store_error_line(exc: BaseException) -> str:
+    """A database failure as one line for a user (driver message, password masked, no SQL)."""
+    return one_line(exc)
 
 
 class BadRequest(ConfigError):
@@ -81,6 +92,7 @@ class ServiceContext:
     clock: Clock = field(default_factory=WallClock)
     cache_ttl_s: float = 0.25
     runner_error: str | None = None  # why this process runs no runner, when it should
+    runner_fault: Callable[[], str | None] = field(default=lambda: None)  # the running runner's pause
     _cache: _TTLCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,7 +130,7 @@ def parse_day(text: str | None, param: str = "date") -> date | None:
     if text is None or text == "":
         return None
     try:
-        if len(text) != 10:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is None:  # not the ISO week or basic forms
             raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
@@ -133,8 +145,49 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 
 def health(ctx: ServiceContext) -> dict[str, Any]:
+    """The seed's fields (this process answers) and the runner's liveness as the store shows it."""
     now = ctx.clock.now()
-    return {"status": "ok", "server_time_utc": _iso_utc(now), "server_time_ct": _iso_ct(now, ctx.settings)}
+    return {
+        "status": "ok",
+        "server_time_utc": _iso_utc(now),
+        "server_time_ct": _iso_ct(now, ctx.settings),
+        "runner": _liveness(ctx, now),
+    }
+
+
+def _liveness(ctx: ServiceContext, now: datetime) -> dict[str, Any]:
+    """Who holds the runner's lease (None: nobody renewed it within its TTL) and how old its last bar is."""
+    view: dict[str, Any] = {"name": ctx.runner, "holder": None, "mode": None, "last_bar_ts": None}
+    view.update(last_bar_age_s=None, store_error=None)
+    try:
+        snap = _state(ctx)
+        view["holder"] = ctx.store.lease_holder(ctx.runner, now)
+    except (SQLAlchemyError, StoreError) as exc:  # a health check reports the store, never fails on it
+        view["store_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        return view
+    if snap is not None:
+        view["mode"] = snap.mode
+        if snap.last_bar_ts is not None:
+            close = snap.last_bar_ts + _span_of(snap.source)
+            view["last_bar_ts"] = _iso_utc(snap.last_bar_ts)
+            view["last_bar_age_s"] = round((now - close).total_seconds(), 1)
+    return view
+
+
+def readiness(ctx: ServiceContext) -> dict[str, Any]:
+    """/ready: ready while a runner holds the lease; `Unavailable` (503) once none renewed it within its TTL."""
+    holder = ctx.store.lease_holder(ctx.runner, ctx.clock.now())
+    if holder is None:
+        raise Unavailable(f"no runner holds the lease of {ctx.runner!r}: none renewed it within its TTL")
+    return {"ready": True, "runner": ctx.runner, "holder": holder}
+
+
+def _span_of(source: str) -> timedelta:
+    """The bar span of a runner's source name ("yahoo:MES=F:1m"); one minute when it names none."""
+    try:
+        return Timeframe.parse(source.rsplit(":", 1)[-1]).span
+    except ConfigError:
+        return timedelta(minutes=1)
 
 
 def _state(ctx: ServiceContext) -> RunnerSnapshot | None:
@@ -198,14 +251,17 @@ def budget(ctx: ServiceContext) -> dict[str, Any]:
 
 
 def _budget(ctx: ServiceContext) -> dict[str, Any]:
-    status = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE).status(ctx.clock.now())
+    # The ledger the runner's decider reserves from: scope "live", on the trading day of the decision
+    # time, which is the runner's day (a replay of 2025-09-16 spends 2025-09-16's calls), not the wall's.
+    snap = _state(ctx)
+    budget_ledger = Budget(ctx.store.engine, ctx.settings.daily_gpt_call_cap, scope=BUDGET_SCOPE)
+    status = budget_ledger.day_status(_today(ctx, snap))
     view: dict[str, Any] = {
         "calls_used": status.calls_used,
         "calls_cap": status.calls_cap,
         "paused": status.paused,
         "paused_reason": status.paused_reason,
     }
-    snap = _state(ctx)
     if not view["paused"] and snap is not None and snap.paused:
         view["paused"], view["paused_reason"] = True, snap.paused_reason
     return view
@@ -342,7 +398,32 @@ def _fingerprints(ctx: ServiceContext) -> list[dict[str, Any]]:
 
 
 def runner_status(ctx: ServiceContext) -> dict[str, Any]:
-    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease."""
+    """The dashboard's status line: running flag, mode, source, cursor, pause, position, lease.
+
+    A store the runner cannot write (read-only, locked, deleted, full) shows as `error` and a pause
+    with that reason; when the store cannot even be read, the view says so instead of failing.
+    """
+    fault = ctx.runner_fault()
+    try:
+        view = _runner_view(ctx)
+    except (SQLAlchemyError, StoreError) as exc:
+        reason = fault or f"store unavailable: {one_line(exc)}"
+        return {
+            "runner": ctx.runner,
+            "running": False,
+            "mode": "idle",
+            "holder": None,
+            "position": None,
+            "paused": True,
+            "paused_reason": reason,
+            "error": reason,
+        }
+    if fault is not None:
+        view.update(error=fault, paused=True, paused_reason=fault)
+    return view
+
+
+def _runner_view(ctx: ServiceContext) -> dict[str, Any]:
     snap = _state(ctx)
     now = ctx.clock.now()
     if snap is None:
@@ -370,6 +451,21 @@ def runner_status(ctx: ServiceContext) -> dict[str, Any]:
         "paused_reason": snap.paused_reason,
         "position": dict(snap.position) if snap.position else None,
         "holder": ctx.store.lease_holder(ctx.runner, now),
+        **_feed_delay(ctx, snap, now),
+    }
+
+
+def _feed_delay(ctx: ServiceContext, snap: RunnerSnapshot, now: datetime) -> dict[str, Any]:
+    """Live only: how long ago the runner's newest bar closed (the feed's delay), against the limit.
+
+    Null while Globex is closed or before the session's first bar (see `runner.service.feed_age_s`).
+    """
+    if snap.mode != "live" or snap.last_bar_ts is None:
+        return {"feed_delay_s": None, "feed_delay_limit_s": None}
+    age = feed_age_s(snap.last_bar_ts, _span_of(snap.source), now)
+    return {
+        "feed_delay_s": None if age is None else round(age, 1),
+        "feed_delay_limit_s": ctx.settings.max_feed_delay_s,
     }
 
 
@@ -401,7 +497,14 @@ def forecast(ctx: ServiceContext, model: str) -> Any:
     m = check_model(model)
     from mesdesk.services.forecast import forecast_payload
 
-    return ctx.cached(f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: forecast_payload(m, settings=ctx.settings))
+    try:
+        return ctx.cached(
+            f"forecast:{m}:{int(time.monotonic() // 60)}", lambda: forecast_payload(m, settings=ctx.settings)
+        )
+    except ConfigError as exc:
+        if m == "autogluon":  # the extra or a trained model is missing: a part, not a bad request (docs: 503)
+            raise Unavailable(f"model=autogluon: {exc}") from None
+        raise
 
 
 def full(ctx: ServiceContext) -> Any:

@@ -118,7 +118,7 @@ class DecisionRow(Base):
     candidate_key: Mapped[str] = mapped_column(String(160))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     take: Mapped[bool] = mapped_column(Boolean)
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the decider states none
     reason: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(24))

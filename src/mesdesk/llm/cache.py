@@ -26,8 +26,8 @@ from typing import Any, Literal, get_args
 from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from mesdesk.decide.llm import LLMReply
 from mesdesk.errors import ConfigError, StoreError
+from mesdesk.llm.client import LLMReply
 from mesdesk.store.decisions import CachedAnswer
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,670 @@
+"""The chart's read model: the runner's bars with indicators, candidate markers, trades with their stop path,
+the working bracket and the scanner's signals; shared by the dashboard's API and the backtest report.
+
+Times: `ts` fields are ISO 8601 UTC; `ct` fields are the display zone's wall clock (`TIMEZONE`, Central
+Time by default) as text; `t` fields are that wall clock as seconds since 1970 ("wall seconds"), the
+number the chart library puts on its axis, so the axis reads Central Time on both sides of a DST change.
+A bar's `t` is its open; a candidate's `t` is the open of the bar it completed on.
+Nothing here shows a bar the runner has not processed: the runner's feed is cut at its stored cursor.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol, TypeVar, runtime_checkable
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from mesdesk.calendar import trading_days
+from mesdesk.data.resample import resample
+from mesdesk.engine.config import BracketConfig, ExecutionConfig
+from mesdesk.engine.fills import PositionState, walk
+from mesdesk.indicators import ema, session_vwap
+from mesdesk.pathbars import PathBars
+from mesdesk.services.service import BadRequest, ServiceContext, Unavailable, parse_day
+from mesdesk.store.service import JournalRow, TradeRow
+from mesdesk.timeframes import Timeframe
+
+T = TypeVar("T")
+
+CHART_TIMEFRAMES = ("1m", "5m", "15m")
+SCANNER_TIMEFRAMES = ("5m", "15m", "1h")
+EMA_PERIOD = 20
+RTH_OPEN_MIN = 8 * 60 + 30
+OPENING_RANGE_MIN = 15  # the ORB setup's range (mesdesk.setups.orb_retest.OrbRetestConfig.range_minutes)
+MARKER_KINDS = ("taken", "skipped", "refused", "below_prefilter")
+SCANNER_BARS = 400  # the scanner panel shows the last bars of its timeframe ...
+SCANNER_SIGNALS = 6  # ... reaching back to the A of its last signals
+
+
+@runtime_checkable
+class BarHistory(Protocol):
+    """The runner's feed: every bar up to and including `cursor` (the replay driver has it)."""
+
+    def prefix_to(self, cursor: datetime) -> pd.DataFrame: ...
+
+
+class ChartCache:
+    """A small LRU of computed views keyed by the runner's cursor: a new bar makes a new key."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]  # type: ignore[no-any-return]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def check_timeframe(text: str, allowed: Sequence[str], param: str = "timeframe") -> Timeframe:
+    if text not in allowed:
+        raise BadRequest(f"{param}={text!r}: choose one of {', '.join(allowed)}")
+    return Timeframe(text)
+
+
+def parse_since(text: str | None, param: str = "since") -> datetime | None:
+    """An ISO 8601 instant with a zone (e.g. 2025-09-16T13:30:00Z); `BadRequest` naming `param` otherwise."""
+    if text is None or text == "":
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{param}={text!r}: expected an ISO 8601 time with a zone, e.g. 2025-09-16T13:30Z") from None
+    if value.tzinfo is None:
+        raise BadRequest(f"{param}={text!r}: give a zone (Z or +00:00); times are UTC")
+    return value.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- time
+
+
+def zone_label(tz: ZoneInfo) -> str:
+    """ "CT" for Central Time, else the zone's name."""
+    return "CT" if tz.key == "America/Chicago" else tz.key
+
+
+def wall_seconds(index: pd.DatetimeIndex, tz: ZoneInfo) -> np.ndarray:
+    """The wall clock of `tz` at each UTC instant, as seconds since 1970 (see the module docstring)."""
+    if len(index) == 0:
+        return np.empty(0, dtype=np.int64)
+    wall = index.tz_convert(tz).tz_localize(None).as_unit("ns")
+    return np.asarray(wall.asi8 // 1_000_000_000, dtype=np.int64)
+
+
+def wall_of(ts: datetime, tz: ZoneInfo) -> int:
+    local = ts.astimezone(tz).replace(tzinfo=UTC)
+    return int(local.timestamp())
+
+
+def ct_text(ts: datetime, tz: ZoneInfo) -> str:
+    return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def display_zone() -> ZoneInfo:
+    """The zone every screen shows (`TIMEZONE`, Central Time by default), read from the settings now."""
+    from mesdesk.config import load_settings
+
+    return load_settings().tz
+
+
+def screen_time(ts: datetime | pd.Timestamp | None, tz: ZoneInfo) -> str:
+    """A table cell: "2025-03-10 08:30 CT" (a dash when missing)."""
+    if ts is None or pd.isna(ts):
+        return "-"
+    return f"{pd.Timestamp(ts).tz_convert(tz):%Y-%m-%d %H:%M} {zone_label(tz)}"
+
+
+def iso_utc(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(value: Any, digits: int = 4) -> float | None:
+    if value is None:
+        return None
+    x = float(value)
+    return None if math.isnan(x) or math.isinf(x) else round(x, digits)
+
+
+# ---------------------------------------------------------------- bars and indicators
+
+
+def base_span(bars: pd.DataFrame) -> pd.Timedelta:
+    index = pd.DatetimeIndex(bars.index)
+    if len(index) < 2:
+        return pd.Timedelta(minutes=1)
+    return pd.Timedelta(int(np.diff(index.as_unit("ns").asi8).min()), unit="ns")
+
+
+def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int = 15 * 60) -> pd.DataFrame:
+    """`bars` resampled to `timeframe` (the last bin may be partial) with `ema20` and `vwap` columns.
+
+    EMA20 runs over all given bars (warm before the day starts); VWAP is the session VWAP of regular
+    hours (08:30 CT to the RTH end, the setups' anchor), NaN outside them.
+    """
+    frame = bars[["open", "high", "low", "close", "volume"]]
+    span = base_span(bars)
+    if pd.Timedelta(timeframe.span) > span:
+        frame = resample(frame, timeframe, source_span=span, complete_only=False)
+    index = pd.DatetimeIndex(frame.index)
+    wall = index.tz_convert("America/Chicago")
+    minute = np.asarray(wall.hour * 60 + wall.minute, dtype=np.int64)
+    rth = (minute >= RTH_OPEN_MIN) & (minute < rth_end_min)
+    day = trading_days(index).astype(np.int64)
+    keys = np.where(rth, day, -1 - np.arange(len(day)))  # each bar outside RTH its own (masked) session
+    h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
+    vwap = session_vwap(h, lo, c, frame["volume"].to_numpy(dtype=np.float64), keys)
+    out = frame.copy()
+    out["ema20"] = ema(c, EMA_PERIOD) if len(c) else c
+    out["vwap"] = np.where(rth, vwap, np.nan)
+    out["trading_day"] = trading_days(index)
+    return out
+
+
+def opening_range(bars: pd.DataFrame, day: date, known_until: datetime | None = None) -> dict[str, Any] | None:
+    """High and low of the first `OPENING_RANGE_MIN` minutes of `day`'s regular hours (CT), once closed."""
+    index = pd.DatetimeIndex(bars.index)
+    start = pd.Timestamp(datetime.combine(day, datetime.min.time()), tz="America/Chicago") + pd.Timedelta(
+        minutes=RTH_OPEN_MIN
+    )
+    end = start + pd.Timedelta(minutes=OPENING_RANGE_MIN)
+    window = bars[(index >= start) & (index < end)]
+    closes = pd.DatetimeIndex(window.index) + base_span(bars)
+    if window.empty or closes[-1] < end or (known_until is not None and pd.Timestamp(known_until) < end):
+        return None
+    return {
+        "high": float(window["high"].max()),
+        "low": float(window["low"].min()),
+        "start_ts": iso_utc(start.to_pydatetime()),
+        "end_ts": iso_utc(end.to_pydatetime()),
+    }
+
+
+def bar_records(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Rows of `with_indicators` as JSON-ready dicts: t (wall seconds), ts, OHLCV, ema20, vwap (null when NaN)."""
+    index = pd.DatetimeIndex(frame.index)
+    t = wall_seconds(index, tz)
+    iso = index.tz_convert(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cols = [frame[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "ema20", "vwap")]
+    vol = frame["volume"].to_numpy()
+    rows = []
+    for i in range(len(frame)):
+        o, h, lo, c, e, v = (col[i] for col in cols)
+        rows.append(
+            {
+                "t": int(t[i]),
+                "ts": iso[i],
+                "open": float(o),
+                "high": float(h),
+                "low": float(lo),
+                "close": float(c),
+                "volume": int(vol[i]),
+                "ema20": None if math.isnan(e) else round(float(e), 4),
+                "vwap": None if math.isnan(v) else round(float(v), 4),
+            }
+        )
+    return rows
+
+
+def day_bars(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    return frame[frame["trading_day"] == np.datetime64(day)]
+
+
+def days_of(bars: pd.DataFrame) -> list[date]:
+    return sorted({pd.Timestamp(d).date() for d in np.unique(trading_days(pd.DatetimeIndex(bars.index)))})
+
+
+# ---------------------------------------------------------------- candidates and trades
+
+
+def marker_kind(*, traded: bool, passed_prefilter: bool, decision: str, gate: str) -> str:
+    """taken, below_prefilter, refused (the decider said take, or was not asked, and the gate said no) or skipped."""
+    if traded:
+        return "taken"
+    if not passed_prefilter or gate == "below prefilter":
+        return "below_prefilter"
+    if decision in ("take", "not_asked") or gate not in ("", "ok"):
+        return "refused"
+    return "skipped"
+
+
+def candidate_record(
+    *,
+    ts: datetime,
+    span: timedelta,
+    tz: ZoneInfo,
+    setup: str,
+    direction: str,
+    ref_entry: float,
+    score: float | None,
+    passed_prefilter: bool,
+    decision: str,
+    source: str,
+    confidence: float | None,
+    reason: str,
+    gate: str,
+    traded: bool,
+    pnl_pts: float | None,
+) -> dict[str, Any]:
+    """One candidate as a chart marker whose tooltip is its journal row."""
+    return {
+        "t": wall_of(ts - span, tz),
+        "ts": iso_utc(ts),
+        "ct": ct_text(ts, tz),
+        "setup": setup,
+        "direction": direction,
+        "ref_entry": _num(ref_entry),
+        "prefilter_score": _num(score, 2),
+        "passed_prefilter": bool(passed_prefilter),
+        "decision": decision,
+        "decision_source": source or "",
+        "confidence": _num(confidence, 2),
+        "reason": reason or "",
+        "gate": gate or "",
+        "traded": traded,
+        "pnl_pts": _num(pnl_pts),
+        "kind": marker_kind(traded=traded, passed_prefilter=passed_prefilter, decision=decision, gate=gate),
+    }
+
+
+def _journal_record(row: JournalRow, span: timedelta, tz: ZoneInfo) -> dict[str, Any]:
+    return candidate_record(
+        ts=row.ts,
+        span=span,
+        tz=tz,
+        setup=row.setup,
+        direction=row.direction,
+        ref_entry=row.ref_entry,
+        score=row.prefilter_score,
+        passed_prefilter=row.passed_prefilter,
+        decision=row.decision,
+        source=row.decision_source,
+        confidence=row.confidence,
+        reason=row.reason,
+        gate=row.gate,
+        traded=row.entry_ts is not None,
+        pnl_pts=row.pnl_pts,
+    )
+
+
+def stop_path(
+    path: PathBars,
+    *,
+    direction: int,
+    entry_ts: datetime,
+    entry_price: float,
+    exit_ts: datetime | None,
+    bracket: BracketConfig,
+    execution: ExecutionConfig,
+) -> list[dict[str, Any]]:
+    """The working stop after each path bar from the entry to the exit: one point per change.
+
+    Replays the one bracket walk (`mesdesk.engine.fills.walk`) bar by bar from the recorded entry fill;
+    each point is `{"ts_ns", "stop", "target", "why"}` where `ts_ns` is the close of the bar whose
+    move takes effect from the next bar (why: initial, breakeven or trail). The day's point stop is
+    not replayed (it is not a stop move); the recorded exit says when it fired.
+    """
+    first = path.first_open_at_or_after(int(pd.Timestamp(entry_ts).value))
+    if first >= len(path):
+        return []
+    s = 1 if direction > 0 else -1
+    entry = s * float(entry_price)
+    st = PositionState(
+        direction=s,
+        entry_index=first,
+        entry_ts_ns=int(path.ts_ns[first]),
+        entry=entry,
+        target=round(entry + bracket.tp_pts, 10),
+        stop=round(entry - bracket.sl_pts, 10),
+        floor=-math.inf,
+        next_index=first,
+        best=entry,
+        worst=entry,
+    )
+    points = [{"ts_ns": int(path.ts_ns[first]), "stop": s * st.stop, "target": s * st.target, "why": "initial"}]
+    end_ns = int(pd.Timestamp(exit_ts).value) if exit_ts is not None else None
+    i = first
+    # Walk the bars that open before the recorded exit (a gap exit fills at the open of the exit bar).
+    while st.is_open and i < len(path) and (end_ns is None or int(path.ts_ns[i]) < end_ns):
+        before = st.stop
+        walk(st, path, i + 1, bracket, execution)
+        if st.is_open and st.stop != before:
+            why = "trail" if st.trail_on and st.stop > st.entry + 1e-9 else "breakeven"
+            points.append({"ts_ns": int(path.close_ns[i]), "stop": s * st.stop, "target": s * st.target, "why": why})
+        i += 1
+    return points
+
+
+def stop_records(points: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    out = []
+    for p in points:
+        ts = pd.Timestamp(p["ts_ns"], tz="UTC").to_pydatetime()
+        out.append(
+            {
+                "t": wall_of(ts, tz),
+                "ts": iso_utc(ts),
+                "ct": ct_text(ts, tz),
+                "stop": round(p["stop"], 4),
+                "why": p["why"],
+            },
+        )
+    return out
+
+
+def trade_record(
+    *,
+    tz: ZoneInfo,
+    span: timedelta,
+    setup: str,
+    direction: str,
+    session: str,
+    entry_ts: datetime,
+    exit_ts: datetime | None,
+    entry_price: float,
+    exit_price: float | None,
+    exit_reason: str,
+    pnl_pts: float | None,
+    result: str,
+    score: float | None,
+    confidence: float | None,
+    mae: float | None,
+    mfe: float | None,
+    ambiguous: bool,
+    stops: list[dict[str, Any]],
+    target: float | None,
+) -> dict[str, Any]:
+    """A trade with CT times, its target and stop path, and `exit_t`, the bar its exit marker sits on.
+
+    `exit_t` is the bar holding the last second before the exit instant: a stop or target fill (stamped
+    at its bar's close) sits on the bar it filled in; a gap fill (stamped at a bar's open) on the bar before.
+    """
+    return {
+        "setup": setup,
+        "direction": direction,
+        "session": session,
+        "entry_t": wall_of(entry_ts, tz),
+        "entry_ts": iso_utc(entry_ts),
+        "entry_ct": ct_text(entry_ts, tz),
+        "exit_t": None if exit_ts is None else wall_of(exit_ts - timedelta(seconds=1), tz),
+        "exit_ts": None if exit_ts is None else iso_utc(exit_ts),
+        "exit_ct": None if exit_ts is None else ct_text(exit_ts, tz),
+        "entry_price": _num(entry_price),
+        "exit_price": _num(exit_price),
+        "exit_reason": exit_reason,
+        "pnl_pts": _num(pnl_pts),
+        "result": result,
+        "prefilter_score": _num(score, 2),
+        "confidence": _num(confidence, 2),
+        "mae": _num(mae),
+        "mfe": _num(mfe),
+        "ambiguous": bool(ambiguous),
+        "target": _num(target),
+        "stops": stops,
+        "span_s": int(span.total_seconds()),
+    }
+
+
+def _trade_row_record(
+    row: TradeRow, path: PathBars | None, span: timedelta, tz: ZoneInfo, bracket: BracketConfig, ex: ExecutionConfig
+) -> dict[str, Any]:
+    sign = 1 if row.direction == "long" else -1
+    points = (
+        stop_path(
+            path,
+            direction=sign,
+            entry_ts=row.entry_ts,
+            entry_price=row.entry_price,
+            exit_ts=row.exit_ts,
+            bracket=bracket,
+            execution=ex,
+        )
+        if path is not None
+        else []
+    )
+    return trade_record(
+        tz=tz,
+        span=span,
+        setup=row.setup,
+        direction=row.direction,
+        session=row.session,
+        entry_ts=row.entry_ts,
+        exit_ts=row.exit_ts,
+        entry_price=row.entry_price,
+        exit_price=row.exit_price,
+        exit_reason=row.exit_reason,
+        pnl_pts=row.pnl_pts,
+        result=row.result,
+        score=row.prefilter_score,
+        confidence=row.confidence,
+        mae=row.mae,
+        mfe=row.mfe,
+        ambiguous=row.ambiguous,
+        stops=stop_records(points, tz),
+        target=row.entry_price + sign * bracket.tp_pts,
+    )
+
+
+def equity_records(points: Iterable[tuple[datetime, float]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Cumulative points after each closed trade with the drawdown from the running peak (both in points)."""
+    out = []
+    peak = 0.0
+    for ts, equity in points:
+        peak = max(peak, equity)
+        out.append(
+            {
+                "t": wall_of(ts, tz),
+                "ts": iso_utc(ts),
+                "ct": ct_text(ts, tz),
+                "equity_pts": round(equity, 4),
+                "drawdown_pts": round(equity - peak, 4),
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------- scanner
+
+
+def scanner_records(signals: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The scanner's signal records with wall seconds and CT text for A, B, C and the confirmation."""
+    out = []
+    for sig in signals:
+        rec = dict(sig)
+        for name in ("a_time", "b_time", "c_time", "confirmed_at", "outcome_at"):
+            raw = sig.get(name)
+            if raw:
+                ts = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+                rec[name.replace("_time", "").replace("_at", "") + "_t"] = wall_of(ts, tz)
+                rec[name + "_ct"] = ct_text(ts, tz)
+        out.append(rec)
+    return out
+
+
+# ---------------------------------------------------------------- the API's views
+
+
+@dataclass
+class ChartSource:
+    """What the chart endpoints read: the service context, the runner's feed (None: no runner here), a cache."""
+
+    ctx: ServiceContext
+    history: BarHistory | None
+    cache: ChartCache
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.ctx.settings.tz
+
+    def cursor(self) -> tuple[datetime | None, date | None]:
+        snap = self.ctx.store.state(self.ctx.runner)
+        if snap is None:
+            return None, None
+        return snap.last_bar_ts, snap.trading_day
+
+    def bars(self, cursor: datetime) -> pd.DataFrame:
+        if self.history is None:
+            raise Unavailable("no runner in this process: the chart's bars come from the runner's feed")
+        history = self.history
+        return self.cache.get(("bars", cursor), lambda: history.prefix_to(cursor))
+
+    def rth_end_min(self) -> int:
+        hh, mm = self.ctx.settings.rth_end.split(":")
+        return int(hh) * 60 + int(mm)
+
+
+def _pick_day(day_text: str | None, fallback: date | None) -> date | None:
+    return parse_day(day_text, "day") or fallback
+
+
+def poll(src: ChartSource) -> dict[str, Any]:
+    """The cheap cursor the page polls every second: when `last_bar_ts` changes it fetches the rest."""
+    snap = src.ctx.store.state(src.ctx.runner)
+    if snap is None:
+        return {
+            "version": 0,
+            "timezone": src.tz.key,
+            "last_bar_ts": None,
+            "last_bar_ct": None,
+            "trading_day": None,
+            "position": None,
+        }
+    pos = dict(snap.position) if snap.position else None
+    if pos is not None:
+        raw = pos.get("entry_ts")
+        ts = raw if isinstance(raw, datetime) else parse_since(str(raw), "entry_ts") if raw else None
+        if ts is not None:
+            pos["entry_ts"] = iso_utc(ts)
+            pos["entry_ct"] = ct_text(ts, src.tz)
+            pos["entry_t"] = wall_of(ts, src.tz)
+    return {
+        "version": snap.version,
+        "timezone": src.tz.key,
+        "last_bar_ts": iso_utc(snap.last_bar_ts) if snap.last_bar_ts else None,
+        "last_bar_ct": ct_text(snap.last_bar_ts, src.tz) if snap.last_bar_ts else None,
+        "trading_day": snap.trading_day.isoformat() if snap.trading_day else None,
+        "running": snap.running,
+        "paused_reason": snap.paused_reason,
+        "position": pos,
+    }
+
+
+def bars_view(src: ChartSource, timeframe: str, day_text: str | None, since_text: str | None) -> dict[str, Any]:
+    """Bars of one trading day (default: the runner's) on `timeframe` with EMA20, VWAP and the opening range.
+
+    `since` (ISO UTC) returns only bars opening at or after it: the page passes its last bar's `ts`
+    and gets that bar again (a higher-timeframe bar grows until its bin closes) plus the new ones.
+    """
+    tf = check_timeframe(timeframe, CHART_TIMEFRAMES)
+    since = parse_since(since_text)
+    cursor, runner_day = src.cursor()
+    day = _pick_day(day_text, runner_day)
+    empty = {"timeframe": tf.value, "tz": zone_label(src.tz), "trading_day": None, "last_bar_ts": None}
+    if cursor is None or day is None:
+        return empty | {"bars": [], "opening_range": None}
+    raw = src.bars(cursor)
+    frame = src.cache.get(("ind", tf.value, cursor), lambda: with_indicators(raw, tf, src.rth_end_min()))
+    rows = day_bars(frame, day)
+    if since is not None:
+        rows = rows[pd.DatetimeIndex(rows.index) >= pd.Timestamp(since)]
+    return {
+        "timeframe": tf.value,
+        "tz": zone_label(src.tz),
+        "trading_day": day.isoformat(),
+        "last_bar_ts": iso_utc(cursor),
+        "bars": bar_records(rows, src.tz),
+        "opening_range": _with_walls(opening_range(raw, day, cursor + base_span(raw)), src.tz),
+    }
+
+
+def _with_walls(rng: dict[str, Any] | None, tz: ZoneInfo) -> dict[str, Any] | None:
+    if rng is None:
+        return None
+    for key in ("start", "end"):
+        rng[f"{key}_t"] = wall_of(datetime.fromisoformat(rng[f"{key}_ts"].replace("Z", "+00:00")), tz)
+    return rng
+
+
+def candidates_view(src: ChartSource, day_text: str | None, since_text: str | None) -> list[dict[str, Any]]:
+    """Every journal row of a trading day (default: the runner's) as a marker, oldest first."""
+    since = parse_since(since_text)
+    cursor, runner_day = src.cursor()
+    day = _pick_day(day_text, runner_day)
+    if day is None:
+        return []
+    span = _span(src, cursor)
+    rows = sorted(src.ctx.store.journal(src.ctx.runner, day, limit=100_000), key=lambda r: r.ts)
+    return [_journal_record(r, span, src.tz) for r in rows if since is None or r.ts >= since]
+
+
+def _span(src: ChartSource, cursor: datetime | None) -> timedelta:
+    if cursor is None or src.history is None:
+        return timedelta(minutes=1)
+    return base_span(src.bars(cursor)).to_pytimedelta()
+
+
+def trades_view(src: ChartSource, day_text: str | None) -> dict[str, Any]:
+    """Closed trades of a trading day with their stop path, and the open position's working bracket."""
+    cursor, runner_day = src.cursor()
+    day = _pick_day(day_text, runner_day)
+    if day is None:
+        return {"trading_day": None, "trades": [], "position": None}
+    rows = src.ctx.store.trades(src.ctx.runner, day)
+    path: PathBars | None = None
+    span = timedelta(minutes=1)
+    if cursor is not None and src.history is not None:
+        raw = src.bars(cursor)
+        span = base_span(raw).to_pytimedelta()
+        path = src.cache.get(("path", cursor), lambda: PathBars.from_frame(raw, pd.Timedelta(span)))
+    bracket, ex = BracketConfig(), ExecutionConfig()
+    return {
+        "trading_day": day.isoformat(),
+        "trades": [_trade_row_record(r, path, span, src.tz, bracket, ex) for r in rows],
+        "position": poll(src)["position"],
+    }
+
+
+def equity_view(src: ChartSource) -> list[dict[str, Any]]:
+    return equity_records(((e.ts, e.equity_pts) for e in src.ctx.store.equity(src.ctx.runner)), src.tz)
+
+
+def scanner_view(
+    src: ChartSource, timeframe: str, signals_fn: Callable[[str, pd.DataFrame], list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Measured-move signals on the runner's bars (up to its cursor) with A/B/C, targets, stop and the VIX verdict."""
+    tf = check_timeframe(timeframe, SCANNER_TIMEFRAMES)
+    cursor, _ = src.cursor()
+    if cursor is None:
+        return {"timeframe": tf.value, "signals": [], "last_bar_ts": None}
+    raw = src.bars(cursor)
+    signals = src.cache.get(("scan", tf.value, cursor), lambda: signals_fn(tf.value, raw))
+    frame = src.cache.get(("ind", tf.value, cursor), lambda: with_indicators(raw, tf, src.rth_end_min()))
+    # From the A of the oldest signal shown (the last few), at least SCANNER_BARS bars, at most 4x that.
+    first = len(frame) - SCANNER_BARS
+    starts = [pd.Timestamp(str(sig["a_time"])) for sig in signals[-SCANNER_SIGNALS:] if sig.get("a_time")]
+    if starts:
+        first = min(first, int(pd.DatetimeIndex(frame.index).searchsorted(min(starts))) - 10)
+    first = max(0, first, len(frame) - 4 * SCANNER_BARS)
+    return {
+        "timeframe": tf.value,
+        "last_bar_ts": iso_utc(cursor),
+        "bars": bar_records(frame.iloc[first:], src.tz),
+        "signals": scanner_records(signals, src.tz),
+    }
