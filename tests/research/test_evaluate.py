@@ -17,13 +17,13 @@ from mesdesk.research.evaluate import (
     day_index,
     engine_config,
     parameter_kinds,
-    setups_config,
+    setups_with,
     validate_values,
 )
 from mesdesk.research.params import parse_params
 from mesdesk.services.backtest import BacktestReport, backtest
 from mesdesk.services.root import Root
-from mesdesk.setups.scalper import ScalperSetupsConfig
+from mesdesk.setups.registry import resolve_setups
 from mesdesk.timeframes import Timeframe
 
 
@@ -92,28 +92,33 @@ def test_parameters_land_on_their_config_fields(base: EngineConfig) -> None:
     assert cfg.session.windows[0].end == time(10, 0)
     assert cfg.session.early_closes == base.session.early_closes  # early closes survive
     assert cfg.prefilter_threshold == 70.0
-    setups = setups_config(ScalperSetupsConfig(), {"setup.orb.range_minutes": 30, "bracket.tp_pts": 1.0})
-    assert setups.orb.range_minutes == 30
+    setups = setups_with(resolve_setups(), {"setup.ORB_retest_go.range_minutes": 30, "bracket.tp_pts": 1.0})
+    assert setups.config.orb.range_minutes == 30
 
 
 def test_candidates_are_detected_once_per_setup_parameter_set(evaluator: Evaluator) -> None:
     for tp in (1.0, 1.5):
         for fresh in (3, 5):
-            evaluator.run({"bracket.tp_pts": tp, "setup.vwap_rejection.fresh_bars": fresh})
+            evaluator.run({"bracket.tp_pts": tp, "setup.VWAP_rejection.fresh_bars": fresh})
     assert evaluator.detections == 2
 
 
 def test_a_setup_parameter_changes_the_candidates(evaluator: Evaluator) -> None:
-    a = evaluator.candidates({"setup.ema_pullback.enabled": True})
-    b = evaluator.candidates({"setup.ema_pullback.enabled": False})
-    assert (a["setup_type"] == "EMA20_pullback").any()
-    assert not (b["setup_type"] == "EMA20_pullback").any()
+    a = evaluator.candidates({"setup.ORB_retest_go.range_minutes": 15})
+    b = evaluator.candidates({"setup.ORB_retest_go.range_minutes": 45})
+    orb_a = a[a["setup_type"] == "ORB_retest_go"]
+    orb_b = b[b["setup_type"] == "ORB_retest_go"]
+    assert len(orb_a) > 0
+    assert list(orb_a["ts"]) != list(orb_b["ts"])
+    cols = ["ts", "setup_type", "direction"]  # the other setups' candidates stay (their features read the range)
+    others = a.loc[a["setup_type"] != "ORB_retest_go", cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others, b.loc[b["setup_type"] != "ORB_retest_go", cols].reset_index(drop=True))
 
 
 def test_a_value_the_config_refuses_names_the_parameter(base: EngineConfig) -> None:
     specs = parse_params(["bracket.tp_pts=1,-1"], parameter_kinds(base))
     with pytest.raises(ValueError, match=r"--param bracket.tp_pts=-1.0: tp_pts must be a positive"):
-        validate_values(specs, base, ScalperSetupsConfig())
+        validate_values(specs, base, resolve_setups())
 
 
 def test_day_index_maps_trades_onto_the_day_axis(evaluator: Evaluator) -> None:

@@ -20,9 +20,9 @@ def test_list_and_range() -> None:
 
 def test_types_follow_the_parameter() -> None:
     assert parse_param("bracket.breakeven_at_pts=none,0.5", KINDS).values == (None, 0.5)
-    assert parse_param("setup.ema_pullback.require_slow_ema=true,false", KINDS).values == (True, False)
+    assert parse_param("setup.EMA20_pullback.require_slow_ema=true,false", KINDS).values == (True, False)
     assert parse_param("session.rth_a.end=10:00,10:30", KINDS).values == (time(10, 0), time(10, 30))
-    values = parse_param("setup.orb.range_minutes=5,15", KINDS).values
+    values = parse_param("setup.ORB_retest_go.range_minutes=5,15", KINDS).values
     assert values == (5, 15)
     assert all(type(v) is int for v in values)
 
@@ -40,7 +40,7 @@ def test_every_issue_parameter_is_known() -> None:
         "prefilter.threshold",
         "decider.threshold",
         "session.rth_b.start",
-        "setup.vwap_rejection.fresh_bars",
+        "setup.VWAP_rejection.fresh_bars",
     ):
         assert name in KINDS
 

@@ -6,7 +6,7 @@ import json
 import math
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -32,7 +32,21 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 @app.command()
-def optimize(
+def optimize(  # noqa: PLR0913 - one parameter per option
+    setup: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setup",
+            help="A built-in setup name, path/to/file.py:function or package.module:function (repeatable; "
+            "default: the three built-ins).",
+        ),
+    ] = None,
+    setup_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setup-param", help="<setup>.<param>=<value>, e.g. ORB_retest_go.range_minutes=30 (repeatable)."
+        ),
+    ] = None,
     source: str = typer.Option("synthetic", "--source", help="synthetic, file, databento or yahoo."),
     file: str | None = typer.Option(None, "--file", help="CSV or Parquet bars (with --source file)."),
     start: str | None = typer.Option(None, "--start", help="First trading day, YYYY-MM-DD."),
@@ -57,6 +71,11 @@ def optimize(
     out: str | None = typer.Option(None, "--out", help="Folder for trials, summary and report; resumes a sweep."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     yes: bool = typer.Option(False, "--yes", help="Allow a grid over 100,000 configurations."),
+    executor: str = typer.Option("local", "--executor", help="local (this process) or ray (needs mesdesk[ray])."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="CPUs of a local Ray (default: all)."),
 ) -> None:
     """Search configurations; report the best only beside its out-of-sample result, PBO and DSR."""
     from rich.console import Console
@@ -85,6 +104,11 @@ def optimize(
         groups=groups,
         out=None if out is None else Path(out),
         yes=yes,
+        setups=tuple(setup or ()),
+        setup_params=tuple(setup_param or ()),
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
     )
     err = Console(stderr=True)
     with Progress(

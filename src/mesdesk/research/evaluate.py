@@ -7,8 +7,11 @@ Parameter names (the optimizer's vocabulary) map onto the typed configs:
 - ``prefilter.threshold``: the score a candidate needs to reach the decider;
 - ``decider.threshold``: the rule decider's confidence threshold (default: the prefilter threshold
   when that is searched, as ``mesdesk backtest --min-score`` sets both, else 75);
-- ``setup.<name>.<field>``: the fields of `OrbRetestConfig` (``orb``), `EmaPullbackConfig`
-  (``ema_pullback``) and `VwapRejectionConfig` (``vwap_rejection``).
+- ``setup.<setup>.<param>``: every keyword parameter of every setup of the run's `SetupSet`
+  (`mesdesk.setups.registry`), built-in (``setup.ORB_retest_go.range_minutes``) or user
+  (``setup.opening_range_breakout.range_minutes``), named as ``--setup-param`` names them. The
+  registry's ``setup.prefilter.threshold`` is not searched under that name: ``prefilter.threshold``
+  is the one pass threshold (``--setup-param prefilter.threshold=V`` sets its default).
 
 Why one engine run per configuration covers every fold: the engine is day-local. Daily limits live
 in a `DayState` per CME trading day (engine/risk.py) and start from zero each day; the daily point
@@ -43,11 +46,11 @@ from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import BracketConfig, EngineConfig, RiskLimits, run_backtest
 from mesdesk.errors import ConfigError
 from mesdesk.research.params import Kind, ParamSpec, Value, config_key
-from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
+from mesdesk.setups.registry import PREFILTER, SetupSet, resolve_setups
 from mesdesk.timeframes import Timeframe
 
-SETUP_FIELDS = ("orb", "ema_pullback", "vwap_rejection")
-_SCALAR_KINDS: dict[type, Kind] = {bool: "bool", int: "int", float: "float"}
+_SCALAR_KINDS: dict[type, Kind] = {bool: "bool", int: "int", float: "float", str: "str", type(None): "any"}
+_SETUP_PREFILTER = f"setup.{PREFILTER}.threshold"  # searched as prefilter.threshold
 
 
 def _dataclass_kinds(prefix: str, cls: Any) -> dict[str, Kind]:
@@ -63,10 +66,20 @@ def _dataclass_kinds(prefix: str, cls: Any) -> dict[str, Kind]:
     return out
 
 
-def parameter_kinds(base: EngineConfig | None = None, setups: ScalperSetupsConfig | None = None) -> dict[str, Kind]:
+def setup_kinds(setups: SetupSet) -> dict[str, Kind]:
+    """``setup.<setup>.<param>`` -> value type (from the value in use) for every setup parameter of `setups`."""
+    kinds: dict[str, Kind] = {}
+    for name, value in setups.parameters().items():
+        kind = _SCALAR_KINDS.get(type(value))
+        if name != _SETUP_PREFILTER and kind is not None:
+            kinds[name] = kind
+    return kinds
+
+
+def parameter_kinds(base: EngineConfig | None = None, setups: SetupSet | None = None) -> dict[str, Kind]:
     """Every parameter name the optimizer accepts, with its value type."""
     base = base or EngineConfig()
-    setups = setups or ScalperSetupsConfig()
+    setups = setups or resolve_setups()
     kinds: dict[str, Kind] = {}
     kinds.update(_dataclass_kinds("bracket", BracketConfig))
     kinds.update(_dataclass_kinds("limits", RiskLimits))
@@ -76,8 +89,7 @@ def parameter_kinds(base: EngineConfig | None = None, setups: ScalperSetupsConfi
     for w in base.session.windows:
         kinds[f"session.{w.label}.start"] = "time"
         kinds[f"session.{w.label}.end"] = "time"
-    for name in SETUP_FIELDS:
-        kinds.update(_dataclass_kinds(f"setup.{name}", type(getattr(setups, name))))
+    kinds.update(setup_kinds(setups))
     return kinds
 
 
@@ -90,14 +102,10 @@ def _section(assignment: Mapping[str, Value], prefix: str) -> dict[str, Value]:
     return {k[len(prefix) :]: v for k, v in assignment.items() if k.startswith(prefix)}
 
 
-def setups_config(base: ScalperSetupsConfig, assignment: Mapping[str, Value]) -> ScalperSetupsConfig:
-    """`base` with the ``setup.<name>.<field>`` values of `assignment`."""
-    changes: dict[str, Any] = {}
-    for name in SETUP_FIELDS:
-        fields = _section(assignment, f"setup.{name}.")
-        if fields:
-            changes[name] = replace(getattr(base, name), **fields)
-    return replace(base, **changes) if changes else base
+def setups_with(base: SetupSet, assignment: Mapping[str, Value]) -> SetupSet:
+    """`base` with the ``setup.<setup>.<param>`` values of `assignment` (the registry checks them)."""
+    params = {k: v for k, v in assignment.items() if is_setup_param(k)}
+    return base.with_params(params) if params else base
 
 
 def _session(base: EngineConfig, assignment: Mapping[str, Value]) -> EngineConfig:
@@ -131,14 +139,14 @@ def engine_config(base: EngineConfig, assignment: Mapping[str, Value]) -> Engine
     return config
 
 
-def validate_values(specs: tuple[ParamSpec, ...], base: EngineConfig, setups: ScalperSetupsConfig) -> None:
+def validate_values(specs: tuple[ParamSpec, ...], base: EngineConfig, setups: SetupSet) -> None:
     """Build each value alone on the base configs: a value the configs refuse is a one-line ValueError."""
     for spec in specs:
         for value in spec.values:
             one = {spec.name: value}
             try:
                 if is_setup_param(spec.name):
-                    setups_config(setups, one)
+                    setups_with(setups, one)
                 elif spec.name == "decider.threshold":
                     assert isinstance(value, float | int)
                     RuleDecider(threshold=float(value))
@@ -148,7 +156,8 @@ def validate_values(specs: tuple[ParamSpec, ...], base: EngineConfig, setups: Sc
                         assert isinstance(value, float | int)
                         RuleDecider(threshold=float(value))
             except (ConfigError, ValueError, TypeError) as exc:
-                raise ValueError(f"--param {spec.name}={value}: {exc}") from None
+                reason = str(exc).split(": ", 1)[-1] if str(exc).startswith("--setup-param ") else str(exc)
+                raise ValueError(f"--param {spec.name}={value}: {reason}") from None
 
 
 def trading_day_axis(bars: pd.DataFrame) -> np.ndarray:
@@ -182,25 +191,31 @@ class Evaluator:
         timeframe: Timeframe,
         base: EngineConfig,
         sub_bars: pd.DataFrame | None = None,
-        setups: ScalperSetupsConfig | None = None,
+        setups: SetupSet | None = None,
         cache_size: int = 8,
+        days: np.ndarray | None = None,
     ) -> None:
         self.bars = bars
         self.timeframe = timeframe
         self.base = base
         self.sub_bars = sub_bars
-        self.setups = setups or ScalperSetupsConfig()
-        self.days = trading_day_axis(bars)
+        self.setups = setups if setups is not None else resolve_setups()
+        self.days = trading_day_axis(bars) if days is None else days
         self._cache: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self.detections = 0  # how many times candidates were detected (one per distinct setup set)
 
+    @property
+    def default_prefilter(self) -> float:
+        """The pass threshold when ``prefilter.threshold`` is not searched (``--setup-param`` may set it)."""
+        return float(self.setups.config.prefilter.threshold)
+
     def candidates(self, assignment: Mapping[str, Value]) -> pd.DataFrame:
         """All candidates of the assignment's setup parameters (prefilter not applied yet)."""
-        key = config_key({k: v for k, v in assignment.items() if is_setup_param(k)})
+        key = setup_key(assignment)
         frame = self._cache.get(key)
         if frame is None:
-            frame = detect_candidates(self.bars, setups_config(self.setups, assignment), self.timeframe)
+            frame = setups_with(self.setups, assignment).detect(self.bars, self.timeframe)
             self.detections += 1
             self._cache[key] = frame
             while len(self._cache) > self._cache_size:
@@ -210,37 +225,63 @@ class Evaluator:
         return frame
 
     def run(self, assignment: Mapping[str, Value]) -> RunTrades:
-        """Closed trades of the configuration, stop-first and target-first, over the whole span.
+        """Closed trades of the configuration, stop-first and target-first, over the whole span."""
+        return run_on_candidates(
+            self.bars,
+            self.sub_bars,
+            self.timeframe,
+            self.base,
+            self.candidates(assignment),
+            assignment,
+            self.default_prefilter,
+        )
 
-        The target-first run is made only over the trading days whose stop-first run met an
-        ambiguous bar: the fill walk reads `ambiguous_policy` only at a bar it flags ambiguous
-        (engine/fills.py) and a run is day-local, so every other day trades the same either way.
-        """
-        config = engine_config(self.base, assignment)
-        prefilter = assignment.get("prefilter.threshold", self.setups.prefilter.threshold)
-        threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
-        assert threshold is None or isinstance(threshold, float | int)
-        assert isinstance(prefilter, float | int)
-        frame = self.candidates(assignment)
-        passed = frame[frame["prefilter_score"].to_numpy(dtype=np.float64) >= float(prefilter)]
-        passed = passed.assign(passed_prefilter=True)
-        stop_first = self._trades(passed, config, threshold)
-        ambiguous = stop_first["ambiguous"].astype(bool).to_numpy()
-        if not ambiguous.any():
-            return RunTrades(stop_first, stop_first)
-        days = _days_of(stop_first["trading_day"])
-        redo = np.unique(days[ambiguous])
-        optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
-        again = self._trades(passed[np.isin(_days_of(passed["trading_day"]), redo)], optimistic, threshold)
-        kept = stop_first[~np.isin(days, redo)]
-        target_first = pd.concat([kept, again]).sort_values("entry_ts", kind="stable").reset_index(drop=True)
-        return RunTrades(stop_first, target_first)
 
-    def _trades(self, candidates: pd.DataFrame, config: EngineConfig, threshold: float | int | None) -> pd.DataFrame:
+def setup_key(assignment: Mapping[str, Value]) -> str:
+    """The key of the assignment's setup parameters: one key, one candidate frame."""
+    return config_key({k: v for k, v in assignment.items() if is_setup_param(k)})
+
+
+def run_on_candidates(
+    bars: pd.DataFrame,
+    sub_bars: pd.DataFrame | None,
+    timeframe: Timeframe,
+    base: EngineConfig,
+    frame: pd.DataFrame,
+    assignment: Mapping[str, Value],
+    default_prefilter: float,
+) -> RunTrades:
+    """Closed trades of one configuration on its candidate frame `frame`, stop-first and target-first.
+
+    The target-first run is made only over the trading days whose stop-first run met an
+    ambiguous bar: the fill walk reads `ambiguous_policy` only at a bar it flags ambiguous
+    (engine/fills.py) and a run is day-local, so every other day trades the same either way.
+    """
+    config = engine_config(base, assignment)
+    prefilter = assignment.get("prefilter.threshold", default_prefilter)
+    threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
+    assert threshold is None or isinstance(threshold, float | int)
+    assert isinstance(prefilter, float | int)
+    passed = frame[frame["prefilter_score"].to_numpy(dtype=np.float64) >= float(prefilter)]
+    passed = passed.assign(passed_prefilter=True)
+    span = pd.Timedelta(timeframe.span)
+
+    def trades(candidates: pd.DataFrame, cfg: EngineConfig) -> pd.DataFrame:
         decider = RuleDecider() if threshold is None else RuleDecider(threshold=float(threshold))
-        span = pd.Timedelta(self.timeframe.span)
-        trades = run_backtest(self.bars, candidates, decider, config, self.sub_bars, bar_span=span).trades
-        return trades[trades["result"] != "open"].reset_index(drop=True)
+        out = run_backtest(bars, candidates, decider, cfg, sub_bars, bar_span=span).trades
+        return out[out["result"] != "open"].reset_index(drop=True)
+
+    stop_first = trades(passed, config)
+    ambiguous = stop_first["ambiguous"].astype(bool).to_numpy()
+    if not ambiguous.any():
+        return RunTrades(stop_first, stop_first)
+    days = _days_of(stop_first["trading_day"])
+    redo = np.unique(days[ambiguous])
+    optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+    again = trades(passed[np.isin(_days_of(passed["trading_day"]), redo)], optimistic)
+    kept = stop_first[~np.isin(days, redo)]
+    target_first = pd.concat([kept, again]).sort_values("entry_ts", kind="stable").reset_index(drop=True)
+    return RunTrades(stop_first, target_first)
 
 
 def _days_of(values: pd.Series) -> np.ndarray:

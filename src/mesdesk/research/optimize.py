@@ -20,14 +20,14 @@ import pandas as pd
 from mesdesk.errors import ConfigError
 from mesdesk.research.cscv import PboResult, cscv
 from mesdesk.research.evaluate import Evaluator, day_index, is_setup_param
+from mesdesk.research.executors import Executor, LocalExecutor
 from mesdesk.research.objectives import (
     DayMatrix,
     DaySums,
     Objective,
-    day_sums,
     objective_values,
 )
-from mesdesk.research.params import Assignment, ParamSpec, Value, config_key, grid_size
+from mesdesk.research.params import Assignment, ParamSpec, Value, config_key, grid, grid_size
 from mesdesk.research.results import ConfigSums, TrialStore
 from mesdesk.research.search import make_search
 from mesdesk.research.stats import (
@@ -112,45 +112,59 @@ class OptimizeResult:
 class _Sweep:
     """Configurations evaluated so far (each once), as rows of the daily matrices."""
 
-    def __init__(self, evaluator: Evaluator, store: TrialStore | None, progress: Progress | None, total: int) -> None:
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        store: TrialStore | None,
+        progress: Progress | None,
+        total: int,
+        executor: Executor,
+    ) -> None:
         self.evaluator = evaluator
         self.store = store
         self.progress = progress
         self.total = total
+        self.executor = executor
         self.asked = 0
         self.rows: dict[str, int] = {}
         self.assignments: list[Assignment] = []
         self.sums: list[ConfigSums] = []
+        self._ready: dict[str, ConfigSums] = {}
         self.ran = 0
         self.reused = 0
+
+    def prepare(self, assignments: Sequence[Assignment]) -> None:
+        """Run every configuration of `assignments` not yet known, storing each as it finishes."""
+        todo: dict[str, Assignment] = {}
+        for assignment in assignments:
+            key = config_key(assignment)
+            if key in self.rows or key in self._ready or key in todo:
+                continue
+            if self.store is not None and key in self.store.finished:
+                self._ready[key] = self.store.finished[key]
+                self.reused += 1
+                continue
+            todo[key] = dict(assignment)
+        keys = list(todo)
+        for i, sums, seconds in self.executor.run(self.evaluator, list(todo.values())):
+            self._ready[keys[i]] = sums
+            self.ran += 1
+            if self.store is not None:
+                self.store.add(keys[i], sums, seconds)
+            if self.progress is not None and len(keys) > 1:
+                self.progress(min(self.total, self.asked + self.reused + self.ran), self.total)
 
     def row(self, assignment: Assignment) -> int:
         key = config_key(assignment)
         found = self.rows.get(key)
         if found is not None:
             return found
-        if self.store is not None and key in self.store.finished:
-            sums = self.store.finished[key]
-            self.reused += 1
-        else:
-            start = time.perf_counter()
-            sums = self._run(assignment)
-            self.ran += 1
-            if self.store is not None:
-                self.store.add(key, sums, time.perf_counter() - start)
+        if key not in self._ready:
+            self.prepare([assignment])
         self.rows[key] = len(self.assignments)
         self.assignments.append(dict(assignment))
-        self.sums.append(sums)
+        self.sums.append(self._ready.pop(key))
         return self.rows[key]
-
-    def _run(self, assignment: Assignment) -> ConfigSums:
-        trades = self.evaluator.run(assignment)
-        days = self.evaluator.days
-        sides = []
-        for frame in (trades.stop_first, trades.target_first):
-            idx = day_index(frame, days)
-            sides.append(np.vstack(day_sums(idx, frame["pnl_pts"].to_numpy(dtype=np.float64), days.size)))
-        return ConfigSums(sides[0], sides[1])
 
     def tick(self) -> None:
         self.asked += 1
@@ -180,10 +194,12 @@ def _search_order(specs: Sequence[ParamSpec]) -> tuple[ParamSpec, ...]:
 def _run_searches(sweep: _Sweep, spec: OptimizeSpec, day_sets: list[np.ndarray]) -> None:
     specs = _search_order(spec.params)
     if spec.search == "grid":
+        sweep.prepare(list(grid(specs)))
         search = make_search("grid", specs, spec.trials, spec.seed)
         while (assignment := search.ask()) is not None:
             sweep.row(assignment)
-            sweep.tick()
+        if sweep.progress is not None:
+            sweep.progress(sweep.total, sweep.total)
         return
     for k, days in enumerate(day_sets):  # TPE: one study per fold, on its train days only
         search = make_search(spec.search, specs, spec.trials, spec.seed + k)
@@ -198,8 +214,13 @@ def optimize(
     spec: OptimizeSpec,
     store: TrialStore | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> OptimizeResult:
-    """Search, then judge: walk-forward, CSCV/PBO, DSR/PSR, stability; see the module docstring."""
+    """Search, then judge: walk-forward, CSCV/PBO, DSR/PSR, stability; see the module docstring.
+
+    `executor` runs the configurations (default: `LocalExecutor`, in this process); the grid hands it
+    every configuration at once, TPE one at a time (its ask/tell stays here, in the driver).
+    """
     start = time.perf_counter()
     n_days = int(evaluator.days.size)
     wf_spec = spec.walk_forward or WalkForwardSpec.auto(n_days)
@@ -210,7 +231,7 @@ def optimize(
     if spec.groups > n_days:
         raise ConfigError(f"--groups {spec.groups}: more CSCV groups than the {n_days} trading days of the data")
     total = grid_size(spec.params) if spec.search == "grid" else spec.trials * len(fold_list)
-    sweep = _Sweep(evaluator, store, progress, total)
+    sweep = _Sweep(evaluator, store, progress, total, executor or LocalExecutor())
     _run_searches(sweep, spec, [f.train_days for f in fold_list])
     matrix = sweep.matrix()
     all_days = np.arange(n_days)

@@ -3,8 +3,9 @@
 ``--param NAME=v1,v2,...`` lists values; ``--param NAME=lo:hi:step`` spans lo, lo+step, ... up to hi
 (inclusive, within a millionth of a step). Values take the parameter's type: whole numbers for
 integer parameters, ``true``/``false`` for switches, ``none`` (or ``off``) for an optional distance
-such as ``bracket.breakeven_at_pts``, ``HH:MM`` (lists only) for times of day. Every error is one
-line naming the parameter.
+such as ``bracket.breakeven_at_pts``, ``HH:MM`` (lists only) for times of day, the text itself for a
+text parameter of a user setup, and for a user setup's parameter whose default is ``None`` a number,
+``true``/``false`` or else the text. Every error is one line naming the parameter.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from datetime import time
 from itertools import product
 from typing import Literal
 
-Kind = Literal["float", "int", "bool", "optional_float", "time"]
-Value = float | int | bool | time | None
+Kind = Literal["float", "int", "bool", "optional_float", "time", "str", "any"]
+Value = float | int | bool | time | str | None
 Assignment = dict[str, Value]
 
 MAX_GRID = 100_000
@@ -29,6 +30,15 @@ class ParamSpec:
 
     name: str
     values: tuple[Value, ...]
+
+
+def _value(text: str, name: str, kind: Kind) -> Value:
+    """A value of any kind: text as given, a loose value, or `_number`."""
+    if kind == "str":
+        return text.strip()
+    if kind == "any":
+        return _any(text.strip())
+    return _number(text, name, kind)
 
 
 def _number(text: str, name: str, kind: Kind) -> Value:
@@ -58,6 +68,22 @@ def _number(text: str, name: str, kind: Kind) -> Value:
             raise ValueError(f"--param {name}: {text!r} is not a whole number")
         return int(value)
     return value
+
+
+def _any(text: str) -> Value:
+    """A number, a switch or else the text (a user setup's parameter declared with a None default)."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "off"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number == int(number) and "." not in text and "e" not in low else number
 
 
 def _span(body: str, name: str, kind: Kind) -> tuple[Value, ...]:
@@ -93,10 +119,10 @@ def parse_param(text: str, kinds: Mapping[str, Kind]) -> ParamSpec:
     body = body.strip()
     if not body:
         raise ValueError(f"--param {name}: empty grid (no values)")
-    if kind != "time" and "," not in body and body.count(":") == 2:
+    if kind not in ("time", "str") and "," not in body and body.count(":") == 2:
         values = _span(body, name, kind)
     else:
-        values = tuple(_number(v, name, kind) for v in body.split(",") if v.strip())
+        values = tuple(_value(v, name, kind) for v in body.split(",") if v.strip())
     if not values:
         raise ValueError(f"--param {name}: empty grid (no values)")
     unique = tuple(dict.fromkeys(values))  # drop repeats, keep the order given

@@ -18,6 +18,7 @@ import pandas as pd
 from mesdesk.config import Settings, load_settings
 from mesdesk.errors import ConfigError
 from mesdesk.research.evaluate import Evaluator, parameter_kinds, validate_values
+from mesdesk.research.executors import make_executor
 from mesdesk.research.objectives import check_objective
 from mesdesk.research.optimize import OptimizeResult, OptimizeSpec, optimize
 from mesdesk.research.params import MAX_GRID, grid_size, parse_params
@@ -26,7 +27,7 @@ from mesdesk.research.results import TrialStore
 from mesdesk.research.walkforward import WalkForwardSpec
 from mesdesk.services.backtest import BacktestRequest, load_path_bars
 from mesdesk.services.root import Root
-from mesdesk.setups.scalper import ScalperSetupsConfig
+from mesdesk.setups.registry import SetupSet, resolve_setups
 from mesdesk.timeframes import Timeframe
 
 DEFAULT_GRID = (
@@ -61,6 +62,11 @@ class OptimizeRequest:
     groups: int = 10
     out: Path | None = None
     yes: bool = False
+    setups: tuple[str, ...] = ()  # --setup: built-in names or user setups (default: the three built-ins)
+    setup_params: tuple[str, ...] = ()  # --setup-param <setup>.<param>=<value>: the base values
+    executor: str = "local"  # local (in this process) or ray
+    ray_address: str | None = None  # --ray-address (else RAY_ADDRESS; else a local Ray)
+    workers: int | None = None  # CPUs of a local Ray (default: every CPU)
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def build_spec(req: OptimizeRequest, kinds: dict[str, Any]) -> OptimizeSpec:
     )
 
 
-def _meta(req: OptimizeRequest, settings: Settings, bars: pd.DataFrame) -> dict[str, Any]:
+def _meta(req: OptimizeRequest, settings: Settings, bars: pd.DataFrame, setups: SetupSet) -> dict[str, Any]:
     """What the trials depend on: a folder with other data or costs is refused, not mixed."""
     return {
         "source": req.source,
@@ -136,6 +142,8 @@ def _meta(req: OptimizeRequest, settings: Settings, bars: pd.DataFrame) -> dict[
         "bars": len(bars),
         "first_bar": str(pd.Timestamp(bars.index[0])),
         "last_bar": str(pd.Timestamp(bars.index[-1])),
+        "setups": list(setups.names),
+        "setup_params": {k: repr(v) for k, v in sorted(setups.parameters().items())},
     }
 
 
@@ -146,7 +154,8 @@ def run_optimize_job(
 ) -> OptimizeReport:
     """Load, sweep (resuming from `req.out` when it holds finished trials), judge, write."""
     settings = settings or load_settings()
-    setups = ScalperSetupsConfig()
+    setups = resolve_setups(req.setups, req.setup_params)
+    executor = make_executor(req.executor, req.ray_address, req.workers)  # refused before any data is loaded
     spec = build_spec(req, parameter_kinds(None, setups))  # bad options fail before any data is loaded
     bars, sub_bars, timeframe = load_data(req, settings)
     base = Root(settings).engine_config(slippage_ticks=req.slippage_ticks)
@@ -157,8 +166,11 @@ def run_optimize_job(
     evaluator = Evaluator(bars, timeframe, base, sub_bars, setups)
     if spec.walk_forward is None and req.anchored:
         spec = OptimizeSpec(**{**spec.__dict__, "walk_forward": WalkForwardSpec.auto(evaluator.days.size, True)})
-    store = None if req.out is None else TrialStore(req.out, _meta(req, settings, bars), evaluator.days)
-    result = optimize(evaluator, spec, store, progress)
+    store = None if req.out is None else TrialStore(req.out, _meta(req, settings, bars, setups), evaluator.days)
+    try:
+        result = optimize(evaluator, spec, store, progress, executor)
+    finally:
+        executor.close()
     summ = summary(result)
     summ["data"] = {
         "source": req.source,
