@@ -6,13 +6,17 @@ Builds a tick-rounded random walk of 1-minute bars over Globex hours (weekdays, 
 break), saves it, then runs in fresh processes:
 
 1. mesdesk: indicators, setups, prefilter (`detect_candidates`), the rule decider, execution with the
-   seed's bracket and limits, and the journal (built and written as Parquet): bars/s, whole-process
-   seconds (interpreter start to exit), peak RSS;
-2. backtesting.py (pip-installed into its own venv, $TMPDIR/mesdesk-bench-venv): EMA-20 cross entries,
-   TP +1.25 / SL -0.75,
-   no breakeven or trail, on the same bars: bars/s of `Backtest.run`.
+   seed's bracket (breakeven, trail) and limits, and the journal (built and written as Parquet):
+   bars/s in wall and CPU time, with the compiled engine and again with MESDESK_ENGINE=reference;
+   loading numba's compiled code (its own start-up, once per process) is timed on its own;
+2. the whole `mesdesk backtest --source file` process on the same bars as a Parquet file: wall time
+   with numba's cache cold (a fresh NUMBA_CACHE_DIR: the JIT runs) and warm, and the same job
+   without the HTML/PNG report (results, trades and journal written), with the machine's load;
+3. `python -X importtime` of the backtest path: total import time and the heaviest modules;
+4. backtesting.py (pip-installed into its own venv, $TMPDIR/mesdesk-bench-venv): EMA-20 cross entries,
+   TP +1.25 / SL -0.75, no breakeven or trail, on the same bars: bars/s of `Backtest.run`.
 
-Prints the figures and the ratio. Nothing here is a test; run it on demand.
+Prints the figures and the ratios, then one JSON line. Nothing here is a test; run it on demand.
 """
 
 from __future__ import annotations
@@ -71,6 +75,11 @@ def child_mesdesk(npz: str) -> None:
     from mesdesk.setups.scalper import ScalperSetupsConfig, detect_candidates
     from mesdesk.timeframes import Timeframe
 
+    t_imported, c_imported = time.perf_counter(), time.process_time()
+    from mesdesk.recursions import first_order
+
+    first_order(np.zeros(1), 1.0, 0.0)  # numba's start-up: its registries and the cached machine code
+    t_numba, c_numba = time.perf_counter(), time.process_time()
     data = np.load(npz)
     idx = pd.DatetimeIndex(pd.to_datetime(data["ts_ns"], unit="ns", utc=True), name="ts")
     bars = pd.DataFrame({k: data[k] for k in ("open", "high", "low", "close", "volume")}, index=idx)
@@ -88,6 +97,9 @@ def child_mesdesk(npz: str) -> None:
                 "bars": len(bars),
                 "candidates": len(candidates),
                 "trades": len(result.trades),
+                "import_s": t_imported - t0,
+                "numba_init_s": t_numba - t_imported,
+                "cpu_numba_init_s": c_numba - c_imported,
                 "import_load_s": t_loaded - t0,
                 "setups_s": t_setups - t_loaded,
                 "engine_s": t_engine - t_setups,
@@ -145,29 +157,105 @@ def ensure_reference_venv() -> Path:
     return py
 
 
+def run_child(npz: str, env: dict[str, str]) -> tuple[dict[str, float], float, float, float]:
+    """The pipeline in a fresh process: its figures, whole wall seconds, CPU seconds and peak RSS (MB)."""
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", npz], check=True, capture_output=True, text=True, env=env
+    )
+    whole = time.perf_counter() - t
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime + usage.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    return json.loads(out.stdout.strip().splitlines()[-1]), whole, cpu, usage.ru_maxrss / 1024
+
+
+CLI = "import sys; from mesdesk.cli import main; sys.argv[0] = 'mesdesk'; main()"
+NO_REPORT = """
+import sys
+from pathlib import Path
+from mesdesk.engine import write_journal
+from mesdesk.services.backtest import BacktestRequest, run_backtest_job
+report = run_backtest_job(BacktestRequest(source="file", file=Path(sys.argv[1]), write=False))
+out = Path(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+report.trades.to_csv(out / "trades.csv", index=False)
+write_journal(report.journal, out)
+print(report.stats)
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return time.perf_counter() - t
+
+
+def whole_process(parquet: Path, tmp: Path, env: dict[str, str]) -> dict[str, float]:
+    """`mesdesk backtest --source file` on the Parquet bars: numba cache cold, then warm; without the report."""
+    cli = [sys.executable, "-c", CLI, "backtest", "--source", "file", "--file", str(parquet), "--out"]
+    cold_env = {**env, "NUMBA_CACHE_DIR": str(tmp / "numba-cold")}
+    cold = timed([*cli, str(tmp / "cli-cold")], cold_env)
+    timed([*cli, str(tmp / "cli-warmup")], env)  # fills the package's own cache if it was empty
+    warm = min(timed([*cli, str(tmp / f"cli-{k}")], env) for k in range(2))
+    bare = min(timed([sys.executable, "-c", NO_REPORT, str(parquet), str(tmp / f"bare-{k}")], env) for k in range(2))
+    return {"whole_process_cold_s": cold, "whole_process_s": warm, "whole_process_no_report_s": bare}
+
+
+IMPORTS = (
+    "import mesdesk.cli; mesdesk.cli._register(); import mesdesk.services.backtest, mesdesk.engine.fast, "
+    "mesdesk.engine.kernel, mesdesk.recursions, mesdesk.setups.scalper, mesdesk.data.files"
+)
+HEAVY = ("sklearn", "scipy.signal", "scipy.stats", "matplotlib", "sqlalchemy", "openai", "anthropic", "httpx2")
+HEAVY += ("optuna", "ray")
+
+
+def import_time(env: dict[str, str]) -> tuple[float, list[tuple[str, float]], list[str]]:
+    """`python -X importtime` of the backtest path: total seconds, the heaviest top-level modules, heavy ones seen."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", IMPORTS], check=True, capture_output=True, text=True, env=env
+    )
+    top: list[tuple[str, float]] = []
+    seen: list[str] = []
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (part for part in line[len("import time:") :].split("|"))
+        if name.strip() in HEAVY:
+            seen.append(name.strip())
+        if len(name) - len(name.lstrip()) == 1:  # a top-level import (nested ones are indented further)
+            top.append((name.strip(), int(cumulative) / 1e6))
+    total = sum(t for _, t in top)
+    return total, sorted(top, key=lambda x: -x[1])[:8], seen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bars", type=int, default=1_000_000)
-    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--skip-reference", action="store_true", help="skip backtesting.py")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_mesdesk(args.child)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        npz = str(Path(tmp) / "bars.npz")
-        np.savez(npz, **make_bars(args.bars))
+    load_start = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        npz = str(tmp / "bars.npz")
+        bars = make_bars(args.bars)
+        np.savez(npz, **bars)
+        import pandas as pd
+
+        index = pd.DatetimeIndex(pd.to_datetime(bars["ts_ns"], unit="ns", utc=True), name="ts")
+        frame = pd.DataFrame({k: bars[k] for k in ("open", "high", "low", "close", "volume")}, index=index)
+        parquet = tmp / "bars.parquet"
+        frame.to_parquet(parquet)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", npz], check=True, capture_output=True, text=True, env=env
-        )
-        whole = time.perf_counter() - t
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        rss_mb = usage.ru_maxrss / 1024
-        cpu = (usage.ru_utime + usage.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        env.pop("MESDESK_ENGINE", None)
+        run_child(npz, env)  # the package's numba cache is filled before anything is timed
+        figures, whole, cpu, rss_mb = run_child(npz, env)
+        ref_figures, _, _, _ = run_child(npz, {**env, "MESDESK_ENGINE": "reference"})
         ours = figures["bars"] / figures["pipeline_s"]
         ours_cpu = figures["bars"] / figures["cpu_pipeline_s"]
         print(
@@ -175,33 +263,70 @@ def main() -> None:
             f"{figures['trades']:,} trades"
         )
         print(
-            f"  setups+prefilter {figures['setups_s']:.2f} s, engine+decider {figures['engine_s']:.2f} s, "
-            f"journal write {figures['journal_write_s']:.2f} s, imports+load {figures['import_load_s']:.2f} s"
+            f"  CPU: setups+prefilter {figures['cpu_setups_s']:.3f} s, engine+decider {figures['cpu_engine_s']:.3f} s "
+            f"(reference loop {ref_figures['cpu_engine_s']:.3f} s), "
+            f"journal write {figures['cpu_journal_write_s']:.3f} s"
         )
         print(
-            f"  CPU: setups+prefilter {figures['cpu_setups_s']:.2f} s, engine+decider {figures['cpu_engine_s']:.2f} s, "
-            f"journal write {figures['cpu_journal_write_s']:.2f} s, imports+load {figures['cpu_import_load_s']:.2f} s"
+            f"  wall: imports {figures['import_s']:.2f} s, numba start-up {figures['numba_init_s']:.2f} s "
+            f"({figures['cpu_numba_init_s']:.2f} s CPU), setups+prefilter {figures['setups_s']:.3f} s, "
+            f"engine+decider {figures['engine_s']:.3f} s, journal write {figures['journal_write_s']:.3f} s"
         )
         print(f"  pipeline bars/s: {ours:,.0f} (wall), {ours_cpu:,.0f} (CPU time)")
-        print(f"  whole process: {whole:.2f} s wall, {cpu:.2f} s CPU (user+sys); peak RSS: {rss_mb:,.0f} MB")
-        if args.skip_reference:
-            return
-        py = ensure_reference_venv()
-        ref_path = Path(tmp) / "reference.py"
-        ref_path.write_text(REFERENCE)
-        ref = subprocess.run([str(py), str(ref_path), npz], check=True, capture_output=True, text=True)
-        rf = json.loads(ref.stdout.strip().splitlines()[-1])
-        theirs = rf["bars"] / rf["seconds"]
-        theirs_cpu = rf["bars"] / rf["cpu_seconds"]
+        print(f"  pipeline process: {whole:.2f} s wall, {cpu:.2f} s CPU (user+sys); peak RSS: {rss_mb:,.0f} MB")
+        procs = whole_process(parquet, tmp, env)
         print(
-            f"backtesting.py EMA-20 cross, TP 1.25 / SL 0.75: {rf['seconds']:.2f} s wall, "
-            f"{rf['cpu_seconds']:.2f} s CPU; {theirs:,.0f} bars/s (wall), {theirs_cpu:,.0f} (CPU); "
-            f"{rf['trades']:,} trades"
+            f"mesdesk backtest --source file (Parquet, {figures['bars']:,} bars), whole process wall: "
+            f"{procs['whole_process_s']:.2f} s warm, {procs['whole_process_cold_s']:.2f} s with numba's cache cold; "
+            f"without the report: {procs['whole_process_no_report_s']:.2f} s"
         )
+        total_import, heaviest, heavy_seen = import_time(env)
         print(
-            f"ratio (mesdesk full pipeline / backtesting.py simple strategy): {ours / theirs:.1f}x wall, "
-            f"{ours_cpu / theirs_cpu:.1f}x CPU time"
+            f"python -X importtime of the backtest path: {total_import:.2f} s; heaviest: "
+            + ", ".join(f"{name} {t:.2f}" for name, t in heaviest)
         )
+        print(f"  heavy libraries imported: {', '.join(heavy_seen) if heavy_seen else 'none'}")
+        result: dict[str, object] = {
+            "bars": figures["bars"],
+            "candidates": figures["candidates"],
+            "trades": figures["trades"],
+            "pipeline_cpu_s": round(figures["cpu_pipeline_s"], 4),
+            "engine_cpu_s": round(figures["cpu_engine_s"], 4),
+            "engine_reference_cpu_s": round(ref_figures["cpu_engine_s"], 4),
+            "numba_init_s": round(figures["numba_init_s"], 3),
+            **{k: round(v, 3) for k, v in procs.items()},
+            "import_s": round(total_import, 3),
+            "heavy_imports": heavy_seen,
+            "peak_rss_mb": round(rss_mb, 1),
+        }
+        if not args.skip_reference:
+            py = ensure_reference_venv()
+            ref_path = tmp / "reference.py"
+            ref_path.write_text(REFERENCE)
+            ref = subprocess.run([str(py), str(ref_path), npz], check=True, capture_output=True, text=True)
+            rf = json.loads(ref.stdout.strip().splitlines()[-1])
+            theirs = rf["bars"] / rf["seconds"]
+            theirs_cpu = rf["bars"] / rf["cpu_seconds"]
+            with_init = figures["bars"] / (figures["cpu_pipeline_s"] + figures["cpu_numba_init_s"])
+            print(
+                f"backtesting.py EMA-20 cross, TP 1.25 / SL 0.75: {rf['seconds']:.2f} s wall, "
+                f"{rf['cpu_seconds']:.2f} s CPU; {theirs:,.0f} bars/s (wall), {theirs_cpu:,.0f} (CPU); "
+                f"{rf['trades']:,} trades"
+            )
+            print(
+                f"ratio (mesdesk full pipeline / backtesting.py simple strategy): {ours / theirs:.1f}x wall, "
+                f"{ours_cpu / theirs_cpu:.1f}x CPU time ({with_init / theirs_cpu:.1f}x counting numba's start-up)"
+            )
+            result |= {
+                "ratio_cpu_vs_backtesting": round(ours_cpu / theirs_cpu, 1),
+                "ratio_cpu_vs_backtesting_with_numba_init": round(with_init / theirs_cpu, 1),
+                "ratio_wall_vs_backtesting": round(ours / theirs, 1),
+                "backtesting_cpu_s": round(rf["cpu_seconds"], 3),
+            }
+        load_end = os.getloadavg()
+        print(f"load average at the end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
+        result["loadavg_1m"] = [round(load_start[0], 2), round(load_end[0], 2)]
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":

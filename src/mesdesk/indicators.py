@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -26,8 +25,9 @@ def ema(values: npt.ArrayLike, period: int) -> FloatArray:
     if x.size == 0:
         return x.copy()
     alpha = 2.0 / (period + 1.0)
-    out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1.0 - alpha) * x[0]])
-    return np.asarray(out, dtype=np.float64)
+    from mesdesk.recursions import first_order
+
+    return first_order(x, alpha, alpha - 1.0, (1.0 - alpha) * x[0])
 
 
 def wilder(values: npt.ArrayLike, period: int) -> FloatArray:
@@ -38,8 +38,9 @@ def wilder(values: npt.ArrayLike, period: int) -> FloatArray:
     if x.size == 0:
         return x.copy()
     alpha = 1.0 / period
-    out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1.0 - alpha) * x[0]])
-    return np.asarray(out, dtype=np.float64)
+    from mesdesk.recursions import first_order
+
+    return first_order(x, alpha, alpha - 1.0, (1.0 - alpha) * x[0])
 
 
 def true_range(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> FloatArray:

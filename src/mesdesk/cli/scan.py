@@ -13,7 +13,6 @@ from rich.table import Table
 
 from mesdesk.calendar import CT
 from mesdesk.cli import app
-from mesdesk.services.chart import display_zone, screen_time
 
 _SHOWN = (
     ("direction", "dir"),
@@ -129,6 +128,8 @@ def scan(
     )
     request = ScanRequest(days_back=days_back, source=source, file=file, vix_file=vix_file, seed=seed, config=config)
     result = run_scan(request)
+    from mesdesk.services.chart import display_zone, screen_time  # the chart service loads the store
+
     tz = display_zone()
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns

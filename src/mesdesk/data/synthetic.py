@@ -28,7 +28,6 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.signal import lfilter
 
 from mesdesk.bars import BAR_COLUMNS, empty_bars
 from mesdesk.calendar import session_hours, sessions_between, trading_day
@@ -207,7 +206,9 @@ def _intraday_log_vol(days: list[_Day], config: SyntheticConfig) -> FloatArray:
     nu = config.intraday_vol_of_vol * np.sqrt(1.0 - phi**2)
     shock = nu * eps
     shock[1:] -= config.leverage * tau[:-1]
-    h = np.asarray(lfilter([1.0], [1.0, -phi], shock), dtype=np.float64)
+    from mesdesk.recursions import first_order  # numba: loaded when bars are generated
+
+    h = first_order(np.asarray(shock, dtype=np.float64), 1.0, -phi)
     var = (nu**2 + config.leverage**2) / (1.0 - phi**2)
     return np.asarray(h - var, dtype=np.float64)  # E[exp(2h)] ~ 1: clustering without changing the level
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from mesdesk.decider import DecisionContext
 from mesdesk.model import Candidate, Decision, DecisionStatus
 
@@ -34,17 +37,22 @@ class RuleDecider:
         return "rules"
 
     def decide(self, candidates: Sequence[Candidate], context: DecisionContext) -> list[Decision]:
-        out = []
-        for c in candidates:
-            take = c.prefilter_score >= self.threshold
-            sign = ">=" if take else "<"
-            out.append(
-                Decision(
-                    take=take,
-                    confidence=None,
-                    reason=f"prefilter {c.prefilter_score:.0f} {sign} {self.threshold:.0f}; {NO_GATE}",
-                    source=self.name,
-                    status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
-                )
-            )
-        return out
+        return [self.decide_score(c.prefilter_score) for c in candidates]
+
+    def decide_score(self, score: float) -> Decision:
+        """The answer for a candidate of prefilter score `score` (nothing else is read)."""
+        take = score >= self.threshold
+        sign = ">=" if take else "<"
+        return Decision(
+            take=take,
+            confidence=None,
+            reason=f"prefilter {score:.0f} {sign} {self.threshold:.0f}; {NO_GATE}",
+            source=self.name,
+            status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
+        )
+
+    def decide_scores(self, scores: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+        """`take` of `decide_score` for many scores, and the rank the engine picks among takes by
+        (the stated confidence, here none: the score)."""
+        values = np.asarray(scores, dtype=np.float64)
+        return values >= self.threshold, values.copy()

@@ -6,7 +6,9 @@ and the gate's reason.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +68,70 @@ TRADE_COLUMNS: tuple[str, ...] = (
 
 # Candidate-frame columns renamed or consumed by the journal's own columns.
 CANDIDATE_RENAMES = {"setup_type": "setup"}
+
+
+_FLOAT_COLS = (
+    "confidence",
+    "entry_price",
+    "exit_price",
+    "pnl_pts",
+    "gross_pts",
+    "commission_pts",
+    "time_to_target",
+    "mae",
+    "mfe",
+)
+
+
+def blank_columns(passed: np.ndarray) -> dict[str, np.ndarray]:
+    """The engine's own journal columns for `len(passed)` candidates before any was handled.
+
+    Entry and exit times are int64 ns (-1: none) under ``entry_ts_ns`` / ``exit_ts_ns``.
+    """
+    n = len(passed)
+    cols: dict[str, np.ndarray] = {
+        "decision": np.full(n, "not_asked", dtype=object),
+        "decision_source": np.full(n, "", dtype=object),
+        "fallback": np.full(n, None, dtype=object),
+        "reason": np.full(n, "", dtype=object),
+        "gate": np.where(passed, "", "below prefilter").astype(object),
+        "exit_reason": np.full(n, None, dtype=object),
+        "ambiguous": np.zeros(n, dtype=bool),
+        "entry_ts_ns": np.full(n, -1, dtype=np.int64),
+        "exit_ts_ns": np.full(n, -1, dtype=np.int64),
+    }
+    for c in _FLOAT_COLS:
+        cols[c] = np.full(n, math.nan)
+    return cols
+
+
+def assemble_journal(
+    base: pd.DataFrame, passed: np.ndarray, decision_ns: np.ndarray, cols: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The journal: the engine's columns (`blank_columns`, filled in) in journal order, then the candidate's.
+
+    `base` holds the first ``len(passed)`` candidate rows (index reset), `decision_ns` their decision times.
+    """
+    entry_ns = cols.pop("entry_ts_ns")
+    exit_ns = cols.pop("exit_ts_ns")
+    own: dict[str, Any] = {
+        "ts": base["ts"],
+        "trading_day": base.get("trading_day", pd.NaT),
+        "setup": base["setup_type"].astype(str),
+        "direction": base["direction"].astype(str),
+        "ref_entry": base["ref_entry"].astype(float),
+        "prefilter_score": base["prefilter_score"].astype(float),
+        "passed_prefilter": passed,
+        "decision_ts": pd.to_datetime(decision_ns, unit="ns", utc=True),
+        **cols,
+        "entry_ts": pd.to_datetime(np.where(entry_ns >= 0, entry_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
+        "exit_ts": pd.to_datetime(np.where(exit_ns >= 0, exit_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
+        "counterfactual": False,
+    }
+    # One constructor in journal order (column-by-column inserts cost more than the rest together).
+    out = pd.DataFrame({name: own[name] for name in JOURNAL_COLUMNS}, index=base.index)
+    rest = [c for c in base.columns if c not in out.columns and c != "setup_type"]
+    return pd.concat([out, base.loc[:, rest]], axis=1)
 
 
 def result_of(pnl_pts: float, exit_reason: str) -> str:

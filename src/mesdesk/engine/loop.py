@@ -15,24 +15,24 @@ path bar where it happened, so a position counts as open for the gate until then
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import trading_days
 from mesdesk.clock import Clock, SimClock
-from mesdesk.decider import Decider, DecisionContext
+from mesdesk.decider import Decider, DecisionContext, ScoreDecider
 from mesdesk.engine.candidates import CandidateTable, decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig
 from mesdesk.engine.fills import BracketOutcome, PositionState, open_position, outcome, walk
-from mesdesk.engine.journal import JOURNAL_COLUMNS, result_of, trades_from_journal
+from mesdesk.engine.journal import JOURNAL_COLUMNS, assemble_journal, blank_columns, result_of, trades_from_journal
 from mesdesk.engine.risk import DayState, Order, Refused, close_time_utc, gate, in_entry_window
-from mesdesk.errors import DataError, DecisionError
+from mesdesk.errors import ConfigError, DataError, DecisionError
 from mesdesk.model import Decision
 from mesdesk.pathbars import PathBars
 
@@ -353,20 +353,6 @@ class Engine:
         return trades_from_journal(self.journal())
 
 
-_TEXT_DEFAULTS = {"decision": "not_asked", "decision_source": "", "fallback": None, "reason": "", "gate": ""}
-_FLOAT_COLS = (
-    "confidence",
-    "entry_price",
-    "exit_price",
-    "pnl_pts",
-    "gross_pts",
-    "commission_pts",
-    "time_to_target",
-    "mae",
-    "mfe",
-)
-
-
 def build_journal(engine: Engine) -> pd.DataFrame:
     """Assemble the journal from the candidate frame (vectorised) and the per-row records."""
     cand = engine._candidates  # noqa: SLF001 - same module family; kept out of the public surface
@@ -375,19 +361,7 @@ def build_journal(engine: Engine) -> pd.DataFrame:
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
     base = cand.iloc[:n].reset_index(drop=True)
     passed = engine._passed[:n]  # noqa: SLF001
-    cols: dict[str, np.ndarray] = {
-        "decision": np.full(n, "not_asked", dtype=object),
-        "decision_source": np.full(n, "", dtype=object),
-        "fallback": np.full(n, None, dtype=object),
-        "reason": np.full(n, "", dtype=object),
-        "gate": np.where(passed, "", "below prefilter").astype(object),
-        "exit_reason": np.full(n, None, dtype=object),
-        "ambiguous": np.zeros(n, dtype=bool),
-        "entry_ts_ns": np.full(n, -1, dtype=np.int64),
-        "exit_ts_ns": np.full(n, -1, dtype=np.int64),
-    }
-    for c in _FLOAT_COLS:
-        cols[c] = np.full(n, math.nan)
+    cols = blank_columns(passed)
     trade_fields = engine._trade_fields()  # noqa: SLF001
     for row, rec in engine._records.rows.items():  # noqa: SLF001
         if row >= n:
@@ -400,30 +374,20 @@ def build_journal(engine: Engine) -> pd.DataFrame:
                 cols["exit_ts_ns"][row] = -1 if value is None else value
             else:
                 cols[key][row] = value
-    return _assemble(base, engine, cols, n)
+    return assemble_journal(base, passed, engine._decision_ns[:n], cols)  # noqa: SLF001
 
 
-def _assemble(base: pd.DataFrame, engine: Engine, cols: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    entry_ns = cols.pop("entry_ts_ns")
-    exit_ns = cols.pop("exit_ts_ns")
-    own: dict[str, Any] = {
-        "ts": base["ts"],
-        "trading_day": base.get("trading_day", pd.NaT),
-        "setup": base["setup_type"].astype(str),
-        "direction": base["direction"].astype(str),
-        "ref_entry": base["ref_entry"].astype(float),
-        "prefilter_score": base["prefilter_score"].astype(float),
-        "passed_prefilter": engine._passed[:n],  # noqa: SLF001
-        "decision_ts": pd.to_datetime(engine._decision_ns[:n], unit="ns", utc=True),  # noqa: SLF001
-        **cols,
-        "entry_ts": pd.to_datetime(np.where(entry_ns >= 0, entry_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
-        "exit_ts": pd.to_datetime(np.where(exit_ns >= 0, exit_ns, np.iinfo(np.int64).min), unit="ns", utc=True),
-        "counterfactual": False,
-    }
-    # One constructor in journal order (column-by-column inserts cost more than the rest together).
-    out = pd.DataFrame({name: own[name] for name in JOURNAL_COLUMNS}, index=base.index)
-    rest = [c for c in base.columns if c not in out.columns and c != "setup_type"]
-    return pd.concat([out, base.loc[:, rest]], axis=1)
+EngineKernel = Literal["auto", "reference"]
+
+
+def _kernel(kernel: EngineKernel | None) -> EngineKernel:
+    """The requested kernel; MESDESK_ENGINE (auto|reference) overrides the default, never an explicit one."""
+    if kernel is not None:
+        return kernel
+    chosen = os.environ.get("MESDESK_ENGINE", "auto").strip().lower() or "auto"
+    if chosen not in ("auto", "reference"):
+        raise ConfigError(f"MESDESK_ENGINE={chosen!r}: choose auto or reference")
+    return "auto" if chosen == "auto" else "reference"
 
 
 def run_backtest(
@@ -436,6 +400,7 @@ def run_backtest(
     bar_span: pd.Timedelta | None = None,
     step: pd.Timedelta | None = None,
     attach: Callable[[Engine], None] | None = None,
+    kernel: EngineKernel | None = None,
 ) -> EngineResult:
     """The backtest: feed the bars to one `Engine` under a `SimClock`; the only way a backtest runs.
 
@@ -444,12 +409,24 @@ def run_backtest(
     `advance` processes what is known at the step's time (the engine never reads a bar that closes
     later), so a decider that learns from the journal between batches (`attach` hands it the engine)
     sees it grow as it would live. Both give the same journal for a decider that does not learn.
+
+    `kernel`: ``"auto"`` (default; the environment variable MESDESK_ENGINE overrides it) runs the
+    compiled path (`mesdesk.engine.fast`, the same journal, tested) when the decider is a
+    `ScoreDecider` such as the rule decider and nothing steps or attaches; ``"reference"`` always runs
+    this loop.
     """
     config = config or EngineConfig()
     span = pd.Timedelta(bar_span) if bar_span is not None else infer_span(pd.DatetimeIndex(bars.index))
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
+    if step is None and attach is None and isinstance(decider, ScoreDecider) and _kernel(kernel) == "auto":
+        from mesdesk.engine.fast import fast_journal
+
+        path = PathBars.from_frame(path_frame, path_span)
+        fast = fast_journal(path, candidates, decider, config, _ns(end.to_pydatetime()))
+        if fast is not None:
+            return EngineResult(journal=fast, trades=trades_from_journal(fast), config=config)
     if step is None:
         engine = Engine(config, decider, SimClock(end.to_pydatetime()), bar_span=span, path_span=path_span)
         if attach is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,11 +21,13 @@ from mesdesk.decider import Decider
 from mesdesk.engine import EngineConfig, write_journal
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
-from mesdesk.learn.memory import LearningConfig
 from mesdesk.services.decisions import BacktestDecider
 from mesdesk.services.root import Root
 from mesdesk.setups.registry import SetupSet
 from mesdesk.timeframes import Timeframe
+
+if TYPE_CHECKING:
+    from mesdesk.learn.memory import LearningConfig  # learning (scipy) loads only when a run learns
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,12 @@ def learning_wrapper(
     return wrap
 
 
+def _learning_config() -> LearningConfig:
+    from mesdesk.learn.memory import LearningConfig
+
+    return LearningConfig()
+
+
 def run_backtest_job(
     req: BacktestRequest, settings: Settings | None = None, *, http_client: Any = None
 ) -> BacktestReport:
@@ -194,7 +202,7 @@ def run_backtest_job(
         config,
         sub_bars,
         timeframe=timeframe,
-        learning=LearningConfig() if req.learning else None,
+        learning=_learning_config() if req.learning else None,
     )
     if not req.write:
         return report

@@ -19,20 +19,22 @@ import pandas as pd
 
 from mesdesk.config import Settings
 from mesdesk.decide.calibration import Calibration, CalibrationConfig, Reliability
-from mesdesk.decide.guard import guarded
-from mesdesk.decide.llm_decider import LLMDecider
 from mesdesk.decide.local import LocalDecider, LocalDeciderConfig, local_outcomes_from_journal
 from mesdesk.decide.prompt import SEED_TERMS, TradeTerms
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.decider import Decider, DecisionContext
 from mesdesk.engine import EngineConfig, EngineResult, run_backtest, trades_from_journal
 from mesdesk.errors import ConfigError
-from mesdesk.llm.budget import Budget
-from mesdesk.llm.cache import CacheMode, DecisionCache, parse_cache_mode
 from mesdesk.model import Candidate, Decision, DecisionStatus, candidate_key
 
 if TYPE_CHECKING:
     import httpx2
+
+    # The budget and the cache live in the store (SQLAlchemy): imported where an LLM decider is built,
+    # so a rule or local backtest never loads them.
+    from mesdesk.decide.llm_decider import LLMDecider
+    from mesdesk.llm.budget import Budget
+    from mesdesk.llm.cache import DecisionCache
 
 DECIDER_NAMES = ("auto", "local", "openai", "anthropic")
 _STEP = pd.Timedelta(minutes=15)
@@ -177,6 +179,10 @@ def build_decider(
     local = LocalDecider(local_config)
     if resolved == "local":
         return DeciderRun(name="local", tap=DecisionTap(local, local, calibration), calibration=calibration)
+    from mesdesk.decide.guard import guarded
+    from mesdesk.llm.budget import Budget
+    from mesdesk.llm.cache import CacheMode, DecisionCache, parse_cache_mode
+
     mode: CacheMode = parse_cache_mode(cache_mode or settings.decision_cache_mode)
     primary: LLMDecider
     if resolved == "openai":
@@ -413,6 +419,8 @@ def report_parts(journal: pd.DataFrame, run: DeciderRun) -> dict[str, Any]:
 
 def budget_status(settings: Settings, now: datetime | None = None, *, scope: str = "live") -> dict[str, object]:
     """The seed's /metrics/budget for the trading day of `now` (default: the wall clock)."""
+    from mesdesk.llm.budget import Budget
+
     store = _store(settings, None)
     try:
         status = Budget(store, settings.daily_gpt_call_cap, scope=scope).status(now or datetime.now(UTC))

@@ -1,0 +1,235 @@
+"""The compiled fast path of a backtest whose decider is a `ScoreDecider` (the rule decider).
+
+`fast_journal` gives the journal `Engine.advance` would give in one step at `now_ns`, computed by
+the numba kernel (`mesdesk.engine.kernel`): decisions come from `decider.decide_score` once per
+distinct score, entry windows and flat times are worked out here with numpy, and the kernel runs the
+gate, limits, fills and bracket. It returns None where it cannot promise identical output (prices or
+points too large for its exact rounding, a session that closes before any bar, a score the decider
+refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+
+from mesdesk.calendar import ct_wall, trading_days
+from mesdesk.decider import ScoreDecider
+from mesdesk.engine.candidates import decision_times, passed_mask
+from mesdesk.engine.config import EngineConfig, SessionConfig
+from mesdesk.engine.journal import JOURNAL_COLUMNS, assemble_journal, blank_columns
+from mesdesk.engine.risk import close_time_utc
+from mesdesk.model import Decision
+from mesdesk.pathbars import PathBars
+
+_NS_DAY = 86_400_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_PRICE_LIMIT = 1e5  # |price| below which the kernel's round(x, 10) is exact
+
+
+def _gate_text(config: EngineConfig) -> np.ndarray:
+    limits = config.limits
+    return np.array(
+        [
+            "",
+            "ok",
+            "outside window",
+            f"daily stop {limits.daily_point_stop:.2f} reached",
+            f"stop after {limits.stop_after_losses} losses",
+            f"max trades {limits.max_trades} reached",
+            "position open",
+        ],
+        dtype=object,
+    )
+
+
+EXIT_TEXT = np.array([None, "open", "sl", "be", "trail", "daily_stop", "tp", "session_end"], dtype=object)
+
+
+def _day_close_ns(days: list[date], session: SessionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per trading day: the flat instant (UTC ns) and the CT wall time of the close (ns after midnight)."""
+    flat = np.empty(len(days), dtype=np.int64)
+    close_tod = np.empty(len(days), dtype=np.int64)
+    for k, day in enumerate(days):
+        close = session.close_on(day)
+        flat[k] = ((close_time_utc(day, close) - _EPOCH) // _MICROSECOND) * 1000
+        close_tod[k] = _ns_of_time(close)
+    return flat, close_tod
+
+
+def _in_entry_window(
+    ts_ns: np.ndarray, day_ns: np.ndarray, close_tod: np.ndarray, session: SessionConfig
+) -> np.ndarray:
+    """`risk.in_entry_window` for many instants: the CT date is the trading day and the CT time of day
+    lies in a window [start, min(end, the day's close)). Instants are first cut to microseconds, as the
+    loop's datetimes are."""
+    if ts_ns.size == 0:
+        return np.zeros(0, dtype=bool)
+    micro = (ts_ns // 1000) * 1000
+    wall = np.asarray(ct_wall(pd.DatetimeIndex(micro.astype("datetime64[ns]"), tz="UTC")).asi8, dtype=np.int64)
+    wall_day = np.floor_divide(wall, _NS_DAY)
+    tod = wall - wall_day * _NS_DAY
+    ok = np.zeros(ts_ns.size, dtype=bool)
+    for w in session.windows:
+        start, end = _ns_of_time(w.start), _ns_of_time(w.end)
+        ok |= (tod >= start) & (tod < np.minimum(end, close_tod))
+    result: np.ndarray = ok & (wall_day * _NS_DAY == day_ns)
+    return result
+
+
+def _answers(decider: ScoreDecider, scores: np.ndarray) -> tuple[list[Decision], np.ndarray] | None:
+    """The decider's answer per distinct score (bit for bit, so -0.0 is not 0.0) and each row's answer."""
+    keys, which = np.unique(np.ascontiguousarray(scores, dtype=np.float64).view(np.int64), return_inverse=True)
+    answers = []
+    for key in keys.view(np.float64).tolist():
+        try:
+            answers.append(decider.decide_score(key))
+        except ValueError:  # e.g. a score outside 0-100: the loop raises there, so it runs instead
+            return None
+    return answers, which.reshape(-1)
+
+
+def _ns_of_time(t: time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
+
+
+def fast_journal(
+    path: PathBars,
+    candidates: pd.DataFrame,
+    decider: ScoreDecider,
+    config: EngineConfig,
+    now_ns: int,
+) -> pd.DataFrame | None:
+    """The journal of one `advance` at `now_ns` over `path` and `candidates`, or None (run the loop)."""
+    from mesdesk.engine import kernel
+
+    decision_ns = decision_times(candidates, config.execution.batch_window_s)
+    n = int(np.searchsorted(decision_ns, now_ns, side="right"))
+    if n == 0:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    decision_ns = decision_ns[:n]
+    passed = passed_mask(candidates, config.prefilter_threshold)[:n]
+    rows = np.flatnonzero(passed)
+    if len(path) and float(max(np.abs(path.high).max(), np.abs(path.low).max())) >= _PRICE_LIMIT:
+        return None
+    scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
+    take_many, rank_many = decider.decide_scores(scores[rows])
+    take = np.ascontiguousarray(take_many, dtype=np.bool_)
+    rank = np.ascontiguousarray(rank_many, dtype=np.float64)
+    sign = np.where(candidates["direction"].astype(str).to_numpy(dtype=object)[:n][rows] == "long", 1, -1)
+
+    times = decision_ns[rows]
+    starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]]) if rows.size else np.zeros(0, dtype=np.int64)
+    batch_ns = times[starts]
+    day_of = trading_days(pd.DatetimeIndex(pd.to_datetime(batch_ns, unit="ns", utc=True))).astype("datetime64[D]")
+    uniq_days, batch_day = np.unique(day_of, return_inverse=True)
+    days = [d.item() for d in uniq_days]
+    flat_ns, close_tod = _day_close_ns(days, config.session)
+    day_ns = uniq_days.astype("datetime64[ns]").astype(np.int64)
+    window_ok = _in_entry_window(batch_ns, day_ns[batch_day], close_tod[batch_day], config.session)
+    entry = np.searchsorted(path.ts_ns, batch_ns, side="left").astype(np.int64)
+    entry_ts = path.ts_ns[np.minimum(entry, max(len(path) - 1, 0))] if len(path) else np.zeros_like(entry)
+    entry_ok = _in_entry_window(entry_ts, day_ns[batch_day], close_tod[batch_day], config.session)
+    entry_ok &= entry < len(path)
+
+    b, ex, lim = config.bracket, config.execution, config.limits
+    fp = np.array(
+        [
+            b.tp_pts,
+            b.sl_pts,
+            np.nan if b.breakeven_at_pts is None else b.breakeven_at_pts,
+            np.nan if b.trail_after_pts is None else b.trail_after_pts,
+            b.trail_distance_pts,
+            b.trail_step_pts,
+            ex.slippage_pts,
+            ex.commission_pts_round_trip,
+            ex.contract.tick_size,
+            lim.daily_point_stop,
+        ],
+        dtype=np.float64,
+    )
+    ip = np.array(
+        [
+            int(ex.target_fill == "through"),
+            int(ex.ambiguous_policy == "stop_first"),
+            lim.stop_after_losses,
+            lim.max_trades,
+            now_ns,
+        ],
+        dtype=np.int64,
+    )
+    status, gate, decision, out_f, out_i = kernel.run_kernel(
+        batch_ns.astype(np.int64),
+        np.r_[starts, rows.size].astype(np.int64),
+        batch_day.astype(np.int64),
+        window_ok.astype(np.int8),
+        entry,
+        entry_ok.astype(np.int8),
+        take,
+        rank,
+        sign.astype(np.int64),
+        flat_ns,
+        (path.ts_ns, path.close_ns, path.open, path.high, path.low, path.close),
+        fp,
+        ip,
+    )
+    if status != kernel.STATUS_OK:
+        return None
+    asked = decision != kernel.DEC_NOT_ASKED
+    answered = _answers(decider, scores[rows[asked]])  # the texts of the rows the loop would have asked
+    if answered is None:
+        return None
+    answers, which = answered
+    # The loop's rank: the stated confidence, else the score (Engine._decide_batch).
+    asked_scores = scores[rows[asked]]
+    said_take = np.array([a.take for a in answers], dtype=np.bool_)[which]
+    stated = np.array([np.nan if a.confidence is None else a.confidence for a in answers], dtype=np.float64)[which]
+    said_rank = np.where(np.isnan(stated), asked_scores, stated)
+    if not (np.array_equal(said_take, take[asked]) and np.array_equal(said_rank, rank[asked])):
+        return None  # decide_scores disagrees with decide_score: only the loop can be trusted
+    return _journal(candidates, n, passed, decision_ns, rows, answers, which, gate, decision, out_f, out_i, config)
+
+
+def _journal(
+    candidates: pd.DataFrame,
+    n: int,
+    passed: np.ndarray,
+    decision_ns: np.ndarray,
+    rows: np.ndarray,
+    answers: list[Decision],
+    which: np.ndarray,
+    gate: np.ndarray,
+    decision: np.ndarray,
+    out_f: np.ndarray,
+    out_i: np.ndarray,
+    config: EngineConfig,
+) -> pd.DataFrame:
+    from mesdesk.engine import kernel
+
+    cols = blank_columns(passed)
+    touched = gate != kernel.GATE_NONE
+    cols["gate"][rows[touched]] = _gate_text(config)[gate[touched]]
+    asked = decision != kernel.DEC_NOT_ASKED
+    asked_rows = rows[asked]
+    asked_answers = [answers[k] for k in which.tolist()]
+    cols["decision"][asked_rows] = [a.status.value for a in asked_answers]
+    cols["decision_source"][asked_rows] = [a.source for a in asked_answers]
+    cols["fallback"][asked_rows] = [a.fallback for a in asked_answers]
+    cols["confidence"][asked_rows] = [math.nan if a.confidence is None else a.confidence for a in asked_answers]
+    cols["reason"][asked_rows] = [a.reason for a in asked_answers]
+    traded = out_i[:, 2] != kernel.EXIT_NONE
+    t_rows = rows[traded]
+    for k, name in enumerate(
+        ("entry_price", "exit_price", "pnl_pts", "gross_pts", "commission_pts", "time_to_target", "mae", "mfe")
+    ):
+        cols[name][t_rows] = out_f[traded, k]
+    cols["entry_ts_ns"][t_rows] = out_i[traded, 0]
+    cols["exit_ts_ns"][t_rows] = out_i[traded, 1]
+    cols["exit_reason"][t_rows] = EXIT_TEXT[out_i[traded, 2]]
+    cols["ambiguous"][t_rows] = out_i[traded, 3].astype(bool)
+    base = candidates.iloc[:n].reset_index(drop=True)
+    return assemble_journal(base, passed, decision_ns, cols)
