@@ -1,7 +1,7 @@
 """Research: parameter search judged out of sample (walk-forward, CSCV/PBO, Deflated Sharpe).
 
 The public API for notebooks. Sharpe ratios are per observation (per day), never annualised.
-See docs/optimize.md.
+See docs/research.md.
 """
 
 from mesdesk.research.cscv import PboResult, pbo_cscv

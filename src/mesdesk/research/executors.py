@@ -10,7 +10,7 @@ asked for. The driver detects each distinct setup-parameter set's candidates onc
 bars, the sub-bars and the day axis in Ray's object store once (`ray.put`); each task evaluates a batch
 of configurations that share one candidate frame, so the per-task overhead is paid once per batch.
 `ray.init` starts a local Ray with ``--workers`` CPUs (no dashboard), or joins the cluster at
-``--ray-address`` / ``RAY_ADDRESS``; there, every worker needs mesdesk installed (docs/optimize.md).
+``--ray-address`` / ``RAY_ADDRESS``; there, every worker needs mesdesk installed (docs/research.md).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class OptimizeSpec:
-    """What to search and how to judge it (see docs/optimize.md)."""
+    """What to search and how to judge it (see docs/research.md)."""
 
     params: tuple[ParamSpec, ...]
     search: str = "grid"
