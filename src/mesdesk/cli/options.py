@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,6 +37,20 @@ SubBarsOption = Annotated[
     str, typer.Option("--sub-bars", help="Finer path bars: none, 1m (under 5m) or 1s (under 1m).")
 ]
 SlippageOption = Annotated[int, typer.Option("--slippage-ticks", min=0, help="Adverse ticks on market fills.")]
+
+# The runner's options (`serve` and `runner`).
+ReplayOption = Annotated[
+    str | None, typer.Option("--replay", help="Trading day to replay, YYYY-MM-DD (default 2025-09-16).")
+]
+ReplayFileOption = Annotated[
+    Path | None, typer.Option("--replay-file", help="Replay bars from a CSV/Parquet file instead.")
+]
+SpeedOption = Annotated[
+    float, typer.Option("--speed", min=0.0, help="Replay speed, x real time (0 = as fast as possible).")
+]
+FromOption = Annotated[str, typer.Option("--from", help="Replay trading starts at this CT time ('open' = 17:00 CT).")]
+LiveOption = Annotated[str | None, typer.Option("--live", help="Trade live bars instead: yahoo or databento.")]
+FreshOption = Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")]
 
 
 def parse_day(value: str | None, flag: str) -> date | None:

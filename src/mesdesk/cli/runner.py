@@ -11,32 +11,32 @@ import logging
 import os
 import signal
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mesdesk.cli import app
-from mesdesk.cli.options import SetupOption, SetupParamOption
+from mesdesk.cli.options import (
+    FreshOption,
+    FromOption,
+    LiveOption,
+    ReplayFileOption,
+    ReplayOption,
+    SetupOption,
+    SetupParamOption,
+    SpeedOption,
+)
 from mesdesk.cli.serve import _parse_ct, _parse_day
 
 
 @app.command()
 def runner(
-    replay: Annotated[
-        str | None, typer.Option("--replay", help="Trading day to replay, YYYY-MM-DD (default 2025-09-16).")
-    ] = None,
-    replay_file: Annotated[
-        Path | None, typer.Option("--replay-file", help="Replay bars from a CSV/Parquet file instead.")
-    ] = None,
-    speed: Annotated[
-        float, typer.Option("--speed", min=0.0, help="Replay speed, x real time (0 = as fast as possible).")
-    ] = 60.0,
-    from_ct: Annotated[
-        str, typer.Option("--from", help="Replay trading starts at this CT time ('open' = 17:00 CT).")
-    ] = "08:00",
-    live: Annotated[str | None, typer.Option("--live", help="Trade live bars instead: yahoo or databento.")] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")] = False,
+    replay: ReplayOption = None,
+    replay_file: ReplayFileOption = None,
+    speed: SpeedOption = 60.0,
+    from_ct: FromOption = "08:00",
+    live: LiveOption = None,
+    fresh: FreshOption = False,
     lease_ttl: Annotated[
         float | None, typer.Option("--lease-ttl", min=0.5, help="Lease TTL in seconds (MESDESK_LEASE_TTL_S).")
     ] = None,

@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 import socket
 from datetime import date, time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mesdesk.cli import app
-from mesdesk.cli.options import SetupOption, SetupParamOption
+from mesdesk.cli.options import (
+    FreshOption,
+    FromOption,
+    LiveOption,
+    ReplayFileOption,
+    ReplayOption,
+    SetupOption,
+    SetupParamOption,
+    SpeedOption,
+)
 from mesdesk.errors import ConfigError
 
 
@@ -37,20 +45,12 @@ def _parse_ct(text: str) -> time | None:
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
-    replay: Annotated[
-        str | None, typer.Option("--replay", help="Trading day to replay, YYYY-MM-DD (default 2025-09-16).")
-    ] = None,
-    replay_file: Annotated[
-        Path | None, typer.Option("--replay-file", help="Replay bars from a CSV/Parquet file instead.")
-    ] = None,
-    speed: Annotated[
-        float, typer.Option("--speed", min=0.0, help="Replay speed, x real time (0 = as fast as possible).")
-    ] = 60.0,
-    from_ct: Annotated[
-        str, typer.Option("--from", help="Replay trading starts at this CT time ('open' = 17:00 CT).")
-    ] = "08:00",
-    live: Annotated[str | None, typer.Option("--live", help="Trade live bars instead: yahoo or databento.")] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Forget this runner's earlier book and start over.")] = False,
+    replay: ReplayOption = None,
+    replay_file: ReplayFileOption = None,
+    speed: SpeedOption = 60.0,
+    from_ct: FromOption = "08:00",
+    live: LiveOption = None,
+    fresh: FreshOption = False,
     no_runner: Annotated[bool, typer.Option("--no-runner", help="Serve the API only; no runner trades.")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
     setup: SetupOption = None,
