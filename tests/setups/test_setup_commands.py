@@ -34,11 +34,20 @@ def test_backtest_cli_trades_a_user_setup_beside_one_builtin(tmp_path: Path) -> 
 
 
 def test_setup_params_reach_the_user_function(tmp_path: Path) -> None:
+    from mesdesk.data.synthetic import generate_days
+    from mesdesk.timeframes import Timeframe
+
     root = Root(load_settings())
-    default = root.setups([SPEC]).parameters()
-    key = next(k for k in default if k.startswith("setup.opening_range_breakout."))
-    param = key.split(".", 2)[2]
-    assert root.setups([SPEC], [f"opening_range_breakout.{param}={default[key]}"]).parameters()[key] == default[key]
+    key = "setup.opening_range_breakout.range_minutes"
+    assert root.setups([SPEC]).parameters()[key] == 30  # the function's own default
+    wider = root.setups([SPEC], ["opening_range_breakout.range_minutes=60"])
+    assert wider.parameters()[key] == 60
+    bars = generate_days(5)
+    default_ts = root.setups([SPEC]).detect(bars, Timeframe.M1)["ts"]
+    wider_ts = wider.detect(bars, Timeframe.M1)["ts"]
+    # a 60-minute range completes later: no breakout can be known before 09:30 CT
+    assert len(wider_ts) > 0
+    assert wider_ts.min() > default_ts.min()
     with pytest.raises(ConfigError, match="no_such_param"):
         root.setups([SPEC], ["opening_range_breakout.no_such_param=3"])
 
