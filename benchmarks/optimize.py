@@ -1,6 +1,6 @@
 """Sweep speed of `mesdesk optimize` against backtesting.py's and vectorbt's optimizers (speed-and-scale, target 2).
 
-    python benchmarks/optimize.py [--configs 1000] [--days 250] [--executor local] [--skip-peers]
+    python benchmarks/optimize.py [--configs 1000] [--days 250] [--executor local] [--workers N] [--skip-peers]
 
 1. mesdesk, in a fresh process: the whole `mesdesk optimize` pipeline (`run_optimize_job`) on synthetic
    1m bars (250 trading days: about 350,000 bars): a grid of bracket x prefilter threshold x limits
@@ -8,7 +8,8 @@
    pipeline per configuration (setups and prefilter once, then decider, bracket with breakeven and
    trail, daily limits, stop-first and target-first fills), walk-forward with the automatic windows,
    CSCV over 10 groups, DSR, and every output file written. Measured: the whole process (interpreter
-   start to exit), CPU time, the child's own peak RSS, configuration-bars per second
+   start to exit), CPU time (workers included), the driver's and the largest worker's peak RSS
+   (`peak_rss_all_mb`: driver + workers x largest, an upper bound), configuration-bars per second
    (configurations x bars / whole-process seconds).
 2. backtesting.py (pip-installed into its own venv, $TMPDIR/mesdesk-bench-venv, as benchmarks/engine.py
    does): `Backtest.optimize` of the EMA-20 cross strategy with a TP/SL bracket in points, a 4 x 4 grid
@@ -55,14 +56,16 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
 from mesdesk.services.optimize import OptimizeRequest, run_optimize_job
-days, out, executor = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-req = OptimizeRequest(days=days, seed=__SEED__, params=tuple(sys.argv[4:]), out=out, min_trades=10, executor=executor)
+days, out, executor, workers = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]) or None
+req = OptimizeRequest(days=days, seed=__SEED__, params=tuple(sys.argv[5:]), out=out, min_trades=10, executor=executor,
+                      workers=workers)
 report = run_optimize_job(req)
 print(json.dumps({"configs": report.summary["trials"], "bars": report.bars, "sweep_s": report.result.seconds,
                   "in_process_s": time.perf_counter() - t0, "pbo": report.summary["pbo"],
                   "detections": report.result.detections,
                   "dsr": report.summary["deflated_sharpe"]["value"],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """.replace("__SEED__", str(SEED))
 
 WRITE_BARS = """
@@ -183,6 +186,7 @@ def main() -> None:
     ap.add_argument("--configs", type=int, default=1000)
     ap.add_argument("--days", type=int, default=250)
     ap.add_argument("--executor", default="local")
+    ap.add_argument("--workers", type=int, default=0, help="local worker processes (default 0: every CPU)")
     ap.add_argument("--skip-peers", action="store_true")
     args = ap.parse_args()
     params = grid_args(args.configs)
@@ -192,7 +196,7 @@ def main() -> None:
     start = time.perf_counter()
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(args.days), str(tmp / "sweep"), args.executor, *params],
+        [sys.executable, "-c", CHILD, str(args.days), str(tmp / "sweep"), args.executor, str(args.workers), *params],
         capture_output=True,
         text=True,
         check=False,
@@ -215,6 +219,12 @@ def main() -> None:
         "cpu_s": round(cpu, 2),
         "sweep_s": round(ours["sweep_s"], 2),
         "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        "workers": args.workers or os.cpu_count(),
+        "worker_peak_rss_mb": round(ours["worker_peak_rss_mb"], 1),
+        # an upper bound on the memory of all processes at once: driver + every worker at its peak
+        "peak_rss_all_mb": round(
+            ours["peak_rss_mb"] + (args.workers or os.cpu_count() or 1) * ours["worker_peak_rss_mb"], 1
+        ),
         "config_bars_per_s": round(ours_rate),
         "candidate_detections": ours["detections"],
         "ratio_vs_backtesting_optimize": None,
@@ -226,7 +236,8 @@ def main() -> None:
     print(
         f"mesdesk optimize: {ours['configs']} configurations x {ours['bars']:,} bars, walk-forward + CSCV + DSR, "
         f"outputs written: {whole:.1f} s whole process ({cpu:.1f} s CPU, sweep {ours['sweep_s']:.1f} s), "
-        f"peak RSS {ours['peak_rss_mb']:.0f} MB, {ours_rate:,.0f} configuration-bars/s"
+        f"peak RSS {ours['peak_rss_mb']:.0f} MB (driver) + {ours['worker_peak_rss_mb']:.0f} MB per worker at most, "
+        f"{ours_rate:,.0f} configuration-bars/s"
     )
     if not args.skip_peers:
         npz = tmp / "bars.npz"

@@ -70,7 +70,8 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys:
 
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
-    grid = ["--param", "bracket.tp_pts=0.75:2.5:0.25", "--param", "bracket.sl_pts=0.5:1.5:0.25"]  # 40 configs
+    grid = ["--param", "bracket.tp_pts=0.75:2.5:0.25", "--param", "bracket.sl_pts=0.5:1.5:0.25"]
+    grid += ["--param", "limits.max_trades=1:10:1"]  # 400 configs: a sweep still running when it is killed
     args = ["optimize", "--days", "12", "--groups", "4", "--min-trades", "2", *grid, "--out", str(tmp_path / "k")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     code = "import sys; from mesdesk.cli import main; main(sys.argv[1:])"
@@ -86,7 +87,7 @@ def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = len(configs.read_text().splitlines()) - 1
-    assert 5 <= finished < 40  # killed mid-sweep
+    assert 5 <= finished < 400  # killed mid-sweep
     assert not (tmp_path / "k" / "summary.json").exists()
     main_code = 0
     try:
@@ -94,8 +95,8 @@ def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
     except SystemExit as exc:
         main_code = int(exc.code or 0)
     assert main_code == 0
-    params = ("bracket.tp_pts=0.75:2.5:0.25", "bracket.sl_pts=0.5:1.5:0.25")
+    params = ("bracket.tp_pts=0.75:2.5:0.25", "bracket.sl_pts=0.5:1.5:0.25", "limits.max_trades=1:10:1")
     whole = run_optimize_job(OptimizeRequest(days=12, groups=4, min_trades=2, params=params, out=tmp_path / "whole"))
-    assert whole.result.ran == 40
+    assert whole.result.ran == 400
     resumed = json.loads((tmp_path / "k" / "summary.json").read_text())
     assert resumed == json.loads((tmp_path / "whole" / "summary.json").read_text())

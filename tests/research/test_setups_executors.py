@@ -262,3 +262,99 @@ def test_a_ray_address_nothing_listens_on_is_a_one_line_error() -> None:
         list(executor.run(Evaluator.__new__(Evaluator), [{}]))
     with pytest.raises(ConfigError, match="expected HOST:PORT"):
         list(make_executor("ray", "nowhere").run(Evaluator.__new__(Evaluator), [{}]))
+
+
+POOL_GRID = [
+    "setup.VWAP_rejection.fresh_bars=3,5",
+    "bracket.tp_pts=1,1.5,2",
+    "bracket.sl_pts=0.5,1",
+    "prefilter.threshold=60,75",
+]
+
+
+def test_the_local_pool_gives_the_same_sweep_as_one_process(
+    bars: pd.DataFrame, base: EngineConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from mesdesk.research import executors
+
+    spec = _spec(POOL_GRID, parameter_kinds(base))
+    inline = optimize(Evaluator(bars, Timeframe.M1, base), spec, executor=LocalExecutor(workers=1))
+    pids = tmp_path / "pids"
+    timed = executors._timed
+
+    def recorded(*args: object) -> object:
+        with pids.open("a") as fh:  # the workers are forked: they run this patched function
+            fh.write(f"{os.getpid()}\n")
+        return timed(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(executors, "_timed", recorded)
+    pool = LocalExecutor(workers=2, min_batch=1)
+    try:
+        pooled = optimize(Evaluator(bars, Timeframe.M1, base), spec, executor=pool)
+    finally:
+        pool.close()
+    ran_in = set(pids.read_text().split())
+    assert str(os.getpid()) not in ran_in
+    assert len(ran_in) == 2
+    assert pooled.ran == inline.ran == 24
+    assert pooled.keys == inline.keys
+    for a, b in (
+        (inline.matrix.stop_first, pooled.matrix.stop_first),
+        (inline.matrix.target_first, pooled.matrix.target_first),
+    ):
+        assert np.array_equal(a.net, b.net)
+        assert np.array_equal(a.trades, b.trades)
+        assert np.array_equal(a.gains, b.gains)
+    assert json.dumps(summary(inline), sort_keys=True, default=str) == json.dumps(
+        summary(pooled), sort_keys=True, default=str
+    )
+
+
+def test_a_killed_pool_worker_is_a_one_line_error_and_the_sweep_resumes(
+    bars: pd.DataFrame, base: EngineConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from mesdesk.research import executors
+    from mesdesk.research.results import TrialStore
+
+    spec = _spec(POOL_GRID, parameter_kinds(base))
+    inline = optimize(Evaluator(bars, Timeframe.M1, base), spec, executor=LocalExecutor(workers=1))
+    marker, driver = tmp_path / "killed", os.getpid()
+    timed = executors._timed
+
+    def dies_once(evaluator: Evaluator, i: int, assignment: dict[str, object]) -> object:
+        if os.getpid() != driver and i == 5:
+            try:
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                pass
+            else:
+                os._exit(1)  # the worker dies mid-sweep
+        return timed(evaluator, i, assignment)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(executors, "_timed", dies_once)
+    folder = tmp_path / "sweep"
+    evaluator = Evaluator(bars, Timeframe.M1, base)
+    pool = LocalExecutor(workers=2, min_batch=1)
+    try:
+        with pytest.raises(ConfigError, match="a sweep worker process died") as err:
+            optimize(evaluator, spec, TrialStore(folder, {"test": 1}, evaluator.days), executor=pool)
+    finally:
+        pool.close()
+    assert marker.exists()
+    assert "\n" not in str(err.value)
+    kept = len((folder / "configs.csv").read_text().splitlines()) - 1
+    assert kept < 24
+    evaluator = Evaluator(bars, Timeframe.M1, base)
+    pool = LocalExecutor(workers=2, min_batch=1)
+    try:
+        resumed = optimize(evaluator, spec, TrialStore(folder, {"test": 1}, evaluator.days), executor=pool)
+    finally:
+        pool.close()
+    assert (resumed.reused, resumed.ran) == (kept, 24 - kept)
+    lines = (folder / "configs.csv").read_text().splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in lines) == sorted(inline.keys)  # each once, none lost
+    assert np.array_equal(resumed.matrix.stop_first.net, inline.matrix.stop_first.net)

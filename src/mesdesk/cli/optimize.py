@@ -61,11 +61,15 @@ def optimize(  # noqa: PLR0913 - one parameter per option
     out: str | None = typer.Option(None, "--out", help="Folder for trials, summary and report; resumes a sweep."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     yes: bool = typer.Option(False, "--yes", help="Allow a grid over 100,000 configurations."),
-    executor: str = typer.Option("local", "--executor", help="local (this process) or ray (needs mesdesk[ray])."),
+    executor: str = typer.Option(
+        "local", "--executor", help="local (worker processes on this machine) or ray (needs mesdesk[ray])."
+    ),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Join this Ray cluster (default: RAY_ADDRESS, else a local Ray)."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="CPUs of a local Ray (default: all)."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes (local) or CPUs of a local Ray (default: all CPUs; 1: no pool)."
+    ),
 ) -> None:
     """Search configurations; report the best only beside its out-of-sample result, PBO and DSR."""
     from rich.console import Console

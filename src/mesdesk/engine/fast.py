@@ -11,6 +11,7 @@ refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds th
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -97,23 +98,51 @@ def _ns_of_time(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
 
 
-def fast_journal(
-    path: PathBars,
-    candidates: pd.DataFrame,
-    decider: ScoreDecider,
-    config: EngineConfig,
-    now_ns: int,
-) -> pd.DataFrame | None:
-    """The journal of one `advance` at `now_ns` over `path` and `candidates`, or None (run the loop)."""
-    from mesdesk.engine import kernel
+@dataclass(frozen=True)
+class KernelInputs:
+    """What the kernel reads that the bracket, the limits and the fill rules do not change.
 
+    Built once by `prepare` for a candidate frame, a decider, the batch window, the prefilter
+    threshold and the session; `run` then takes any bracket, limits and execution costs. `n` is how
+    many candidate rows are decided by `now_ns`; `rows` the passed ones among them (kernel row k is
+    candidate row ``rows[k]``); `day_of_batch` each batch's trading day index into `days`.
+    """
+
+    n: int
+    passed: np.ndarray
+    decision_ns: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+    take: np.ndarray
+    rank: np.ndarray
+    arrays: tuple[np.ndarray, ...]  # run_kernel's arguments before `path`
+    path: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    now_ns: int
+
+
+def prepare(
+    path: PathBars, candidates: pd.DataFrame, decider: ScoreDecider, config: EngineConfig, now_ns: int
+) -> KernelInputs | None:
+    """The kernel's inputs for `candidates` at `now_ns`, or None where the kernel cannot promise exact output."""
     decision_ns = decision_times(candidates, config.execution.batch_window_s)
     n = int(np.searchsorted(decision_ns, now_ns, side="right"))
-    if n == 0:
-        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
     decision_ns = decision_ns[:n]
     passed = passed_mask(candidates, config.prefilter_threshold)[:n]
     rows = np.flatnonzero(passed)
+    if n == 0:  # nothing decided yet: no kernel run (the journal is empty)
+        none = np.zeros(0, dtype=np.int64)
+        return KernelInputs(
+            0,
+            passed,
+            decision_ns,
+            rows,
+            none.astype(np.float64),
+            none.astype(np.bool_),
+            none.astype(np.float64),
+            (),
+            _kernel_path(path),
+            now_ns,
+        )
     if len(path) and float(max(np.abs(path.high).max(), np.abs(path.low).max())) >= _PRICE_LIMIT:
         return None
     scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
@@ -135,7 +164,27 @@ def fast_journal(
     entry_ts = path.ts_ns[np.minimum(entry, max(len(path) - 1, 0))] if len(path) else np.zeros_like(entry)
     entry_ok = _in_entry_window(entry_ts, day_ns[batch_day], close_tod[batch_day], config.session)
     entry_ok &= entry < len(path)
+    arrays = (
+        batch_ns.astype(np.int64),
+        np.r_[starts, rows.size].astype(np.int64),
+        batch_day.astype(np.int64),
+        window_ok.astype(np.int8),
+        entry,
+        entry_ok.astype(np.int8),
+        take,
+        rank,
+        sign.astype(np.int64),
+        flat_ns,
+    )
+    return KernelInputs(n, passed, decision_ns, rows, scores, take, rank, arrays, _kernel_path(path), now_ns)
 
+
+def _kernel_path(path: PathBars) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (path.ts_ns, path.close_ns, path.open, path.high, path.low, path.close)
+
+
+def kernel_params(config: EngineConfig, now_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's float and int parameters: bracket, execution costs and rules, limits, the clock."""
     b, ex, lim = config.bracket, config.execution, config.limits
     fp = np.array(
         [
@@ -162,36 +211,79 @@ def fast_journal(
         ],
         dtype=np.int64,
     )
+    return fp, ip
+
+
+def run(inputs: KernelInputs, config: EngineConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The kernel over `inputs` with `config`'s bracket, execution and limits: (gate, decision, out_f, out_i),
+    or None when the kernel met something only the loop handles."""
+    from mesdesk.engine import kernel
+
+    fp, ip = kernel_params(config, inputs.now_ns)
+    a = inputs.arrays
     status, gate, decision, out_f, out_i = kernel.run_kernel(
-        batch_ns.astype(np.int64),
-        np.r_[starts, rows.size].astype(np.int64),
-        batch_day.astype(np.int64),
-        window_ok.astype(np.int8),
-        entry,
-        entry_ok.astype(np.int8),
-        take,
-        rank,
-        sign.astype(np.int64),
-        flat_ns,
-        (path.ts_ns, path.close_ns, path.open, path.high, path.low, path.close),
-        fp,
-        ip,
+        a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], inputs.path, fp, ip
     )
     if status != kernel.STATUS_OK:
         return None
+    return gate, decision, out_f, out_i
+
+
+def answers_agree(decider: ScoreDecider, scores: np.ndarray, take: np.ndarray, rank: np.ndarray) -> bool:
+    """True when `decide_score` gives, for every score, the take and rank `decide_scores` gave."""
+    answered = _answers(decider, scores)
+    return answered is not None and _agree(*answered, scores, take, rank)
+
+
+def _agree(answers: list[Decision], which: np.ndarray, scores: np.ndarray, take: np.ndarray, rank: np.ndarray) -> bool:
+    # The loop's rank: the stated confidence, else the score (Engine._decide_batch).
+    said_take = np.array([a.take for a in answers], dtype=np.bool_)[which]
+    stated = np.array([np.nan if a.confidence is None else a.confidence for a in answers], dtype=np.float64)[which]
+    said_rank = np.where(np.isnan(stated), scores, stated)
+    return bool(np.array_equal(said_take, take) and np.array_equal(said_rank, rank))
+
+
+def fast_journal(
+    path: PathBars,
+    candidates: pd.DataFrame,
+    decider: ScoreDecider,
+    config: EngineConfig,
+    now_ns: int,
+) -> pd.DataFrame | None:
+    """The journal of one `advance` at `now_ns` over `path` and `candidates`, or None (run the loop)."""
+    from mesdesk.engine import kernel
+
+    inputs = prepare(path, candidates, decider, config, now_ns)
+    if inputs is None:
+        return None
+    if inputs.n == 0:
+        return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
+    result = run(inputs, config)
+    if result is None:
+        return None
+    gate, decision, out_f, out_i = result
     asked = decision != kernel.DEC_NOT_ASKED
+    rows, scores = inputs.rows, inputs.scores
     answered = _answers(decider, scores[rows[asked]])  # the texts of the rows the loop would have asked
     if answered is None:
         return None
     answers, which = answered
-    # The loop's rank: the stated confidence, else the score (Engine._decide_batch).
-    asked_scores = scores[rows[asked]]
-    said_take = np.array([a.take for a in answers], dtype=np.bool_)[which]
-    stated = np.array([np.nan if a.confidence is None else a.confidence for a in answers], dtype=np.float64)[which]
-    said_rank = np.where(np.isnan(stated), asked_scores, stated)
-    if not (np.array_equal(said_take, take[asked]) and np.array_equal(said_rank, rank[asked])):
+    if not _agree(answers, which, scores[rows[asked]], inputs.take[asked], inputs.rank[asked]):
         return None  # decide_scores disagrees with decide_score: only the loop can be trusted
-    return _journal(candidates, n, passed, decision_ns, rows, answers, which, gate, decision, out_f, out_i, config)
+    return _journal(
+        candidates,
+        inputs.n,
+        inputs.passed,
+        inputs.decision_ns,
+        rows,
+        answers,
+        which,
+        gate,
+        decision,
+        out_f,
+        out_i,
+        config,
+    )
 
 
 def _journal(

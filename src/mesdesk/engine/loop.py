@@ -390,6 +390,18 @@ def _kernel(kernel: EngineKernel | None) -> EngineKernel:
     return "auto" if chosen == "auto" else "reference"
 
 
+def uses_kernel(kernel: EngineKernel | None = None) -> bool:
+    """True when a backtest with a score decider runs the compiled path (not MESDESK_ENGINE=reference)."""
+    return _kernel(kernel) == "auto"
+
+
+def run_end_ns(bars: pd.DataFrame, sub_bars: pd.DataFrame | None, span: pd.Timedelta, path_span: pd.Timedelta) -> int:
+    """The clock at the end of a one-step backtest: when the last bar or sub-bar is known (epoch ns)."""
+    path_frame = bars if sub_bars is None else sub_bars
+    end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
+    return _ns(end.to_pydatetime())
+
+
 def run_backtest(
     bars: pd.DataFrame,
     candidates: pd.DataFrame,
@@ -420,11 +432,11 @@ def run_backtest(
     path_frame = bars if sub_bars is None else sub_bars
     path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
     end = max(pd.DatetimeIndex(bars.index)[-1] + span, pd.DatetimeIndex(path_frame.index)[-1] + path_span)
-    if step is None and attach is None and isinstance(decider, ScoreDecider) and _kernel(kernel) == "auto":
+    if step is None and attach is None and isinstance(decider, ScoreDecider) and uses_kernel(kernel):
         from mesdesk.engine.fast import fast_journal
 
         path = PathBars.from_frame(path_frame, path_span)
-        fast = fast_journal(path, candidates, decider, config, _ns(end.to_pydatetime()))
+        fast = fast_journal(path, candidates, decider, config, run_end_ns(bars, sub_bars, span, path_span))
         if fast is not None:
             return EngineResult(journal=fast, trades=trades_from_journal(fast), config=config)
     if step is None:

@@ -44,8 +44,14 @@ import pandas as pd
 from mesdesk.calendar import Window, trading_days
 from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import BracketConfig, EngineConfig, RiskLimits, run_backtest
+from mesdesk.engine import fast as fast_path
+from mesdesk.engine import kernel as kernel_codes
+from mesdesk.engine.loop import infer_span, run_end_ns, uses_kernel
 from mesdesk.errors import ConfigError
+from mesdesk.pathbars import PathBars
+from mesdesk.research.objectives import day_sums
 from mesdesk.research.params import Kind, ParamSpec, Value, config_key
+from mesdesk.research.results import ConfigSums
 from mesdesk.setups.registry import PREFILTER, SetupSet, resolve_setups
 from mesdesk.timeframes import Timeframe
 
@@ -204,6 +210,7 @@ class Evaluator:
         self._cache: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self.detections = 0  # how many times candidates were detected (one per distinct setup set)
+        self._fast: KernelSums | None = None
 
     @property
     def default_prefilter(self) -> float:
@@ -223,6 +230,15 @@ class Evaluator:
         else:
             self._cache.move_to_end(key)
         return frame
+
+    def sums(self, assignment: Mapping[str, Value]) -> ConfigSums:
+        """Per-day sums of the configuration: the compiled sweep path (`KernelSums`), else its trades."""
+        if self._fast is None:
+            self._fast = KernelSums(self.bars, self.sub_bars, self.timeframe, self.base, self.days)
+        key = setup_key(assignment)
+        frame = self.candidates(assignment)
+        out = self._fast.sums(key, frame, assignment, self.default_prefilter)
+        return out if out is not None else config_sums(self.run(assignment), self.days)
 
     def run(self, assignment: Mapping[str, Value]) -> RunTrades:
         """Closed trades of the configuration, stop-first and target-first, over the whole span."""
@@ -286,3 +302,138 @@ def run_on_candidates(
 
 def _days_of(values: pd.Series) -> np.ndarray:
     return np.asarray(pd.to_datetime(values).to_numpy().astype("datetime64[D]"))
+
+
+def config_sums(trades: RunTrades, days: np.ndarray) -> ConfigSums:
+    """Per-day net, trades, gains and losses of one configuration's trades, both fill policies."""
+    sides = []
+    for frame in (trades.stop_first, trades.target_first):
+        idx = day_index(frame, days)
+        sides.append(np.vstack(day_sums(idx, frame["pnl_pts"].to_numpy(dtype=np.float64), days.size)))
+    return ConfigSums(sides[0], sides[1])
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    inputs: fast_path.KernelInputs
+    day: np.ndarray  # index into the day axis of each kernel row's trading day
+
+
+class KernelSums:
+    """`config_sums(run_on_candidates(...))` straight from the compiled kernel: no journal, no trade frame.
+
+    A sweep changes, between most configurations, only the bracket, the limits and the fill rules,
+    which the kernel takes as parameters: everything else it reads (decision batches, entry windows,
+    flat times, the rule decider's answers) is prepared once per candidate frame, prefilter and
+    decider threshold and session (`fast.prepare`) and reused. The kernel is the one the backtest's
+    fast path runs (tests/engine hold it equal to the loop); the sums are formed as `config_sums`
+    forms them, trade for trade in the same order, so they are equal bit for bit
+    (tests/research/test_kernel_sums.py). `sums` returns None wherever the backtest itself would not
+    run the kernel (MESDESK_ENGINE=reference, prices beyond its exact rounding, a kernel status, a
+    decider whose answers it cannot vouch for, a trading day off the axis); the caller then runs the
+    configuration through `run_on_candidates`.
+    """
+
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        sub_bars: pd.DataFrame | None,
+        timeframe: Timeframe,
+        base: EngineConfig,
+        days: np.ndarray,
+        cache_size: int = 64,
+    ) -> None:
+        span = pd.Timedelta(timeframe.span)
+        path_frame = bars if sub_bars is None else sub_bars
+        path_span = span if sub_bars is None else infer_span(pd.DatetimeIndex(sub_bars.index))
+        self.path = PathBars.from_frame(path_frame, path_span)
+        self.now_ns = run_end_ns(bars, sub_bars, span, path_span)
+        self.base = base
+        self.days = days
+        self._prepared: OrderedDict[tuple[Any, ...], _Prepared | None] = OrderedDict()
+        self._cache_size = cache_size
+
+    def sums(
+        self, key: str, frame: pd.DataFrame, assignment: Mapping[str, Value], default_prefilter: float
+    ) -> ConfigSums | None:
+        """The configuration's sums on candidate frame `frame` (whose setup key is `key`), or None."""
+        if not uses_kernel():
+            return None
+        config = engine_config(self.base, assignment)
+        prefilter = assignment.get("prefilter.threshold", default_prefilter)
+        threshold = assignment.get("decider.threshold", assignment.get("prefilter.threshold"))
+        assert threshold is None or isinstance(threshold, float | int)
+        assert isinstance(prefilter, float | int)
+        prepared = self._prepare(key, frame, config, float(prefilter), threshold)
+        if prepared is None:
+            return None
+        stop_first = self._closed(prepared, config)
+        if stop_first is None:
+            return None
+        ambiguous = stop_first[3]
+        sf = self._day_sums(prepared, stop_first)
+        if not ambiguous.any():
+            return ConfigSums(sf, sf)
+        # As run_on_candidates: target-first only on the days whose stop-first run met an ambiguous bar.
+        optimistic = replace(config, execution=replace(config.execution, ambiguous_policy="target_first"))
+        target_first = self._closed(prepared, optimistic)
+        if target_first is None:
+            return None
+        redo = np.zeros(self.days.size, dtype=bool)
+        redo[prepared.day[stop_first[0][ambiguous]]] = True
+        keep_sf = ~redo[prepared.day[stop_first[0]]]
+        take_tf = redo[prepared.day[target_first[0]]]
+        # Per day, every trade comes from one run, in entry order: the bins sum in the same order.
+        merged = tuple(np.concatenate([a[keep_sf], b[take_tf]]) for a, b in zip(stop_first, target_first, strict=True))
+        return ConfigSums(sf, self._day_sums(prepared, merged))
+
+    def _prepare(
+        self, key: str, frame: pd.DataFrame, config: EngineConfig, prefilter: float, threshold: float | None
+    ) -> _Prepared | None:
+        session = config.session  # its early closes are the base's, the same for every configuration
+        ck = (key, prefilter, threshold, session.windows, session.flat_at, config.execution.batch_window_s)
+        if ck in self._prepared:
+            self._prepared.move_to_end(ck)
+            return self._prepared[ck]
+        prepared = self._build(frame, config, prefilter, threshold)
+        self._prepared[ck] = prepared
+        while len(self._prepared) > self._cache_size:
+            self._prepared.popitem(last=False)
+        return prepared
+
+    def _build(
+        self, frame: pd.DataFrame, config: EngineConfig, prefilter: float, threshold: float | None
+    ) -> _Prepared | None:
+        passed = frame[frame["prefilter_score"].to_numpy(dtype=np.float64) >= prefilter]
+        passed = passed.assign(passed_prefilter=True)
+        decider = RuleDecider() if threshold is None else RuleDecider(threshold=float(threshold))
+        inputs = fast_path.prepare(self.path, passed, decider, config, self.now_ns)
+        if inputs is None or "trading_day" not in passed.columns:
+            return None
+        rows = inputs.rows
+        if not fast_path.answers_agree(decider, inputs.scores[rows], inputs.take, inputs.rank):
+            return None
+        values = pd.to_datetime(passed["trading_day"].iloc[rows]).to_numpy().astype("datetime64[D]")
+        day = np.searchsorted(self.days, values)
+        if day.size and (day.max() >= self.days.size or not np.array_equal(self.days[day], values)):
+            return None  # the trade path raises the day-axis error
+        return _Prepared(inputs, np.asarray(day, dtype=np.int64))
+
+    @staticmethod
+    def _closed(
+        prepared: _Prepared, config: EngineConfig
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(kernel row, pnl, exit code, ambiguous) of the closed trades, in entry order; None: use the loop."""
+        if prepared.inputs.n == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty.astype(np.float64), empty, empty.astype(bool)
+        result = fast_path.run(prepared.inputs, config)
+        if result is None:
+            return None
+        out_f, out_i = result[2], result[3]
+        reason = out_i[:, 2]
+        closed = np.flatnonzero((reason != kernel_codes.EXIT_NONE) & (reason != kernel_codes.EXIT_OPEN))
+        return closed, out_f[closed, 2], reason[closed], out_i[closed, 3].astype(bool)
+
+    def _day_sums(self, prepared: _Prepared, trades: tuple[np.ndarray, ...]) -> np.ndarray:
+        return np.vstack(day_sums(prepared.day[trades[0]], trades[1], self.days.size))

@@ -55,7 +55,8 @@ class TrialStore:
     def __init__(self, folder: Path, meta: Mapping[str, Any], days: np.ndarray) -> None:
         self.folder = folder
         self.days = days
-        self._day_pos = {str(d): i for i, d in enumerate(days.astype("datetime64[D]").astype(str))}
+        self._labels: list[str] = days.astype("datetime64[D]").astype(str).tolist()
+        self._day_pos = {d: i for i, d in enumerate(self._labels)}
         folder.mkdir(parents=True, exist_ok=True)
         meta_path = folder / "sweep.json"
         if meta_path.exists():
@@ -103,23 +104,12 @@ class TrialStore:
 
     def _write_daily(self, writer: Any, key: str, sums: ConfigSums) -> None:
         active = np.flatnonzero((sums.stop_first[1] > 0) | (sums.target_first[1] > 0))
-        labels = self.days.astype("datetime64[D]").astype(str)
-        for i in active:
-            sf, tf = sums.stop_first[:, i], sums.target_first[:, i]
-            writer.writerow(
-                [
-                    key,
-                    labels[i],
-                    repr(float(sf[0])),
-                    int(sf[1]),
-                    repr(float(sf[2])),
-                    repr(float(sf[3])),
-                    repr(float(tf[0])),
-                    int(tf[1]),
-                    repr(float(tf[2])),
-                    repr(float(tf[3])),
-                ]
-            )
+        values = np.vstack([sums.stop_first[:, active], sums.target_first[:, active]]).T.tolist()
+        writer.writerows(
+            [key, self._labels[i], repr(v[0]), int(v[1]), repr(v[2]), repr(v[3]), repr(v[4]), int(v[5])]
+            + [repr(v[6]), repr(v[7])]
+            for i, v in zip(active.tolist(), values, strict=True)
+        )
 
     def add(self, key: str, sums: ConfigSums, seconds: float) -> None:
         """Record a finished configuration: its daily rows first, then its line in configs.csv."""

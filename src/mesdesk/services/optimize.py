@@ -64,9 +64,9 @@ class OptimizeRequest:
     yes: bool = False
     setups: tuple[str, ...] = ()  # --setup: built-in names or user setups (default: the three built-ins)
     setup_params: tuple[str, ...] = ()  # --setup-param <setup>.<param>=<value>: the base values
-    executor: str = "local"  # local (in this process) or ray
+    executor: str = "local"  # local (worker processes on this machine) or ray
     ray_address: str | None = None  # --ray-address (else RAY_ADDRESS; else a local Ray)
-    workers: int | None = None  # CPUs of a local Ray (default: every CPU)
+    workers: int | None = None  # local worker processes or CPUs of a local Ray (default: every CPU)
 
 
 @dataclass(frozen=True)
