@@ -128,42 +128,51 @@ class _Sweep:
         self.asked = 0
         self.rows: dict[str, int] = {}
         self.assignments: list[Assignment] = []
-        self.sums: list[ConfigSums] = []
-        self._ready: dict[str, ConfigSums] = {}
+        # Row i of both blocks is configuration i's (4, days) sums; rows are filled in place, so the
+        # sweep holds one copy of the day matrix (and the blocks grow by doubling past `total`).
+        n_days = int(evaluator.days.size)
+        self._blocks = (np.zeros((max(1, total), 4, n_days)), np.zeros((max(1, total), 4, n_days)))
         self.ran = 0
         self.reused = 0
 
     def prepare(self, assignments: Sequence[Assignment]) -> None:
-        """Run every configuration of `assignments` not yet known, storing each as it finishes."""
-        todo: dict[str, Assignment] = {}
+        """Give each new configuration of `assignments` its row (in order) and fill it: read back from
+        the folder, or run and stored as it finishes. Results go straight into the day matrix."""
+        todo: list[tuple[int, str, Assignment]] = []
         for assignment in assignments:
             key = config_key(assignment)
-            if key in self.rows or key in self._ready or key in todo:
+            if key in self.rows:
                 continue
+            row = self._new_row(key, assignment)
             if self.store is not None and key in self.store.finished:
-                self._ready[key] = self.store.finished[key]
+                self._put(row, self.store.finished.pop(key))
                 self.reused += 1
                 continue
-            todo[key] = dict(assignment)
-        keys = list(todo)
-        for i, sums, seconds in self.executor.run(self.evaluator, list(todo.values())):
-            self._ready[keys[i]] = sums
+            todo.append((row, key, dict(assignment)))
+        for i, sums, seconds in self.executor.run(self.evaluator, [a for _, _, a in todo]):
+            row, key, _ = todo[i]
+            self._put(row, sums)
             self.ran += 1
             if self.store is not None:
-                self.store.add(keys[i], sums, seconds)
-            if self.progress is not None and len(keys) > 1:
+                self.store.add(key, sums, seconds)
+            if self.progress is not None and len(todo) > 1:
                 self.progress(min(self.total, self.asked + self.reused + self.ran), self.total)
+
+    def _new_row(self, key: str, assignment: Assignment) -> int:
+        row = self.rows[key] = len(self.assignments)
+        self.assignments.append(dict(assignment))
+        if row == self._blocks[0].shape[0]:
+            self._blocks = tuple(np.concatenate([b, np.zeros_like(b)]) for b in self._blocks)  # type: ignore[assignment]
+        return row
+
+    def _put(self, row: int, sums: ConfigSums) -> None:
+        self._blocks[0][row] = sums.stop_first
+        self._blocks[1][row] = sums.target_first
 
     def row(self, assignment: Assignment) -> int:
         key = config_key(assignment)
-        found = self.rows.get(key)
-        if found is not None:
-            return found
-        if key not in self._ready:
+        if key not in self.rows:
             self.prepare([assignment])
-        self.rows[key] = len(self.assignments)
-        self.assignments.append(dict(assignment))
-        self.sums.append(self._ready.pop(key))
         return self.rows[key]
 
     def tick(self) -> None:
@@ -172,13 +181,11 @@ class _Sweep:
             self.progress(self.asked, self.total)
 
     def one_row(self, i: int) -> tuple[DaySums, DaySums]:
-        s = self.sums[i]
-        return _as_sums(s.stop_first[None]), _as_sums(s.target_first[None])
+        return _as_sums(self._blocks[0][i : i + 1]), _as_sums(self._blocks[1][i : i + 1])
 
     def matrix(self) -> DayMatrix:
-        sf = np.stack([s.stop_first for s in self.sums])  # (configs, 4, days)
-        tf = np.stack([s.target_first for s in self.sums])
-        return DayMatrix(self.evaluator.days, _as_sums(sf), _as_sums(tf))
+        n = len(self.assignments)  # views of the filled rows, (configs, 4, days): no copy
+        return DayMatrix(self.evaluator.days, _as_sums(self._blocks[0][:n]), _as_sums(self._blocks[1][:n]))
 
 
 def _as_sums(block: np.ndarray) -> DaySums:

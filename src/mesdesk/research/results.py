@@ -50,7 +50,11 @@ def _read_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
 
 
 class TrialStore:
-    """The sweep's folder: finished configurations and their daily sums; appends as trials finish."""
+    """The sweep's folder: finished configurations and their daily sums; appends as trials finish.
+
+    `finished` holds what the folder held when it was opened (the sweep takes each out as it reuses
+    it); a configuration added in this run is written, not kept, so memory does not hold it twice.
+    """
 
     def __init__(self, folder: Path, meta: Mapping[str, Any], days: np.ndarray) -> None:
         self.folder = folder
@@ -121,4 +125,3 @@ class TrialStore:
                 [key, int(sums.stop_first[1].sum()), int(sums.target_first[1].sum()), f"{seconds:.4f}"]
             )
             fh.flush()
-        self.finished[key] = sums
