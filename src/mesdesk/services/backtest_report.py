@@ -1,7 +1,8 @@
 """The backtest's HTML report: ONE self-contained file that opens offline and lets a trader walk through it.
 
 `report.html` inlines the vendored chart library, the shared page components (the dashboard's
-`mesdesk-charts.js`/`.css`) and the run's data as JSON: every trading day selectable with its candles,
+`mesdesk-charts.js`/`.css`) and the run's data as JSON: a daily candle for every trading day, and the days
+`choose_days` keeps (all of a short run, at most `EMBED_DAYS` of a long one) selectable with their candles,
 EMA20, VWAP, candidates and trades; a trades table that sorts and filters; a click on a trade shows its
 path (entry, each stop move, exit); equity and drawdown; the MAE/MFE scatter; P&L by setup, session,
 hour and weekday; the stop-first result beside the target-first bound. Times on the page are Central
@@ -261,7 +262,7 @@ def choose_days(
 ) -> dict[date, list[str]] | None:
     """The days whose bars a report embeds, each with why; None when all `days` fit in `max_days`.
 
-    A day's 1m bars weigh about 140 kB in the page and most of its build time, so a multi-year run
+    A day's 1m bars weigh about 120 kB in the page and most of its build time, so a multi-year run
     embeds at most `max_days` days, the ones a trader opens first, in this order of priority:
     `chart_day`, the busiest day (the page opens on it), the `max_days // 4` best and worst days by net
     points (alternately), then the most recent days with trades, then the most recent days.

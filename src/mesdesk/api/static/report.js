@@ -74,7 +74,8 @@
       + `<ol><li>${t.entry_ct} CT · entry ${fmt(t.entry_price)} · target ${fmt(t.target)}</li>${steps.join("")}`
       + `<li>${t.exit_ct || "–"} CT · exit ${MC.esc(t.exit_reason)} ${fmt(t.exit_price)} · ${fmt(t.pnl_pts, 3)} pts`
       + `${t.ambiguous ? " · ambiguous bar (stop assumed first)" : ""} · MAE ${fmt(t.mae)} · MFE ${fmt(t.mfe)}</li></ol>`
-      + (drawn ? "" : `<p>The bars of ${t.day} are not in this file: run the same backtest again with --chart-day ${t.day} to draw it.</p>`);
+      + (drawn ? "" : `<p>The bars of ${t.day} are not in this file (the chart still shows ${MC.esc(select.value)}): `
+        + `run the same backtest again with --chart-day ${t.day} to draw it.</p>`);
     $("trade-detail").classList.remove("muted");
     document.body.dataset.trade = String(t.id);
   }
