@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from mesdesk.services.backtest import BacktestReport
+from mesdesk.calendar import trading_days
+from mesdesk.config import load_settings
+from mesdesk.services.backtest import BacktestReport, BacktestRequest, run_backtest_job
+from mesdesk.services.backtest_report import EMBED_DAYS, report_html
 
 
 def _data(page: str) -> dict[str, Any]:
@@ -64,3 +67,66 @@ def test_every_day_is_there_and_reads_ct_across_the_dst_change(report_file: Path
         assert _wall(bars["t"][i]).strftime("%Y-%m-%d %H:%M") == f"{day} 08:30"
     for t in data["trades"]:
         assert t["entry_ct"] == pd.Timestamp(t["entry_ts"]).tz_convert("America/Chicago").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_long_run_embeds_the_bars_of_the_chosen_days_only(backtest: BacktestReport) -> None:
+    # The fixture has 10 trading days; a cap of 4 stands in for a multi-year run with the default cap.
+    data = _data(report_html(backtest, max_days=4))
+    trades = backtest.trades.assign(day=pd.DatetimeIndex(backtest.trades["trading_day"]).strftime("%Y-%m-%d"))
+    net = trades.groupby("day")["pnl_pts"].sum()
+    busiest = trades["day"].value_counts(sort=False).idxmax()  # the first of the busiest days, as the page opens
+    expected = {busiest, net.idxmax(), net.idxmin(), trades["day"].max()}
+    assert len(expected) == 4  # the fixture's busiest, best, worst and last trade days are four different days
+    assert [d["day"] for d in data["days"]] == sorted(expected)
+    assert {d["day"]: d["why"] for d in data["days"]}[net.idxmax()] == ["best"]
+    assert data["embedded_note"].startswith("4 of 10 trading days are in this file with their bars (at most 4)")
+    assert "--chart-day YYYY-MM-DD" in data["embedded_note"]
+    journal_days = pd.DatetimeIndex(backtest.journal["trading_day"]).strftime("%Y-%m-%d")
+    assert len(data["candidates"]) == int(journal_days.isin(sorted(expected)).sum()) < len(backtest.journal)
+    assert {c["day"] for c in data["candidates"]} <= expected
+    assert len(data["trades"]) == len(trades)  # the table, equity and statistics keep every trade
+    overview = data["overview"]
+    assert len(overview["day"]) == 10
+    assert set(journal_days) <= set(overview["day"])
+    assert [d for d, e in zip(overview["day"], overview["embedded"], strict=True) if e] == sorted(expected)
+    assert sum(overview["trades"]) == len(trades)
+    assert sum(overview["net_pts"]) == pytest.approx(trades["pnl_pts"].sum(), abs=1e-3)
+
+
+def test_the_chart_day_is_always_embedded_and_the_page_opens_on_it(backtest: BacktestReport) -> None:
+    traded = set(pd.DatetimeIndex(backtest.trades["trading_day"]).strftime("%Y-%m-%d"))
+    quiet = min(d for d in _data(report_html(backtest))["overview"]["day"] if d not in traded)
+    data = _data(report_html(backtest, open_day=date.fromisoformat(quiet), max_days=2))
+    assert {d["day"]: d["why"] for d in data["days"]}[quiet] == ["--chart-day"]
+    assert len(data["days"]) == 2
+    assert data["open_day"] == quiet
+    assert data["embedded_note"].startswith(
+        "2 of 10 trading days are in this file with their bars (at most 2): the day given"
+    )
+
+
+def test_the_overview_is_the_daily_candle_of_every_day(backtest: BacktestReport, report_file: Path) -> None:
+    data = _data(report_file.read_text(encoding="utf-8"))
+    bars = backtest.bars.assign(day=trading_days(pd.DatetimeIndex(backtest.bars.index)))
+    daily = bars.groupby("day").agg(
+        open=("open", "first"), high=("high", "max"), low=("low", "min"), close=("close", "last")
+    )
+    overview = data["overview"]
+    assert overview["day"] == [pd.Timestamp(d).strftime("%Y-%m-%d") for d in daily.index]
+    for k in ("open", "high", "low", "close"):
+        assert overview[k] == daily[k].tolist()
+    assert all(overview["embedded"])
+    assert [_wall(t).strftime("%Y-%m-%d %H:%M") for t in overview["t"]] == [f"{d} 00:00" for d in overview["day"]]
+    assert data["embedded_note"] == "All 10 trading days are in this file with their bars."
+    assert all("why" not in d for d in data["days"])  # a short run's day records are as they always were
+
+
+def test_a_run_longer_than_the_cap_writes_the_cap(tmp_path: Path) -> None:
+    settings = load_settings(MESDESK_DATA_DIR=str(tmp_path / "data"), OPENAI_API_KEY="", ANTHROPIC_API_KEY="")
+    req = BacktestRequest(source="synthetic", days=EMBED_DAYS + 5, out=tmp_path / "bt")
+    report = run_backtest_job(req, settings)
+    data = _data((tmp_path / "bt" / "report.html").read_text(encoding="utf-8"))
+    assert len(data["overview"]["day"]) == EMBED_DAYS + 5
+    assert len(data["days"]) == EMBED_DAYS
+    assert sum(data["overview"]["embedded"]) == EMBED_DAYS
+    assert len(data["trades"]) == len(report.trades) > 0

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mesdesk.services.backtest import BacktestReport
+from mesdesk.services.backtest_report import write_report
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("MESDESK_CHROMIUM", "/usr/bin/chromium")
@@ -103,3 +106,53 @@ def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_pat
         browser.close()
     assert errors == []
     assert foreign == []
+
+
+def test_a_capped_report_says_which_days_it_holds_and_how_to_draw_another(
+    backtest: BacktestReport, tmp_path: Path
+) -> None:
+    chromium = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    (path,) = write_report(backtest, tmp_path, None, max_days=3)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(path.as_uri())
+        expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=15_000)
+        data = page.evaluate("window.REPORT")
+        held = [d["day"] for d in data["days"]]
+        assert len(held) == 3
+        assert [o.split()[0] for o in page.locator("#day option").all_inner_texts()] == held
+        expect(page.locator("#overview")).to_have_attribute("data-days", "10")
+        expect(page.locator("#overview")).to_have_attribute("data-embedded", "3")
+        expect(page.locator("#embedded")).to_contain_text("3 of 10 trading days are in this file")
+
+        # A trade of a day the file does not hold: its path is listed with the command that draws the day.
+        away = next(t for t in data["trades"] if t["day"] not in held)
+        shown = page.locator("body").get_attribute("data-day")
+        page.locator("#trades tbody tr", has_text=away["entry_ct"][11:16]).filter(has_text=away["day"]).first.click()
+        expect(page.locator("body")).to_have_attribute("data-trade", str(away["id"]))
+        expect(page.locator("#trade-detail")).to_contain_text(
+            f"run the same backtest again with --chart-day {away['day']}"
+        )
+        assert page.locator("body").get_attribute("data-day") == shown
+
+        # Hovering a day of the overview names it; a click on a held day opens it below.
+        target = next(d for d in held if d != shown)
+        i = data["overview"]["day"].index(target)
+        page.locator("#overview").scroll_into_view_if_needed()
+        box = page.locator("#overview").bounding_box()
+        x = page.evaluate(f"window.reportOverview.timeScale().timeToCoordinate({data['overview']['t'][i]})")
+        assert box is not None
+        assert x is not None
+        page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+        expect(page.locator("#overview-info")).to_contain_text(f"{target} · O ")
+        expect(page.locator("#overview-info")).to_contain_text("bars in this file: click to open")
+        page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
+        expect(page.locator("body")).to_have_attribute("data-day", target)
+        browser.close()
+    assert errors == []

@@ -1,7 +1,8 @@
 """The backtest's HTML report: ONE self-contained file that opens offline and lets a trader walk through it.
 
 `report.html` inlines the vendored chart library, the shared page components (the dashboard's
-`mesdesk-charts.js`/`.css`) and the run's data as JSON: every trading day selectable with its candles,
+`mesdesk-charts.js`/`.css`) and the run's data as JSON: a daily candle for every trading day, and the days
+`choose_days` keeps (all of a short run, at most `EMBED_DAYS` of a long one) selectable with their candles,
 EMA20, VWAP, candidates and trades; a trades table that sorts and filters; a click on a trade shows its
 path (entry, each stop move, exit); equity and drawdown; the MAE/MFE scatter; P&L by setup, session,
 hour and weekday; the stop-first result beside the target-first bound. Times on the page are Central
@@ -14,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from importlib.resources import files
@@ -38,6 +40,7 @@ VENDOR_JS = "vendor/lightweight-charts.standalone.production.js"
 COMPONENT_JS = "mesdesk-charts.js"
 COMPONENT_CSS = "mesdesk-charts.css"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+EMBED_DAYS = 40  # days embedded with their bars, at most (`choose_days`): about 6 MB of 1m bars
 
 
 def _static(name: str) -> str:
@@ -49,8 +52,18 @@ def _script_safe(text: str) -> str:
     return text.replace("</", "<\\/")
 
 
+class _Ready(list[Any]):
+    """A list already JSON-ready (plain finite floats, ints, str, None): `_clean` passes it through.
+
+    The day charts' bar columns hold most of a report's values; walking them one by one was most of
+    the time of a multi-year report.
+    """
+
+
 def _clean(value: Any) -> Any:
     """JSON-ready: NaN/NaT/inf -> None, numpy scalars -> Python, timestamps -> ISO UTC."""
+    if isinstance(value, _Ready):
+        return value
     if isinstance(value, Mapping):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -104,28 +117,45 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
-def day_payload(bars: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
-    """Each trading day's bars (the run's timeframe) with EMA20 and VWAP, as compact column arrays."""
+def indicator_frame(bars: pd.DataFrame) -> pd.DataFrame:
+    """The day charts' frame: the run's bars (5m when they are 5m or longer, else 1m) with EMA20 and VWAP."""
+    tf = Timeframe.M5 if chart.base_span(bars) >= pd.Timedelta(minutes=5) else Timeframe.M1
+    return chart.with_indicators(bars, tf)
+
+
+def day_payload(
+    bars: pd.DataFrame,
+    tz: ZoneInfo,
+    days: Mapping[date, Sequence[str]] | None = None,
+    frame: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """Trading days' bars (the run's timeframe) with EMA20 and VWAP, as compact column arrays.
+
+    `days` maps the days to embed to why each is there (None: every day). EMA20 runs over the whole
+    run whichever days are kept, so a day's line is the one the run saw. `frame` is `indicator_frame(bars)`
+    when the caller has it already.
+    """
     span = chart.base_span(bars)
-    tf = Timeframe.M5 if span >= pd.Timedelta(minutes=5) else Timeframe.M1
-    frame = chart.with_indicators(bars, tf)
+    frame = indicator_frame(bars) if frame is None else frame
+    keep = chart.BAR_FIELDS[:6] + chart.BAR_FIELDS[7:]  # the page draws no volume
     out = []
-    for day in chart.days_of(bars):
-        rows = chart.bar_records(chart.day_bars(frame, day), tz)
-        if not rows:
+    for day, rows in chart.day_slices(frame).items():
+        if days is not None and day not in days:
             continue
-        rng = chart.opening_range(bars, day)
+        cols = chart.bar_columns(frame.iloc[rows], tz)
+        rng = chart.opening_range(bars, day, span=span)
         if rng is not None:
             rng["end_t"] = chart.wall_of(datetime.fromisoformat(rng["end_ts"].replace("Z", "+00:00")), tz)
-        out.append(
-            {
-                "day": day.isoformat(),
-                "weekday": WEEKDAYS[day.weekday()],
-                "span_s": int(span.total_seconds()),
-                "bars": {k: [r[k] for r in rows] for k in ("t", "ts", "open", "high", "low", "close", "ema20", "vwap")},
-                "opening_range": rng,
-            }
-        )
+        rec: dict[str, Any] = {
+            "day": day.isoformat(),
+            "weekday": WEEKDAYS[day.weekday()],
+            "span_s": int(span.total_seconds()),
+            "bars": {k: _Ready(cols[k]) for k in keep},
+            "opening_range": rng,
+        }
+        if days is not None and days[day]:
+            rec["why"] = list(days[day])
+        out.append(rec)
     return out
 
 
@@ -227,8 +257,99 @@ def _win_rate(values: list[float]) -> float:
     return round(100.0 * sum(v > 0 for v in values) / len(values), 1)
 
 
-def report_data(report: BacktestReport, tz: ZoneInfo = CT) -> dict[str, Any]:
-    """Everything the page draws, JSON-ready (NaN -> null)."""
+def choose_days(
+    days: Sequence[date], trades: Sequence[Mapping[str, Any]], max_days: int, chart_day: date | None = None
+) -> dict[date, list[str]] | None:
+    """The days whose bars a report embeds, each with why; None when all `days` fit in `max_days`.
+
+    A day's 1m bars weigh about 120 kB in the page and most of its build time, so a multi-year run
+    embeds at most `max_days` days, the ones a trader opens first, in this order of priority:
+    `chart_day`, the busiest day (the page opens on it), the `max_days // 4` best and worst days by net
+    points (alternately), then the most recent days with trades, then the most recent days.
+    Every trade stays in the table, the equity curve and the statistics; every day stays in the overview.
+    """
+    if len(days) <= max_days:
+        return None
+    count: Counter[date] = Counter()
+    net: dict[date, float] = {}
+    for t in trades:
+        day = date.fromisoformat(t["day"])
+        count[day] += 1
+        net[day] = net.get(day, 0.0) + float(t["pnl_pts"] or 0.0)
+    ranked = sorted(net, key=lambda d: (-net[d], d))
+    picks: list[tuple[date, str]] = [] if chart_day is None else [(chart_day, "--chart-day")]
+    picks += [(day, "busiest") for day, _ in count.most_common(1)]
+    for best, worst in list(zip(ranked, ranked[::-1], strict=True))[: max(1, max_days // 4)]:
+        picks += [(best, "best"), (worst, "worst")]
+    picks += [(day, "recent") for day in sorted(count, reverse=True)]
+    picks += [(day, "recent") for day in sorted(days, reverse=True)]
+    chosen: dict[date, list[str]] = {}
+    for day, why in picks:
+        if day in chosen:
+            if why not in chosen[day] and why != "recent":
+                chosen[day].append(why)
+        elif len(chosen) < max_days:
+            chosen[day] = [why]
+    return dict(sorted(chosen.items()))
+
+
+def overview_payload(
+    frame: pd.DataFrame, trades: Sequence[Mapping[str, Any]], candidates: pd.Series, embedded: Iterable[date] | None
+) -> dict[str, list[Any]]:
+    """One daily candle per trading day of the run (from `indicator_frame`), with its trades, net points,
+    candidates and whether its bars are embedded; columns, like the day charts' bars.
+
+    `t` is the day's date at 00:00 as wall seconds, so the page's axis reads the trading day.
+    """
+    slices = chart.day_slices(frame)
+    starts = np.array([s.start for s in slices.values()], dtype=np.int64)
+    stops = np.array([s.stop for s in slices.values()], dtype=np.int64)
+    high, low = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low"))
+    count: Counter[str] = Counter(t["day"] for t in trades)
+    net: dict[str, float] = {}
+    for t in trades:
+        net[t["day"]] = net.get(t["day"], 0.0) + float(t["pnl_pts"] or 0.0)
+    days = [d.isoformat() for d in slices]
+    inside = set(slices) if embedded is None else set(embedded)
+    return {
+        "day": days,
+        "t": [int((d - date(1970, 1, 1)).days) * 86_400 for d in slices],
+        "open": frame["open"].to_numpy(dtype=np.float64)[starts].tolist() if len(starts) else [],
+        "high": np.maximum.reduceat(high, starts).tolist() if len(starts) else [],
+        "low": np.minimum.reduceat(low, starts).tolist() if len(starts) else [],
+        "close": frame["close"].to_numpy(dtype=np.float64)[stops - 1].tolist() if len(starts) else [],
+        "trades": [count.get(d, 0) for d in days],
+        "net_pts": [round(net.get(d, 0.0), 4) for d in days],
+        "candidates": [int(candidates.get(d, 0)) for d in days],
+        "embedded": [d in inside for d in slices],
+    }
+
+
+def _journal_days(journal: pd.DataFrame) -> pd.Series:
+    """The trading day (ISO text) of each journal row."""
+    if journal.empty:
+        return pd.Series([], dtype=object)
+    return pd.Series(pd.DatetimeIndex(journal["trading_day"]).strftime("%Y-%m-%d"), index=journal.index)
+
+
+def _embedding_note(chosen: Mapping[date, Sequence[str]] | None, total: int, max_days: int, by_flag: bool) -> str:
+    """What the page says about the days it holds, and the command that draws any other day."""
+    if chosen is None:
+        return f"All {total} trading days are in this file with their bars."
+    first = "the day given by --chart-day, " if by_flag else ""
+    return (
+        f"{len(chosen)} of {total} trading days are in this file with their bars (at most {max_days}): {first}"
+        f"the busiest day, the {max(1, max_days // 4)} best and worst days by net points, then the most recent "
+        "days with trades. Every trade is in the table, the equity curve and the statistics, and every day in "
+        "the overview. To draw another day, run the same backtest again with --chart-day YYYY-MM-DD: the report "
+        "then holds that day and opens on it."
+    )
+
+
+def report_data(
+    report: BacktestReport, tz: ZoneInfo = CT, chart_day: date | None = None, max_days: int = EMBED_DAYS
+) -> dict[str, Any]:
+    """Everything the page draws, JSON-ready (NaN -> null); bars and candidates of `choose_days` only."""
     span = chart.base_span(report.bars)
     trades = trade_payload(report.trades, report.bars, tz)
     closed = [(datetime.fromisoformat(t["exit_ts"].replace("Z", "+00:00")), t) for t in trades if t["exit_ts"]]
@@ -240,6 +361,13 @@ def report_data(report: BacktestReport, tz: ZoneInfo = CT) -> dict[str, Any]:
     hours = [f"{h:02d}" for h in range(24)]
     for t in trades:
         t["hour_label"] = f"{t['hour']:02d}"
+    frame = indicator_frame(report.bars)
+    all_days = list(chart.day_slices(frame))
+    chosen = choose_days(all_days, trades, max_days, chart_day)
+    journal_days = _journal_days(report.journal)
+    journal = report.journal
+    if chosen is not None:
+        journal = journal[journal_days.isin({d.isoformat() for d in chosen})]
     return {
         "tz": chart.zone_label(tz),
         "first_bar_ct": chart.ct_text(report.first_bar, tz),
@@ -249,8 +377,8 @@ def report_data(report: BacktestReport, tz: ZoneInfo = CT) -> dict[str, Any]:
             {"run": "stop first (the result)", **report.stats.as_dict()},
             {"run": "target first (optimistic bound)", **report.optimistic.as_dict()},
         ],
-        "days": day_payload(report.bars, tz),
-        "candidates": candidate_payload(report.journal, span.to_pytimedelta(), tz),
+        "days": day_payload(report.bars, tz, chosen, frame),
+        "candidates": candidate_payload(journal, span.to_pytimedelta(), tz),
         "trades": trades,
         "equity": chart.equity_records(equity, tz),
         "by": {
@@ -259,6 +387,8 @@ def report_data(report: BacktestReport, tz: ZoneInfo = CT) -> dict[str, Any]:
             "hour (CT, entry)": group_pnl(trades, "hour_label", hours),
             "weekday": group_pnl(trades, "weekday", WEEKDAYS),
         },
+        "overview": overview_payload(frame, trades, journal_days.value_counts(), chosen),
+        "embedded_note": _embedding_note(chosen, len(all_days), max_days, chart_day is not None),
     }
 
 
@@ -292,16 +422,20 @@ def _extras(report: BacktestReport) -> str:
     return "".join(parts)
 
 
-def report_html(report: BacktestReport, tz: ZoneInfo = CT, open_day: date | None = None) -> str:
-    """The report page; it opens on `open_day` (else the day with the most trades)."""
-    data = report_data(report, tz)
+def report_html(
+    report: BacktestReport, tz: ZoneInfo = CT, open_day: date | None = None, max_days: int = EMBED_DAYS
+) -> str:
+    """The report page; it opens on `open_day` (else the day with the most trades), always embedded."""
+    data = report_data(report, tz, open_day, max_days)
     data["open_day"] = open_day.isoformat() if open_day is not None else None
     body = _static("report-body.html").replace("<!--EXTRAS-->", _extras(report))
     return standalone_page("mesdesk backtest", body, data, _static("report.js"), _static("report.css"))
 
 
-def write_report(report: BacktestReport, out: Path, chart_day: date | None, tz: ZoneInfo = CT) -> tuple[Path, ...]:
+def write_report(
+    report: BacktestReport, out: Path, chart_day: date | None, tz: ZoneInfo = CT, max_days: int = EMBED_DAYS
+) -> tuple[Path, ...]:
     """Write report.html (self-contained; it opens on `chart_day`); returns the paths written."""
     path = out / "report.html"
-    path.write_text(report_html(report, tz, chart_day), encoding="utf-8")
+    path.write_text(report_html(report, tz, chart_day, max_days), encoding="utf-8")
     return (path,)

@@ -179,15 +179,21 @@ def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int =
     return out
 
 
-def opening_range(bars: pd.DataFrame, day: date, known_until: datetime | None = None) -> dict[str, Any] | None:
-    """High and low of the first `OPENING_RANGE_MIN` minutes of `day`'s regular hours (CT), once closed."""
+def opening_range(
+    bars: pd.DataFrame, day: date, known_until: datetime | None = None, *, span: pd.Timedelta | None = None
+) -> dict[str, Any] | None:
+    """High and low of the first `OPENING_RANGE_MIN` minutes of `day`'s regular hours (CT), once closed.
+
+    `bars` are sorted by open time (validated at the edge): the window is found by bisection, so a
+    report can ask for many days of a long history. `span` is the bar length (default: `base_span(bars)`).
+    """
     index = pd.DatetimeIndex(bars.index)
     start = pd.Timestamp(datetime.combine(day, datetime.min.time()), tz="America/Chicago") + pd.Timedelta(
         minutes=RTH_OPEN_MIN
     )
     end = start + pd.Timedelta(minutes=OPENING_RANGE_MIN)
-    window = bars[(index >= start) & (index < end)]
-    closes = pd.DatetimeIndex(window.index) + base_span(bars)
+    window = bars.iloc[int(index.searchsorted(start)) : int(index.searchsorted(end))]
+    closes = pd.DatetimeIndex(window.index) + (base_span(bars) if span is None else span)
     if window.empty or closes[-1] < end or (known_until is not None and pd.Timestamp(known_until) < end):
         return None
     return {
@@ -198,30 +204,43 @@ def opening_range(bars: pd.DataFrame, day: date, known_until: datetime | None = 
     }
 
 
+BAR_FIELDS = ("t", "ts", "open", "high", "low", "close", "volume", "ema20", "vwap")
+
+
+def bar_columns(frame: pd.DataFrame, tz: ZoneInfo) -> dict[str, list[Any]]:
+    """`bar_records` as columns (one list per field of `BAR_FIELDS`), built with array operations.
+
+    Every value is a plain Python scalar, JSON-ready: EMA20 and VWAP rounded to 4 places, None when NaN.
+    A multi-year report asks for tens of thousands of bars; one dict per bar was most of its time.
+    """
+    index = pd.DatetimeIndex(frame.index)
+    ns = index.tz_convert(UTC).as_unit("ns").asi8
+    iso = np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s"), "Z")
+    cols: dict[str, list[Any]] = {"t": wall_seconds(index, tz).tolist(), "ts": iso.tolist()}
+    for k in ("open", "high", "low", "close"):
+        cols[k] = frame[k].to_numpy(dtype=np.float64).tolist()
+    cols["volume"] = frame["volume"].to_numpy().astype(np.int64).tolist()
+    for k in ("ema20", "vwap"):
+        # Python's round (correctly rounded), as the API has always sent; NaN != NaN marks a missing value.
+        cols[k] = [None if x != x else round(x, 4) for x in frame[k].to_numpy(dtype=np.float64).tolist()]
+    return cols
+
+
 def bar_records(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Rows of `with_indicators` as JSON-ready dicts: t (wall seconds), ts, OHLCV, ema20, vwap (null when NaN)."""
-    index = pd.DatetimeIndex(frame.index)
-    t = wall_seconds(index, tz)
-    iso = index.tz_convert(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cols = [frame[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "ema20", "vwap")]
-    vol = frame["volume"].to_numpy()
-    rows = []
-    for i in range(len(frame)):
-        o, h, lo, c, e, v = (col[i] for col in cols)
-        rows.append(
-            {
-                "t": int(t[i]),
-                "ts": iso[i],
-                "open": float(o),
-                "high": float(h),
-                "low": float(lo),
-                "close": float(c),
-                "volume": int(vol[i]),
-                "ema20": None if math.isnan(e) else round(float(e), 4),
-                "vwap": None if math.isnan(v) else round(float(v), 4),
-            }
-        )
-    return rows
+    cols = bar_columns(frame, tz)
+    return [dict(zip(BAR_FIELDS, row, strict=True)) for row in zip(*(cols[k] for k in BAR_FIELDS), strict=True)]
+
+
+def day_slices(frame: pd.DataFrame) -> dict[date, slice]:
+    """Each trading day of `with_indicators`'s frame (sorted by time) -> the positions of its bars."""
+    days = frame["trading_day"].to_numpy()
+    if len(days) == 0:
+        return {}
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    stops = np.r_[starts[1:], len(days)]
+    pairs = zip(starts.tolist(), stops.tolist(), strict=True)
+    return {pd.Timestamp(days[a]).date(): slice(a, b) for a, b in pairs}
 
 
 def day_bars(frame: pd.DataFrame, day: date) -> pd.DataFrame:

@@ -32,7 +32,11 @@
   const price = MC.candleChart($("price"), { height: 460, span: R.days.length ? R.days[0].span_s : 60 });
   window.reportChart = price;
   const select = $("day");
-  days.forEach((d) => select.appendChild(MC.el("option", { value: d, text: `${d} ${byDay[d].weekday}` })));
+  days.forEach((d) => {
+    const why = byDay[d].why ? ` · ${byDay[d].why.join(", ")}` : "";
+    select.appendChild(MC.el("option", { value: d, text: `${d} ${byDay[d].weekday}${why}` }));
+  });
+  $("embedded").textContent = R.embedded_note;
 
   function bars(d) {
     const b = d.bars;
@@ -41,7 +45,7 @@
 
   function showDay(day, focusTrade) {
     const d = byDay[day];
-    if (!d) return;
+    if (!d) return false;
     select.value = day;
     price.setSpan(d.span_s);
     price.setBars(bars(d));
@@ -60,15 +64,18 @@
       if (rth >= 0) price.chart.timeScale().setVisibleLogicalRange({ from: rth, to: Math.min(d.bars.t.length, rth + 450) });
       else price.fit();
     }
+    return true;
   }
 
   function showTrade(t) {
-    showDay(t.day, t);
+    const drawn = showDay(t.day, t);
     const steps = (t.stops || []).map((s) => `<li>${MC.fmtTime(s.t)} CT · stop ${s.why === "initial" ? "at" : "moved to"} ${fmt(s.stop)} (${MC.esc(s.why)})</li>`);
     $("trade-detail").innerHTML = `<b>#${t.id} ${MC.esc(t.direction)} ${MC.esc(t.setup)}</b> · ${MC.esc(t.session)} · score ${fmt(t.prefilter_score, 0)}`
       + `<ol><li>${t.entry_ct} CT · entry ${fmt(t.entry_price)} · target ${fmt(t.target)}</li>${steps.join("")}`
       + `<li>${t.exit_ct || "–"} CT · exit ${MC.esc(t.exit_reason)} ${fmt(t.exit_price)} · ${fmt(t.pnl_pts, 3)} pts`
-      + `${t.ambiguous ? " · ambiguous bar (stop assumed first)" : ""} · MAE ${fmt(t.mae)} · MFE ${fmt(t.mfe)}</li></ol>`;
+      + `${t.ambiguous ? " · ambiguous bar (stop assumed first)" : ""} · MAE ${fmt(t.mae)} · MFE ${fmt(t.mfe)}</li></ol>`
+      + (drawn ? "" : `<p>The bars of ${t.day} are not in this file (the chart still shows ${MC.esc(select.value)}): `
+        + `run the same backtest again with --chart-day ${t.day} to draw it.</p>`);
     $("trade-detail").classList.remove("muted");
     document.body.dataset.trade = String(t.id);
   }
@@ -77,6 +84,45 @@
   const step = (k) => { const i = days.indexOf(select.value) + k; if (i >= 0 && i < days.length) showDay(days[i]); };
   $("prev").addEventListener("click", () => step(-1));
   $("next").addEventListener("click", () => step(1));
+
+  // the overview: a daily candle per trading day of the run, a marker on each day whose bars are in the file
+  const OV = R.overview;
+  const LW = window.LightweightCharts;
+  const ovOptions = MC.baseOptions(220);
+  ovOptions.timeScale.timeVisible = false;
+  ovOptions.timeScale.tickMarkFormatter = (t, type) => (type === 0 ? MC.fmtDay(t).slice(0, 4) : type === 1 ? MC.fmtDay(t).slice(0, 7) : MC.fmtDay(t).slice(5));
+  ovOptions.localization.timeFormatter = (t) => MC.fmtDay(t);
+  const overview = LW.createChart($("overview"), ovOptions);
+  window.reportOverview = overview;
+  const daily = overview.addSeries(LW.CandlestickSeries, {
+    upColor: MC.COLORS.up, downColor: MC.COLORS.down, borderVisible: false, wickUpColor: MC.COLORS.up, wickDownColor: MC.COLORS.down,
+  });
+  daily.setData(OV.t.map((t, i) => ({ time: t, open: OV.open[i], high: OV.high[i], low: OV.low[i], close: OV.close[i] })));
+  const inFile = OV.embedded.filter(Boolean).length;
+  if (inFile < OV.day.length) {
+    LW.createSeriesMarkers(daily, OV.t.filter((t, i) => OV.embedded[i]).map((t) => ({ time: t, position: "aboveBar", shape: "circle", color: MC.COLORS.taken, size: 0.5 })));
+  }
+  overview.timeScale().fitContent();
+  $("overview").dataset.days = String(OV.day.length);
+  $("overview").dataset.embedded = String(inFile);
+  const ovIndex = Object.fromEntries(OV.day.map((d, i) => [d, i]));
+  const ovHint = (inFile < OV.day.length ? `${OV.day.length} trading days; ● marks the ${inFile} whose bars are in this file.`
+    : `${OV.day.length} trading days, all with their bars in this file.`) + " Hover a day for its figures.";
+  $("overview-info").textContent = ovHint;
+  function dayText(day) {
+    const i = ovIndex[day];
+    const where = byDay[day] ? "bars in this file: click to open" : `bars not in this file: run again with --chart-day ${day}`;
+    return `${day} · O ${fmt(OV.open[i])} H ${fmt(OV.high[i])} L ${fmt(OV.low[i])} C ${fmt(OV.close[i])} · ${OV.candidates[i]} candidates`
+      + ` · ${OV.trades[i]} trades · ${fmt(OV.net_pts[i])} pts · ${where}`;
+  }
+  overview.subscribeCrosshairMove((p) => {
+    const day = p.time ? MC.fmtDay(Number(p.time)) : null;
+    $("overview-info").textContent = day && day in ovIndex ? dayText(day) : ovHint;
+  });
+  overview.subscribeClick((p) => {
+    const day = p.time ? MC.fmtDay(Number(p.time)) : null;
+    if (day && showDay(day)) $("price").scrollIntoView({ block: "center" });
+  });
 
   // the trades table
   const TRADE_COLUMNS = [
@@ -114,6 +160,6 @@
 
   const first = R.open_day && byDay[R.open_day] ? R.open_day
     : (R.trades.length ? Object.entries(R.trades.reduce((m, t) => ((m[t.day] = (m[t.day] || 0) + 1), m), {})).sort((a, b) => b[1] - a[1])[0][0] : days[0]);
-  if (first) showDay(first);
+  if (first && !showDay(first) && days.length) showDay(days[days.length - 1]);
   document.body.dataset.ready = "1";
 })();
