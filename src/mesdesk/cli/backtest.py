@@ -44,7 +44,9 @@ def backtest(
     cache_mode: str | None = typer.Option(
         None, "--cache-mode", help="LLM decision cache: record, replay or off (default MESDESK_DECISION_CACHE_MODE)."
     ),
-    chart_day: str | None = typer.Option(None, "--chart-day", help="Day drawn in the report (default: busiest)."),
+    chart_day: str | None = typer.Option(
+        None, "--chart-day", help="Day the report opens on, always among its charted days (default: busiest)."
+    ),
     slippage_ticks: SlippageOption = 1,
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic market."),
     min_score: float | None = typer.Option(
