@@ -22,15 +22,16 @@ def _floats(n: int) -> np.ndarray:
     return np.concatenate([edges, bits, scaled])[:n]
 
 
-def _journal_like(n: int = 600) -> pd.DataFrame:
-    """Every column kind a journal or a trade list holds, with missing values and text that needs quoting."""
+def _journal_like(n: int = 600, special: str = "") -> pd.DataFrame:
+    """Every column kind a journal or a trade list holds, with missing values (and text holding `special`)."""
     rng = np.random.default_rng(4)
     ts = pd.date_range("2025-03-09 06:00", periods=n, freq="30s", tz="UTC")
     with_nat = pd.Series(ts).where(rng.random(n) > 0.3)
     days = pd.Series(ts.tz_localize(None).normalize().as_unit("ms")).where(rng.random(n) > 0.2)
-    text = np.array(["rth_a", "", 'say "no"', "a, b", "two\nlines", "é"], dtype=object)[rng.integers(0, 6, n)]
-    words = pd.Series(text, dtype="str").where(rng.random(n) > 0.2)
-    mixed = np.array([None, "llm", 1.5, np.nan, 7], dtype=object)[rng.integers(0, 5, n)]
+    text = np.array(["rth_a", "", "é", "below prefilter", f"a{special}b"], dtype=object)
+    words = pd.Series(text[rng.integers(0, len(text), n)], dtype="str").where(rng.random(n) > 0.2)
+    objects = np.array([None, "llm", 1.5, np.nan, 7, np.float64(0.1), np.float32(0.1), True], dtype=object)
+    mixed = objects[rng.integers(0, len(objects), n)]
     return pd.DataFrame(
         {
             "ts": ts,
@@ -57,10 +58,16 @@ def _ours_bytes(frame: pd.DataFrame, tmp_path: Path) -> bytes:
     return (tmp_path / "ours.csv").read_bytes()
 
 
-def test_the_fast_path_writes_the_same_bytes_as_pandas(tmp_path: Path) -> None:
-    frame = _journal_like()
+@pytest.mark.parametrize("special", ["", ",", '"', "\n", "\r"], ids=["joined", "comma", "quote", "lf", "cr"])
+def test_the_fast_path_writes_the_same_bytes_as_pandas(special: str, tmp_path: Path) -> None:
+    frame = _journal_like(special=special)
     assert csv_columns(frame) is not None  # every column here is formatted by write_csv itself
     assert _ours_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path)
+
+
+def test_a_single_column_with_empty_cells_is_quoted_as_pandas_does(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"reason": pd.Series(["", "x", None], dtype="str")})
+    assert _ours_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path) == b'reason\n""\nx\n""\n'
 
 
 def test_an_empty_journal_is_its_header_line(tmp_path: Path) -> None:

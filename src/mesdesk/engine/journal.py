@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Sequence
+import re
 from pathlib import Path
 from typing import Any
 
@@ -192,23 +192,34 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     pandas turns a float column into text with NumPy's ``astype(str)`` and a timezone-aware one with its
     datetime formatter: most of the 0.4 s it spends on a 1M-bar journal. Python's ``repr`` of a float is
     the same text (the shortest digits that read back, exponent below 1e-4 and from 1e16), and UTC times
-    in whole seconds are ``YYYY-MM-DD HH:MM:SS+00:00``; every other supported column is converted the
-    way pandas converts it, and the rows go through the same `csv.writer` settings. A frame holding a
-    column this cannot match (sub-second or non-UTC times, float32, categoricals, ...) is written by
-    pandas itself.
+    in whole seconds are ``YYYY-MM-DD HH:MM:SS+00:00``; every other supported column becomes the text
+    `csv.writer` would make of what pandas hands it. When no cell needs quoting (no comma, quote or line
+    break) the rows are joined directly, else they go through `csv.writer` with pandas' settings. A frame
+    holding a column this cannot match (sub-second or non-UTC times, float32, categoricals, ...) is
+    written by pandas itself.
     """
     columns = csv_columns(frame)
     if columns is None:
         frame.to_csv(path, index=False)
         return
+    header = [str(name) for name in frame.columns]
+    end = os.linesep
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator=os.linesep)  # pandas' defaults: ',', '"', QUOTE_MINIMAL
-        writer.writerow(frame.columns)
+        if len(columns) > 1 and not any(_NEEDS_QUOTES.search("".join(cells)) for cells in (header, *columns)):
+            # csv.writer quotes nothing else here (a lone empty field is the one other case: two columns or more)
+            fh.write(",".join(header) + end)
+            fh.write("".join([",".join(row) + end for row in zip(*columns, strict=True)]))
+            return
+        writer = csv.writer(fh, lineterminator=end)  # pandas' defaults: ',', '"', QUOTE_MINIMAL
+        writer.writerow(header)
         writer.writerows(zip(*columns, strict=True))
 
 
-def csv_columns(frame: pd.DataFrame) -> list[Sequence[object]] | None:
-    """The cells of each column as `DataFrame.to_csv` hands them to `csv.writer`; None if one is not matched."""
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_columns(frame: pd.DataFrame) -> list[list[str]] | None:
+    """Each column's cells as the text `DataFrame.to_csv` writes (before quoting); None if one is not matched."""
     if frame.shape[1] == 0 or not all(isinstance(name, str) for name in frame.columns):
         return None
     columns = []
@@ -225,7 +236,7 @@ _SECOND_NS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 _FOUR_DIGIT_YEARS = (-30_610_224_000, 253_402_300_799)
 
 
-def _csv_cells(column: pd.Series) -> Sequence[object] | None:
+def _csv_cells(column: pd.Series) -> list[str] | None:
     dtype = column.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
         return _utc_cells(column) if str(dtype.tz) == "UTC" else None
@@ -237,19 +248,18 @@ def _csv_cells(column: pd.Series) -> Sequence[object] | None:
         return None
     if kind == "d":
         values = column.to_numpy()
-        cells: list[object] = list(map(repr, values.tolist()))
+        cells = list(map(repr, values.tolist()))
         for i in np.flatnonzero(np.isnan(values)).tolist():
             cells[i] = ""
         return cells
     if kind in "biu":
-        out: list[object] = column.to_numpy().tolist()  # Python ints and bools, as pandas passes them
-        return out
+        return list(map(str, column.to_numpy().tolist()))  # pandas hands Python ints and bools to csv.writer
     if kind == "M":
         return _date_cells(column)
     if kind == "O":
         objects = np.asarray(column.astype(object)).copy()
         objects[np.asarray(column.isna())] = ""
-        return objects.tolist()  # type: ignore[no-any-return]
+        return list(map(str, objects.tolist()))  # csv.writer's text of a cell (a float's str is its repr)
     return None
 
 
@@ -271,20 +281,20 @@ def _whole_seconds(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return out, missing
 
 
-def _utc_cells(column: pd.Series) -> list[object] | None:
+def _utc_cells(column: pd.Series) -> list[str] | None:
     """'2025-03-10 13:30:00+00:00' (pandas' text for UTC times when none has a fraction of a second)."""
     found = _whole_seconds(column)
     if found is None:
         return None
     seconds, missing = found
     text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").tolist()
-    cells: list[object] = [f"{t[:10]} {t[11:]}+00:00" for t in text]
+    cells = [f"{t[:10]} {t[11:]}+00:00" for t in text]
     for i in np.flatnonzero(missing).tolist():
         cells[i] = ""
     return cells
 
 
-def _date_cells(column: pd.Series) -> list[object] | None:
+def _date_cells(column: pd.Series) -> list[str] | None:
     """'2025-03-10' for a naive column of midnights (pandas' text then); None for any other naive column."""
     found = _whole_seconds(column)
     if found is None:
@@ -292,7 +302,7 @@ def _date_cells(column: pd.Series) -> list[object] | None:
     seconds, missing = found
     if (missing.size and missing.all()) or (seconds[~missing] % 86_400).any():  # all NaT: pandas' rule unsure
         return None
-    cells: list[object] = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="D").tolist()
+    cells: list[str] = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="D").tolist()
     for i in np.flatnonzero(missing).tolist():
         cells[i] = ""
     return cells
