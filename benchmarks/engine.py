@@ -12,7 +12,10 @@ break), saves it, then runs in fresh processes:
 2. the whole `mesdesk backtest --source file` process on the same bars as a Parquet file: wall time
    with numba's cache cold (a fresh NUMBA_CACHE_DIR: the JIT runs) and warm, and the same job
    without the HTML/PNG report (results, trades and journal written), with the machine's load;
-3. `python -X importtime` of the backtest path: total import time and the heaviest modules;
+3. `python -X importtime` of that same `mesdesk backtest` run (every import it makes, numba's own on
+   first use and the report's included): total import time, the heaviest modules, and the heavy
+   libraries it loaded (none may be: scikit-learn, SciPy beyond numba's BLAS probe, matplotlib,
+   SQLAlchemy, the LLM SDKs, Optuna, Ray, ...);
 4. backtesting.py (pip-installed into its own venv, $TMPDIR/mesdesk-bench-venv): EMA-20 cross entries,
    TP +1.25 / SL -0.75, no breakeven or trail, on the same bars: bars/s of `Backtest.run`.
 
@@ -202,18 +205,26 @@ def whole_process(parquet: Path, tmp: Path, env: dict[str, str]) -> dict[str, fl
     return {"whole_process_cold_s": cold, "whole_process_s": warm, "whole_process_no_report_s": bare}
 
 
-IMPORTS = (
-    "import mesdesk.cli; mesdesk.cli._register(); import mesdesk.services.backtest, mesdesk.engine.fast, "
-    "mesdesk.engine.kernel, mesdesk.recursions, mesdesk.setups.scalper, mesdesk.data.files"
-)
-HEAVY = ("sklearn", "scipy.signal", "scipy.stats", "matplotlib", "sqlalchemy", "openai", "anthropic", "httpx2")
-HEAVY += ("optuna", "ray")
+HEAVY = ("sklearn", "matplotlib", "sqlalchemy", "alembic", "openai", "anthropic", "httpx", "httpx2", "optuna", "ray")
+HEAVY += ("fastapi", "uvicorn", "databento", "requests", "exchange_calendars", "autogluon", "torch")
+NUMBA_SCIPY = ("linalg", "version")  # numba's BLAS probe imports scipy.linalg.cython_blas (and scipy's own _modules)
 
 
-def import_time(env: dict[str, str]) -> tuple[float, list[tuple[str, float]], list[str]]:
-    """`python -X importtime` of the backtest path: total seconds, the heaviest top-level modules, heavy ones seen."""
+def _heavy(module: str) -> str | None:
+    """The heavy library `module` belongs to (for SciPy: a subpackage beyond numba's probe), else None."""
+    parts = module.split(".")
+    if parts[0] in HEAVY:
+        return parts[0]
+    if parts[0] == "scipy" and len(parts) > 1 and parts[1] not in NUMBA_SCIPY and not parts[1].startswith("_"):
+        return ".".join(parts[:2])
+    return None
+
+
+def import_time(parquet: Path, tmp: Path, env: dict[str, str]) -> tuple[float, list[tuple[str, float]], list[str]]:
+    """`python -X importtime` of `mesdesk backtest` on the Parquet bars: seconds, heaviest imports, heavy ones."""
+    cli = [sys.executable, "-X", "importtime", "-c", CLI, "backtest", "--source", "file", "--file", str(parquet)]
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", IMPORTS], check=True, capture_output=True, text=True, env=env
+        [*cli, "--out", str(tmp / "cli-importtime")], check=True, capture_output=True, text=True, env=env
     )
     top: list[tuple[str, float]] = []
     seen: list[str] = []
@@ -221,8 +232,9 @@ def import_time(env: dict[str, str]) -> tuple[float, list[tuple[str, float]], li
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         _, cumulative, name = (part for part in line[len("import time:") :].split("|"))
-        if name.strip() in HEAVY:
-            seen.append(name.strip())
+        heavy = _heavy(name.strip())
+        if heavy is not None and heavy not in seen:
+            seen.append(heavy)
         if len(name) - len(name.lstrip()) == 1:  # a top-level import (nested ones are indented further)
             top.append((name.strip(), int(cumulative) / 1e6))
     total = sum(t for _, t in top)
@@ -280,9 +292,9 @@ def main() -> None:
             f"{procs['whole_process_s']:.2f} s warm, {procs['whole_process_cold_s']:.2f} s with numba's cache cold; "
             f"without the report: {procs['whole_process_no_report_s']:.2f} s"
         )
-        total_import, heaviest, heavy_seen = import_time(env)
+        total_import, heaviest, heavy_seen = import_time(parquet, tmp, env)
         print(
-            f"python -X importtime of the backtest path: {total_import:.2f} s; heaviest: "
+            f"python -X importtime of mesdesk backtest: {total_import:.2f} s; heaviest: "
             + ", ".join(f"{name} {t:.2f}" for name, t in heaviest)
         )
         print(f"  heavy libraries imported: {', '.join(heavy_seen) if heavy_seen else 'none'}")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesdesk.bars import BAR_COLUMNS, DataWarning
+from mesdesk.bars import BAR_COLUMNS, DataWarning, validate_bars
 from mesdesk.data.files import FileSource, infer_span, load_bars, placeholder_mask
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.timeframes import Timeframe
@@ -276,3 +276,24 @@ def test_import_refuses_absurd_prices_unless_told_otherwise(
     assert "other.csv: rows 2, 3, 4: open 150000 is outside the plausible" in capsys.readouterr().err
     main(["data", "import", str(path), "--any-price"])
     assert "other" in capsys.readouterr().out
+
+
+def test_numbers_and_their_text_validate_to_the_same_bars() -> None:
+    """Numeric columns skip the text parse; the result must be what parsing their text gives."""
+    idx = pd.date_range("2025-10-01 13:30", periods=4, freq="1min", tz="UTC", name="ts").as_unit("ns")
+    numbers = pd.DataFrame(
+        {
+            "open": np.array([6700.0, 6700.5, 6702.0, 6701.0], dtype=np.float32),
+            "high": [6701.0, 6702.25, 6702.5, 6701.25],
+            "low": np.array([6699, 6700, 6700, 6700], dtype=np.int32),
+            "close": [6700.5, 6702.0, 6701.0, 6701.0],
+            "volume": np.array([120, 95, 0, 7], dtype=np.int16),
+        },
+        index=idx,
+    )
+    text = numbers.astype(str).astype(object)
+    checked = validate_bars(numbers, whole_volume=True)
+    assert checked.dtypes.tolist() == ["float64"] * 4 + ["int64"]
+    pd.testing.assert_frame_equal(checked, validate_bars(text, whole_volume=True))
+    with pytest.raises(DataError, match=r"row 3: negative volume -2$"):
+        validate_bars(numbers.assign(volume=np.array([1, 1, -2, 1], dtype=np.int64)))

@@ -90,7 +90,7 @@ def print_report(report: object) -> None:
     from rich.table import Table
 
     from mesdesk.services.backtest import BacktestReport
-    from mesdesk.services.chart import display_zone, screen_time
+    from mesdesk.services.display import display_zone, screen_time
 
     assert isinstance(report, BacktestReport)
     console = Console()

@@ -128,7 +128,7 @@ def scan(
     )
     request = ScanRequest(days_back=days_back, source=source, file=file, vix_file=vix_file, seed=seed, config=config)
     result = run_scan(request)
-    from mesdesk.services.chart import display_zone, screen_time  # the chart service loads the store
+    from mesdesk.services.display import display_zone, screen_time
 
     tz = display_zone()
     console = Console()

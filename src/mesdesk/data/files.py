@@ -265,12 +265,12 @@ def load_bars(
     if len(frame) == 0:
         raise DataError(f"{source}: no bars (header only)")
     index = _timestamps(frame, col, zone, source, row_base)
-    data = pd.DataFrame({c: frame[c].to_numpy() for c in BAR_COLUMNS}, index=index)
+    data = pd.DataFrame({c: frame[c].to_numpy() for c in BAR_COLUMNS}, index=index, copy=False)
     bars = validate_bars(data, source=source, row_base=row_base, price_band=price_band, whole_volume=True)
     mask = placeholder_mask(bars)
     if mask.any():
         log.info("%s: %d placeholder bars (%s)", source, int(mask.sum()), placeholders)
-    if placeholders == "drop":
+    if placeholders == "drop" and mask.any():  # no copy of a million bars to drop none
         bars = bars[~mask]
     elif placeholders == "flag":
         bars = bars.assign(placeholder=mask)

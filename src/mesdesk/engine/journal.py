@@ -6,7 +6,10 @@ and the gate's reason.
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -179,5 +182,127 @@ def write_journal(
         journal.to_parquet(written[-1], index=False)
     if "csv" in formats:
         written.append(folder / "journal.csv")
-        journal.to_csv(written[-1], index=False)
+        write_csv(journal, written[-1])
     return tuple(written)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` as ``frame.to_csv(path, index=False)`` writes it, byte for byte, in less time.
+
+    pandas turns a float column into text with NumPy's ``astype(str)`` and a timezone-aware one with its
+    datetime formatter: most of the 0.4 s it spends on a 1M-bar journal. Python's ``repr`` of a float is
+    the same text (the shortest digits that read back, exponent below 1e-4 and from 1e16), and UTC times
+    in whole seconds are ``YYYY-MM-DD HH:MM:SS+00:00``; every other supported column becomes the text
+    `csv.writer` would make of what pandas hands it. When no cell needs quoting (no comma, quote or line
+    break) the rows are joined directly, else they go through `csv.writer` with pandas' settings. A frame
+    holding a column this cannot match (sub-second or non-UTC times, float32, categoricals, ...) is
+    written by pandas itself.
+    """
+    columns = csv_columns(frame)
+    if columns is None:
+        frame.to_csv(path, index=False)
+        return
+    header = [str(name) for name in frame.columns]
+    end = os.linesep
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        if len(columns) > 1 and not any(_NEEDS_QUOTES.search("".join(cells)) for cells in (header, *columns)):
+            # csv.writer quotes nothing else here (a lone empty field is the one other case: two columns or more)
+            fh.write(",".join(header) + end)
+            fh.write("".join([",".join(row) + end for row in zip(*columns, strict=True)]))
+            return
+        writer = csv.writer(fh, lineterminator=end)  # pandas' defaults: ',', '"', QUOTE_MINIMAL
+        writer.writerow(header)
+        writer.writerows(zip(*columns, strict=True))
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_columns(frame: pd.DataFrame) -> list[list[str]] | None:
+    """Each column's cells as the text `DataFrame.to_csv` writes (before quoting); None if one is not matched."""
+    if frame.shape[1] == 0 or not all(isinstance(name, str) for name in frame.columns):
+        return None
+    columns = []
+    for position in range(frame.shape[1]):
+        cells = _csv_cells(frame.iloc[:, position])
+        if cells is None:
+            return None
+        columns.append(cells)
+    return columns
+
+
+_SECOND_NS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+# Whole seconds since 1970 of years 1000-9999: four-digit years, written alike by NumPy and pandas.
+_FOUR_DIGIT_YEARS = (-30_610_224_000, 253_402_300_799)
+
+
+def _csv_cells(column: pd.Series) -> list[str] | None:
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return _utc_cells(column) if str(dtype.tz) == "UTC" else None
+    if isinstance(dtype, pd.StringDtype):
+        kind = "O"
+    elif isinstance(dtype, np.dtype):
+        kind = "d" if dtype == np.float64 else dtype.kind
+    else:
+        return None
+    if kind == "d":
+        values = column.to_numpy()
+        cells = list(map(repr, values.tolist()))
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            cells[i] = ""
+        return cells
+    if kind in "biu":
+        return list(map(str, column.to_numpy().tolist()))  # pandas hands Python ints and bools to csv.writer
+    if kind == "M":
+        return _date_cells(column)
+    if kind == "O":
+        objects = np.asarray(column.astype(object)).copy()
+        objects[np.asarray(column.isna())] = ""
+        return list(map(str, objects.tolist()))  # csv.writer's text of a cell (a float's str is its repr)
+    return None
+
+
+def _whole_seconds(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Seconds since 1970 and the NaT mask, if every time is a whole second in a four-digit year."""
+    ticks = np.asarray(pd.DatetimeIndex(column).asi8)
+    per_second = _SECOND_NS.get(str(column.dt.unit))
+    if per_second is None:
+        return None
+    missing = ticks == np.iinfo(np.int64).min
+    present = ticks[~missing]
+    if (present % per_second).any():
+        return None
+    seconds = present // per_second
+    if seconds.size and (seconds.min() < _FOUR_DIGIT_YEARS[0] or seconds.max() > _FOUR_DIGIT_YEARS[1]):
+        return None
+    out = np.zeros(len(ticks), dtype=np.int64)
+    out[~missing] = seconds
+    return out, missing
+
+
+def _utc_cells(column: pd.Series) -> list[str] | None:
+    """'2025-03-10 13:30:00+00:00' (pandas' text for UTC times when none has a fraction of a second)."""
+    found = _whole_seconds(column)
+    if found is None:
+        return None
+    seconds, missing = found
+    text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s").tolist()
+    cells = [f"{t[:10]} {t[11:]}+00:00" for t in text]
+    for i in np.flatnonzero(missing).tolist():
+        cells[i] = ""
+    return cells
+
+
+def _date_cells(column: pd.Series) -> list[str] | None:
+    """'2025-03-10' for a naive column of midnights (pandas' text then); None for any other naive column."""
+    found = _whole_seconds(column)
+    if found is None:
+        return None
+    seconds, missing = found
+    if (missing.size and missing.all()) or (seconds[~missing] % 86_400).any():  # all NaT: pandas' rule unsure
+        return None
+    cells: list[str] = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="D").tolist()
+    for i in np.flatnonzero(missing).tolist():
+        cells[i] = ""
+    return cells

@@ -19,6 +19,7 @@ from mesdesk.config import Settings, load_settings
 from mesdesk.data.registry import HistoryRequest
 from mesdesk.decider import Decider
 from mesdesk.engine import EngineConfig, write_journal
+from mesdesk.engine.journal import write_csv
 from mesdesk.engine.summary import Stats, breakdown, trade_stats
 from mesdesk.errors import ConfigError
 from mesdesk.services.decisions import BacktestDecider
@@ -216,6 +217,6 @@ def write_outputs(report: BacktestReport, out: Path, chart_day: date | None) -> 
 
     out.mkdir(parents=True, exist_ok=True)
     trades_csv = out / "trades.csv"
-    report.trades.to_csv(trades_csv, index=False)
+    write_csv(report.trades, trades_csv)
     journal_files = write_journal(report.journal, out)
     return (trades_csv, *journal_files, *write_report(report, out, chart_day))
