@@ -1,8 +1,8 @@
 """A rule backtest loads no heavy library: what `mesdesk backtest` imports on a file or synthetic data.
 
 Checked in a fresh interpreter: the CLI with every command registered, then the backtest job on
-synthetic bars and on a CSV file, and the tables the command prints (the report's own modules are
-left out: `write=False`, the journal written as `write_journal` writes it). The heavy libraries are
+synthetic bars and on a CSV file with every output the command writes (trades, journal, the HTML
+report), and the tables the command prints. The heavy libraries are
 the ones the speed issue names (scikit-learn, SciPy, matplotlib, SQLAlchemy, the LLM SDKs and their
 HTTP client, Optuna, Ray) and the service and provider stacks. numba itself loads ``scipy`` and
 ``scipy.linalg``'s BLAS
@@ -28,14 +28,14 @@ import json, sys
 from pathlib import Path
 import mesdesk.cli
 mesdesk.cli._register()
-from mesdesk.engine import write_journal
 from mesdesk.services.backtest import BacktestRequest, run_backtest_job
 from mesdesk.config import Settings
 settings = Settings(_env_file=None)
 synthetic = run_backtest_job(BacktestRequest(days=5, write=False), settings)
 synthetic.bars.to_csv(Path(sys.argv[1]) / "bars.csv")
-report = run_backtest_job(BacktestRequest(source="file", file=Path(sys.argv[1]) / "bars.csv", write=False), settings)
-write_journal(report.journal, Path(sys.argv[1]) / "out")
+out = Path(sys.argv[1]) / "out"
+report = run_backtest_job(BacktestRequest(source="file", file=Path(sys.argv[1]) / "bars.csv", out=out), settings)
+assert (out / "report.html").exists() and (out / "journal.csv").exists()
 from mesdesk.cli.backtest import print_report
 print_report(report)
 scipy_parts = sorted(m for m in sys.modules if m.startswith("scipy"))

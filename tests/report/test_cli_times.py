@@ -9,7 +9,7 @@ from mesdesk.calendar import CT
 from mesdesk.cli.backtest import print_report
 from mesdesk.cli.scan import _cell, _signals_table
 from mesdesk.services.backtest import BacktestReport
-from mesdesk.services.chart import screen_time
+from mesdesk.services.display import screen_time
 
 
 def test_backtest_header_is_ct_across_the_change(backtest: BacktestReport, capsys: pytest.CaptureFixture[str]) -> None:

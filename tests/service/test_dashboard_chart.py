@@ -18,9 +18,10 @@ from mesdesk.api import create_app
 from mesdesk.config import load_settings
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
 from mesdesk.pathbars import PathBars
-from mesdesk.services import chart
+from mesdesk.services import chart, chart_data
 from mesdesk.services.paper import RunnerOptions
 from mesdesk.services.service import BadRequest
+from mesdesk.timeframes import Timeframe
 
 CT = ZoneInfo("America/Chicago")
 
@@ -39,14 +40,14 @@ def _wall(t: int) -> datetime:
 )
 def test_the_rth_open_reads_0830_ct_on_both_sides_of_a_dst_change(before: str, after: str) -> None:
     index = pd.DatetimeIndex([before, after])
-    walls = chart.wall_seconds(index, CT)
+    walls = chart_data.wall_seconds(index, CT)
     assert [_wall(int(t)).strftime("%H:%M") for t in walls] == ["08:30", "08:30"]
-    assert chart.ct_text(pd.Timestamp(after).to_pydatetime(), CT).endswith("08:30:00")
+    assert chart_data.ct_text(pd.Timestamp(after).to_pydatetime(), CT).endswith("08:30:00")
 
 
 def test_the_sunday_evening_open_on_the_spring_change_day_is_1700_ct() -> None:
     ts = datetime(2025, 3, 9, 22, 0, tzinfo=UTC)  # 17:00 CDT, the first session after the change
-    assert _wall(chart.wall_of(ts, CT)) == datetime(2025, 3, 9, 17, 0, tzinfo=UTC)
+    assert _wall(chart_data.wall_of(ts, CT)) == datetime(2025, 3, 9, 17, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_the_sunday_evening_open_on_the_spring_change_day_is_1700_ct() -> None:
     ],
 )
 def test_marker_kind_follows_the_journal(traded: bool, passed: bool, decision: str, gate: str, kind: str) -> None:
-    assert chart.marker_kind(traded=traded, passed_prefilter=passed, decision=decision, gate=gate) == kind
+    assert chart_data.marker_kind(traded=traded, passed_prefilter=passed, decision=decision, gate=gate) == kind
 
 
 def _bars(rows: list[tuple[float, float, float, float]]) -> pd.DataFrame:
@@ -75,7 +76,7 @@ def test_stop_path_moves_to_breakeven_then_trails_as_the_bracket_walk_does() -> 
     # bar 2 trades through the 101.25 target.
     bars = _bars([(100.0, 100.5, 99.75, 100.25), (100.25, 101.0, 100.25, 100.75), (100.75, 101.5, 100.75, 101.25)])
     path = PathBars.from_frame(bars, pd.Timedelta(minutes=1))
-    points = chart.stop_path(
+    points = chart_data.stop_path(
         path,
         direction=1,
         entry_ts=bars.index[0].to_pydatetime(),
@@ -93,7 +94,7 @@ def test_stop_path_keeps_the_move_before_a_gap_exit_at_the_next_open() -> None:
     # Bar 0 reaches +1.00 (the stop trails to 100.50); bar 1 opens at 100.25, through it: exit at that open.
     bars = _bars([(100.0, 101.0, 99.9, 100.6), (100.25, 100.5, 100.0, 100.25)])
     path = PathBars.from_frame(bars, pd.Timedelta(minutes=1))
-    points = chart.stop_path(
+    points = chart_data.stop_path(
         path,
         direction=1,
         entry_ts=bars.index[0].to_pydatetime(),
@@ -108,7 +109,7 @@ def test_stop_path_keeps_the_move_before_a_gap_exit_at_the_next_open() -> None:
 def test_stop_path_of_a_short_mirrors_the_prices() -> None:
     bars = _bars([(100.0, 100.25, 99.5, 99.75), (99.75, 99.75, 99.0, 99.25)])
     path = PathBars.from_frame(bars, pd.Timedelta(minutes=1))
-    points = chart.stop_path(
+    points = chart_data.stop_path(
         path,
         direction=-1,
         entry_ts=bars.index[0].to_pydatetime(),
@@ -130,16 +131,16 @@ def test_indicators_keep_vwap_to_regular_hours_and_ema_over_history() -> None:
     index = pd.date_range("2025-03-10 13:00", periods=90, freq="1min", tz="UTC", name="ts")  # 08:00-09:29 CT
     close = np.linspace(100, 110, len(index))
     bars = pd.DataFrame({"open": close, "high": close + 0.5, "low": close - 0.5, "close": close, "volume": 10}, index)
-    frame = chart.with_indicators(bars, chart.Timeframe.M1)
+    frame = chart_data.with_indicators(bars, Timeframe.M1)
     wall = pd.DatetimeIndex(frame.index).tz_convert(CT)
     rth = (wall.hour * 60 + wall.minute) >= 8 * 60 + 30
     assert frame["vwap"][~rth].isna().all()
     assert frame["vwap"][rth].notna().all()
     assert frame["vwap"][rth].iloc[0] == pytest.approx(close[30])  # the first RTH bar's typical price
-    five = chart.with_indicators(bars, chart.Timeframe.M5)
+    five = chart_data.with_indicators(bars, Timeframe.M5)
     assert len(five) == 18
     assert five["ema20"].notna().all()
-    rng = chart.opening_range(bars, date(2025, 3, 10))
+    rng = chart_data.opening_range(bars, date(2025, 3, 10))
     assert rng is not None
     assert rng["high"] == pytest.approx(close[44] + 0.5)
 
@@ -230,7 +231,7 @@ def test_every_candidate_is_a_marker_with_its_journal_row(replayed: TestClient) 
     journal = replayed.get("/metrics/journal?date=2025-03-10&limit=1000").json()
     trades = replayed.get("/chart/trades").json()["trades"]
     assert len(markers) == len(journal) > 0
-    assert {m["kind"] for m in markers} <= set(chart.MARKER_KINDS)
+    assert {m["kind"] for m in markers} <= set(chart_data.MARKER_KINDS)
     assert sum(m["kind"] == "taken" for m in markers) == len(trades) > 0
     by_ts = {j["ts"]: j for j in journal}
     for m in markers:

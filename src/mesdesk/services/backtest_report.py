@@ -29,7 +29,8 @@ import pandas as pd
 from mesdesk.calendar import CT
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
 from mesdesk.pathbars import PathBars
-from mesdesk.services import chart
+from mesdesk.services import chart_data as chart
+from mesdesk.services.display import zone_label
 from mesdesk.timeframes import Timeframe
 
 if TYPE_CHECKING:
@@ -369,7 +370,7 @@ def report_data(
     if chosen is not None:
         journal = journal[journal_days.isin({d.isoformat() for d in chosen})]
     return {
-        "tz": chart.zone_label(tz),
+        "tz": zone_label(tz),
         "first_bar_ct": chart.ct_text(report.first_bar, tz),
         "last_bar_ct": chart.ct_text(report.last_bar, tz),
         "candidates_count": report.candidates,
