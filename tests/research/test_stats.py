@@ -69,3 +69,14 @@ def test_mean_interval_by_hand() -> None:
 def test_psr_refuses_fewer_than_two_observations() -> None:
     with pytest.raises(ValueError, match="n_obs"):
         probabilistic_sharpe_ratio(0.1, 0.0, 1)
+
+
+def test_sharpe_ratio_is_the_sharpe_of_sharpe_moments_bit_for_bit() -> None:
+    from mesdesk.research.stats import sharpe_ratio
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 5, 250):
+        for series in (rng.normal(0.1, 1.0, n), np.round(rng.normal(0, 2, n), 2), np.zeros(n)):
+            want = sharpe_moments(series).sr
+            got = sharpe_ratio(series)
+            assert (math.isnan(want) and math.isnan(got)) or got == want

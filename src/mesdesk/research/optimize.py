@@ -37,6 +37,7 @@ from mesdesk.research.stats import (
     mean_interval,
     probabilistic_sharpe_ratio,
     sharpe_moments,
+    sharpe_ratio,
 )
 from mesdesk.research.walkforward import WalkForwardResult, WalkForwardSpec, folds, walk_forward
 
@@ -300,7 +301,7 @@ def _deflated(matrix: DayMatrix, best: int, min_trades: int) -> DeflatedSharpe |
         return None
     daily = matrix.stop_first.net
     enough = matrix.stop_first.trades.sum(axis=1) >= max(1, min_trades)
-    sharpes = np.array([sharpe_moments(daily[i]).sr for i in np.flatnonzero(enough)])
+    sharpes = np.array([sharpe_ratio(daily[i]) for i in np.flatnonzero(enough)])
     finite = sharpes[np.isfinite(sharpes)]
     moments = sharpe_moments(daily[best])
     if not math.isfinite(moments.sr):

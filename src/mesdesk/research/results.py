@@ -13,11 +13,12 @@ Files under the output folder:
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -99,26 +100,32 @@ class TrialStore:
             w = csv.writer(fh)
             w.writerow(DAILY_FIELDS)
             for key, sums in self.finished.items():
-                self._write_daily(w, key, sums)
+                self._write_daily(fh, key, sums)
         with (self.folder / "configs.csv").open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(CONFIG_FIELDS)
             for key, sums in self.finished.items():
                 w.writerow([key, int(sums.stop_first[1].sum()), int(sums.target_first[1].sum()), ""])
 
-    def _write_daily(self, writer: Any, key: str, sums: ConfigSums) -> None:
+    def _write_daily(self, fh: TextIO, key: str, sums: ConfigSums) -> None:
+        """The configuration's rows for the days it traded, as `csv.writer` writes them (one write)."""
+        quoted = io.StringIO()
+        csv.writer(quoted).writerow([key])  # the key quoted as the csv module would
+        prefix = quoted.getvalue()[:-2]
         active = np.flatnonzero((sums.stop_first[1] > 0) | (sums.target_first[1] > 0))
         values = np.vstack([sums.stop_first[:, active], sums.target_first[:, active]]).T.tolist()
-        writer.writerows(
-            [key, self._labels[i], repr(v[0]), int(v[1]), repr(v[2]), repr(v[3]), repr(v[4]), int(v[5])]
-            + [repr(v[6]), repr(v[7])]
-            for i, v in zip(active.tolist(), values, strict=True)
+        labels = self._labels
+        fh.write(
+            "".join(
+                f"{prefix},{labels[i]},{v[0]!r},{int(v[1])},{v[2]!r},{v[3]!r},{v[4]!r},{int(v[5])},{v[6]!r},{v[7]!r}\r\n"
+                for i, v in zip(active.tolist(), values, strict=True)
+            )
         )
 
     def add(self, key: str, sums: ConfigSums, seconds: float) -> None:
         """Record a finished configuration: its daily rows first, then its line in configs.csv."""
         with (self.folder / "daily.csv").open("a", newline="") as fh:
-            self._write_daily(csv.writer(fh), key, sums)
+            self._write_daily(fh, key, sums)
             fh.flush()
         with (self.folder / "configs.csv").open("a", newline="") as fh:
             csv.writer(fh).writerow(
