@@ -269,30 +269,3 @@ class SetupHits:
 def bars_for(minutes: float, bar_minutes: float) -> int:
     """A span in minutes as a whole number of bars (at least one)."""
     return max(1, int(round(minutes / bar_minutes)))
-
-
-def first_per_day(mask: BoolArray, day: IntArray, n_days: int) -> IntArray:
-    """Index of the first True bar of each trading day (-1 where none); `day` must be non-decreasing."""
-    out = np.full(n_days, -1, dtype=np.int64)
-    idx = np.flatnonzero(mask)
-    if idx.size:
-        d = day[idx]
-        keep = group_starts(d)
-        out[d[keep]] = idx[keep]
-    return out
-
-
-def last_true_before(mask: BoolArray) -> IntArray:
-    """For each bar, the index of the latest True strictly before it (-1 where none)."""
-    marks = np.where(mask, np.arange(mask.size, dtype=np.int64), -1)
-    running = np.maximum.accumulate(marks) if marks.size else marks
-    out = np.full(mask.size, -1, dtype=np.int64)
-    out[1:] = running[:-1]
-    return out
-
-
-def previous(values: FloatArray) -> FloatArray:
-    """The series shifted by one bar (NaN for the first)."""
-    out = np.full(values.size, np.nan)
-    out[1:] = values[:-1]
-    return out

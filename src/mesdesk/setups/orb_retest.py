@@ -28,17 +28,8 @@ import numpy as np
 
 from mesdesk.errors import ConfigError
 from mesdesk.indicators import opening_range
-from mesdesk.setups.context import (
-    RTH_OPEN_MIN,
-    BarContext,
-    BoolArray,
-    FloatArray,
-    IntArray,
-    SetupHits,
-    bars_for,
-    first_per_day,
-    previous,
-)
+from mesdesk.recursions import compiled
+from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, SetupHits, bars_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,40 +56,96 @@ class OrbRetestConfig:
                 raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
 
 
-def _first_after(mask: BoolArray, anchor: IntArray, ctx: BarContext, max_bars: int | None) -> IntArray:
-    """Per bar, the day's first bar after the day's `anchor` (within `max_bars`) where `mask` holds."""
-    i = np.arange(ctx.size, dtype=np.int64)
-    a = anchor[ctx.day]
-    since = i - a
-    ok = mask & (a >= 0) & (since >= 1)
-    if max_bars is not None:
-        ok &= since <= max_bars
-    return first_per_day(ok, ctx.day, ctx.n_days)
+@compiled
+def _scan_day_by_day(
+    close: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    edge: np.ndarray,
+    minute_open: np.ndarray,
+    rth: np.ndarray,
+    day: np.ndarray,
+    sign: float,
+    range_end: int,
+    breakout_end: int,
+    breakout_off: float,
+    retest_off: float,
+    hold_off: float,
+    max_retest: int,
+    max_go: int,
+) -> np.ndarray:
+    """True at each go bar: steps 2-5 of the module docstring as one pass per trading day.
+
+    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
+    the offsets are the tick tolerances in points. A day's breakout ``b``, retest ``r`` and failure are
+    each the first bar with its condition, so the day stops at its go bar, its first failure after
+    ``b``, or when the retest or go window has run out.
+    """
+    n = close.shape[0]
+    hit = np.zeros(n, dtype=np.bool_)
+    current = -1
+    b = -1
+    r = -1
+    done = False
+    prev_favour = np.nan  # the prior bar's extreme on the trade's side (any bar, as `previous`)
+    for i in range(n):
+        favour_before = prev_favour
+        prev_favour = high[i] if sign > 0 else -low[i]
+        if day[i] != current:
+            current = day[i]
+            b = -1
+            r = -1
+            done = False
+        if done or not (rth[i] and np.isfinite(edge[i]) and minute_open[i] >= range_end):
+            continue
+        s_close = sign * close[i]
+        s_edge = sign * edge[i]
+        if b < 0:
+            if minute_open[i] < breakout_end and s_close > s_edge + breakout_off:
+                b = i
+            continue
+        if s_close < s_edge - hold_off:  # failure: no go bar from here on
+            done = True
+            continue
+        if r >= 0:
+            if i - r > max_go:
+                done = True
+            elif s_close > favour_before and s_close > sign * open_[i] and s_close > s_edge:
+                hit[i] = True
+                done = True
+            continue
+        if i - b > max_retest:
+            done = True
+            continue
+        s_adverse = low[i] if sign > 0 else -high[i]
+        if s_adverse <= s_edge + retest_off and s_close >= s_edge - hold_off:
+            r = i
+    return hit
 
 
 def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: FloatArray, sign: int) -> SetupHits:
-    # Work in "signed prices" so the short side is the long side of the mirrored series.
-    s_close = sign * ctx.close
-    s_open = sign * ctx.open
-    s_edge = sign * edge
-    s_adverse = ctx.low if sign > 0 else -ctx.high  # the extreme that retests the edge
-    s_favour = ctx.high if sign > 0 else -ctx.low
-    has_edge = np.isfinite(edge)
     range_end = RTH_OPEN_MIN + cfg.range_minutes
-    after = ctx.rth & has_edge & (ctx.minute_open >= range_end)
-    with np.errstate(invalid="ignore"):
-        brk = after & (ctx.minute_open < range_end + cfg.breakout_window_minutes)
-        brk &= s_close > s_edge + cfg.breakout_ticks * tick
-        retest = after & (s_adverse <= s_edge + cfg.retest_ticks * tick) & (s_close >= s_edge - cfg.hold_ticks * tick)
-        fail = after & (s_close < s_edge - cfg.hold_ticks * tick)
-        go = after & (s_close > previous(s_favour)) & (s_close > s_open) & (s_close > s_edge)
-    b = first_per_day(brk, ctx.day, ctx.n_days)
-    r = _first_after(retest, b, ctx, bars_for(cfg.max_retest_minutes, ctx.bar_minutes))
-    f = _first_after(fail, b, ctx, None)
-    f_bar = f[ctx.day]
-    before_fail = (f_bar < 0) | (np.arange(ctx.size) < f_bar)
-    g = _first_after(go & before_fail, r, ctx, bars_for(cfg.max_go_minutes, ctx.bar_minutes))
-    hit = g[g >= 0]
+    hit = np.flatnonzero(
+        _scan_day_by_day(
+            ctx.close,
+            ctx.open,
+            ctx.high,
+            ctx.low,
+            edge,
+            ctx.minute_open,
+            ctx.rth,
+            ctx.day,
+            float(sign),
+            range_end,
+            range_end + cfg.breakout_window_minutes,
+            cfg.breakout_ticks * tick,
+            cfg.retest_ticks * tick,
+            cfg.hold_ticks * tick,
+            bars_for(cfg.max_retest_minutes, ctx.bar_minutes),
+            bars_for(cfg.max_go_minutes, ctx.bar_minutes),
+        )
+    )
     return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), edge[hit])
 
 
