@@ -16,9 +16,9 @@ import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
 from mesdesk.calendar import RTH_OPEN_CT, ct_wall
-from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.indicators import align_asof, atr, ema, group_starts, session_vwap, volume_multiple, wilder
+from mesdesk.indicators import ema, group_starts, session_vwap, volume_multiple, wilder
+from mesdesk.recursions import compiled
 from mesdesk.timeframes import Timeframe
 
 FloatArray = npt.NDArray[np.float64]
@@ -117,21 +117,85 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     return index
 
 
+@compiled
+def _binned_atr_asof(
+    open_ns: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    width_ns: int,
+    span_ns: int,
+    period: int,
+    query_ns: np.ndarray,
+) -> np.ndarray:
+    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
+
+    One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
+    and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
+    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
+    """
+    n = open_ns.shape[0]
+    out = np.full(query_ns.shape[0], np.nan)
+    if n == 0:
+        return out
+    known = np.empty(n, dtype=np.int64)
+    value = np.empty(n)
+    alpha = 1.0 / period
+    a1 = alpha - 1.0
+    data_end = open_ns[n - 1] + span_ns
+    m = 0
+    z = 0.0
+    prev_close = 0.0
+    i = 0
+    while i < n:
+        start = open_ns[i] // width_ns * width_ns
+        h = high[i]
+        lo = low[i]
+        j = i + 1
+        while j < n and open_ns[j] // width_ns * width_ns == start:
+            h = max(h, high[j])
+            lo = min(lo, low[j])
+            j += 1
+        end = start + width_ns
+        if end > data_end:  # only the last bin can still be open
+            break
+        c = close[j - 1]
+        if m == 0:
+            prev_close = c
+        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
+        if m == 0:
+            z = (1.0 - alpha) * tr
+        y = z + alpha * tr
+        z = tr * 0.0 - y * a1
+        known[m] = end
+        value[m] = y
+        m += 1
+        prev_close = c
+        i = j
+    k = 0
+    for q in range(query_ns.shape[0]):
+        while k < m and known[k] <= query_ns[q]:
+            k += 1
+        if k > 0:
+            out[q] = value[k - 1]
+    return out
+
+
 def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
     """ATR (points) of complete 5m bins, as known at each decision bar's close."""
     if timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    known, high, low, close = clock_bins_hlc(
+    out: FloatArray = _binned_atr_asof(
         open_ns,
         bars["high"].to_numpy(dtype=np.float64),
         bars["low"].to_numpy(dtype=np.float64),
         bars["close"].to_numpy(dtype=np.float64),
+        int(pd.Timedelta(Timeframe.M5.span).value),
         int(pd.Timedelta(timeframe.span).value),
-        Timeframe.M5,
+        period,
+        close_ns,
     )
-    if known.size == 0:
-        return np.full(close_ns.size, np.nan)
-    return align_asof(known, atr(high, low, close, period), close_ns)
+    return out
 
 
 def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
