@@ -10,7 +10,7 @@ from setup_bars import ct_bars, flat
 
 from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.indicators import align_asof, atr
-from mesdesk.setups.context import IndicatorConfig, _binned_atr_asof, build_context, ct_wall_ns
+from mesdesk.setups.context import NS_PER_MIN, IndicatorConfig, _binned_atr_asof, _kept_bars, build_context, ct_wall_ns
 from mesdesk.timeframes import Timeframe
 
 
@@ -66,3 +66,20 @@ def test_compiled_5m_atr_equals_bins_then_atr_then_asof(seed: int, timeframe: Ti
     got = _binned_atr_asof(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period, query)
     np.testing.assert_array_equal(got, want)
     assert got.tobytes() == want.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    first=st.sampled_from([0.0, 450.0, 480.0, 497.5, 1439.0]),
+    end=st.integers(1, 1440),
+)
+def test_kept_bars_equal_the_minute_mask(seed: int, first: float, end: int) -> None:
+    rng = np.random.default_rng(seed)
+    wall = np.sort(rng.integers(1_700_000_000, 1_700_400_000, int(rng.integers(0, 500)))) * 10**9
+    minute = wall // NS_PER_MIN % (24 * 60)
+    want = np.flatnonzero((minute >= first) & (minute < end))
+    src, got_minute = _kept_bars(wall, first, end)
+    np.testing.assert_array_equal(src, want)
+    np.testing.assert_array_equal(got_minute, minute[want])
+    assert src.dtype == got_minute.dtype == np.int64

@@ -228,6 +228,22 @@ def ct_wall_ns(utc_ns: IntArray) -> IntArray:
     return out
 
 
+@compiled
+def _kept_bars(wall_ns: np.ndarray, first_minute: float, end_minute: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and CT wall minutes (of the day) of the bars opening in [`first_minute`, `end_minute`)."""
+    n = wall_ns.shape[0]
+    src = np.empty(n, dtype=np.int64)
+    minute = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        minute_open = (wall_ns[i] // NS_PER_MIN) % (24 * 60)
+        if minute_open >= first_minute and minute_open < end_minute:
+            src[m] = i
+            minute[m] = minute_open
+            m += 1
+    return src[:m].copy(), minute[:m].copy()
+
+
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
@@ -243,10 +259,7 @@ def build_context(
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
-    minute_open = wall_ns // NS_PER_MIN
-    minute_open %= 24 * 60  # in place: one full-length array, not two
-    keep = (minute_open >= RTH_OPEN_MIN - pre_open_minutes) & (minute_open < config.rth_end_min)
-    src = np.flatnonzero(keep).astype(np.int64)
+    src, minute = _kept_bars(wall_ns, float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min)
 
     c_all = bars["close"].to_numpy(dtype=np.float64)
     h_all = bars["high"].to_numpy(dtype=np.float64)
@@ -254,9 +267,9 @@ def build_context(
     ema_fast_all = ema(c_all, config.ema_fast)
     k = config.slope_bars
     # The slope only at the kept bars (NaN for the first k bars of the input).
-    slope = np.full(src.size, np.nan)
-    has_k = src >= k
-    slope[has_k] = ema_fast_all[src[has_k]] - ema_fast_all[src[has_k] - k]
+    ema_fast = ema_fast_all[src]
+    slope = ema_fast - ema_fast_all[np.maximum(src - k, 0)]
+    slope[src < k] = np.nan
     # Bar ATR over the kept bars only (true ranges use the real previous close), a feature.
     prev_close = c_all[np.maximum(src - 1, 0)]
     h, lo = h_all[src], lo_all[src]
@@ -268,7 +281,6 @@ def build_context(
     volume = bars["volume"].to_numpy()
     v = volume[src].astype(np.float64)  # the kept bars only (the whole-day VWAP converts its own)
     close_ns = open_ns[src] + span_ns
-    minute = minute_open[src]
     shifted = wall_ns[src] + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
     tday_int = np.asarray(shifted // NS_PER_DAY, dtype=np.int64)
     day = np.asarray(np.cumsum(group_starts(tday_int)) - 1, dtype=np.int64)
@@ -296,7 +308,7 @@ def build_context(
         minute_open=minute,
         minutes_since_open=(minute - RTH_OPEN_MIN).astype(np.float64) + bar_minutes,
         rth=rth,
-        ema_fast=ema_fast_all[src],
+        ema_fast=ema_fast,
         ema_slow=ema(c_all, config.ema_slow)[src],
         ema_slope=slope,
         vwap=vwap,
