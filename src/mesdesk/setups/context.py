@@ -247,7 +247,7 @@ def _kept_bars(wall_ns: np.ndarray, first_minute: float, end_minute: int) -> tup
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
-    """Compute every shared series (vectorised), keeping only the bars the setups can use.
+    """Compute every shared series (numpy, plus compiled one-pass loops), keeping only the bars the setups can use.
 
     The EMAs, the bar ATR and the 5m ATR run over all bars (so they are warm at the open); the
     context then keeps the bars from `pre_open_minutes` before 08:30 CT to the RTH end of each day
