@@ -10,7 +10,8 @@ from setup_bars import ct_bars, flat
 
 from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.indicators import align_asof, atr
-from mesdesk.setups.context import NS_PER_MIN, IndicatorConfig, _binned_atr_asof, _kept_bars, build_context, ct_wall_ns
+from mesdesk.setups.context import NS_PER_MIN, IndicatorConfig, build_context, ct_wall_ns
+from mesdesk.setups.scans import binned_atr_asof, kept_bars
 from mesdesk.timeframes import Timeframe
 
 
@@ -63,7 +64,7 @@ def test_compiled_5m_atr_equals_bins_then_atr_then_asof(seed: int, timeframe: Ti
     query = np.unique(np.r_[rng.choice(closes, size=min(n, 50), replace=False), closes[-1:]]) if n else closes
     known, h, lo, c = clock_bins_hlc(open_ns, high, low, close, span, Timeframe.M5)
     want = align_asof(known, atr(h, lo, c, period), query)
-    got = _binned_atr_asof(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period, query)
+    got = binned_atr_asof(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period, query)
     np.testing.assert_array_equal(got, want)
     assert got.tobytes() == want.tobytes()
 
@@ -79,7 +80,7 @@ def test_kept_bars_equal_the_minute_mask(seed: int, first: float, end: int) -> N
     wall = np.sort(rng.integers(1_700_000_000, 1_700_400_000, int(rng.integers(0, 500)))) * 10**9
     minute = wall // NS_PER_MIN % (24 * 60)
     want = np.flatnonzero((minute >= first) & (minute < end))
-    src, got_minute = _kept_bars(wall, first, end)
+    src, got_minute = kept_bars(wall, first, end)
     np.testing.assert_array_equal(src, want)
     np.testing.assert_array_equal(got_minute, minute[want])
     assert src.dtype == got_minute.dtype == np.int64

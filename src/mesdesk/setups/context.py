@@ -18,7 +18,6 @@ from mesdesk.bars import BAR_COLUMNS
 from mesdesk.calendar import RTH_OPEN_CT, ct_wall
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.indicators import ema, group_starts, session_vwap, volume_multiple, wilder
-from mesdesk.recursions import compiled
 from mesdesk.timeframes import Timeframe
 
 FloatArray = npt.NDArray[np.float64]
@@ -117,75 +116,13 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     return index
 
 
-@compiled
-def _binned_atr_asof(
-    open_ns: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    width_ns: int,
-    span_ns: int,
-    period: int,
-    query_ns: np.ndarray,
-) -> np.ndarray:
-    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
-
-    One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
-    and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
-    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
-    """
-    n = open_ns.shape[0]
-    out = np.full(query_ns.shape[0], np.nan)
-    if n == 0:
-        return out
-    known = np.empty(n, dtype=np.int64)
-    value = np.empty(n)
-    alpha = 1.0 / period
-    a1 = alpha - 1.0
-    data_end = open_ns[n - 1] + span_ns
-    m = 0
-    z = 0.0
-    prev_close = 0.0
-    i = 0
-    while i < n:
-        start = open_ns[i] // width_ns * width_ns
-        h = high[i]
-        lo = low[i]
-        j = i + 1
-        while j < n and open_ns[j] // width_ns * width_ns == start:
-            h = max(h, high[j])
-            lo = min(lo, low[j])
-            j += 1
-        end = start + width_ns
-        if end > data_end:  # only the last bin can still be open
-            break
-        c = close[j - 1]
-        if m == 0:
-            prev_close = c
-        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
-        if m == 0:
-            z = (1.0 - alpha) * tr
-        y = z + alpha * tr
-        z = tr * 0.0 - y * a1
-        known[m] = end
-        value[m] = y
-        m += 1
-        prev_close = c
-        i = j
-    k = 0
-    for q in range(query_ns.shape[0]):
-        while k < m and known[k] <= query_ns[q]:
-            k += 1
-        if k > 0:
-            out[q] = value[k - 1]
-    return out
-
-
 def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
     """ATR (points) of complete 5m bins, as known at each decision bar's close."""
     if timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    out: FloatArray = _binned_atr_asof(
+    from mesdesk.setups.scans import binned_atr_asof
+
+    out: FloatArray = binned_atr_asof(
         open_ns,
         bars["high"].to_numpy(dtype=np.float64),
         bars["low"].to_numpy(dtype=np.float64),
@@ -228,22 +165,6 @@ def ct_wall_ns(utc_ns: IntArray) -> IntArray:
     return out
 
 
-@compiled
-def _kept_bars(wall_ns: np.ndarray, first_minute: float, end_minute: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and CT wall minutes (of the day) of the bars opening in [`first_minute`, `end_minute`)."""
-    n = wall_ns.shape[0]
-    src = np.empty(n, dtype=np.int64)
-    minute = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        minute_open = (wall_ns[i] // NS_PER_MIN) % (24 * 60)
-        if minute_open >= first_minute and minute_open < end_minute:
-            src[m] = i
-            minute[m] = minute_open
-            m += 1
-    return src[:m].copy(), minute[:m].copy()
-
-
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
@@ -255,11 +176,13 @@ def build_context(
     volume multiple (same minute of earlier days) only need those bars. `source_index` maps the
     kept bars back to positions in `bars`.
     """
+    from mesdesk.setups.scans import kept_bars
+
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
-    src, minute = _kept_bars(wall_ns, float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min)
+    src, minute = kept_bars(wall_ns, float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min)
 
     c_all = bars["close"].to_numpy(dtype=np.float64)
     h_all = bars["high"].to_numpy(dtype=np.float64)

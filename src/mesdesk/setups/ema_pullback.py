@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesdesk.errors import ConfigError
-from mesdesk.recursions import compiled
 from mesdesk.setups.context import BarContext, SetupHits
 
 
@@ -49,58 +48,11 @@ class EmaPullbackConfig:
             raise ConfigError(f"ema_pullback.touch_lookback_bars must be >= 1, got {self.touch_lookback_bars}")
 
 
-@compiled
-def _scan(
-    close: np.ndarray,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    ema_fast: np.ndarray,
-    ema_slow: np.ndarray,
-    ema_slope: np.ndarray,
-    atr_5m: np.ndarray,
-    rth: np.ndarray,
-    sign: float,
-    min_slope_atr: float,
-    require_slow_ema: bool,
-    touch_off: float,
-    pierce_off: float,
-    lookback: int,
-) -> np.ndarray:
-    """True at each candidate bar (steps 1-3 of the module docstring) in one pass over the bars.
-
-    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
-    `touch_off` and `pierce_off` are the tick tolerances in points. The latest touch and the latest
-    continuation bar strictly before each bar are carried along.
-    """
-    n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
-    last_touch = -1
-    last_cont = -1
-    prev_favour = np.nan  # the prior bar's extreme on the trade's side
-    for i in range(n):
-        s_close = sign * close[i]
-        s_open = sign * open_[i]
-        s_ema = sign * ema_fast[i]
-        cont = s_close > prev_favour and s_close > s_open
-        if cont and rth[i] and last_touch >= 0 and i - last_touch <= lookback and last_cont <= last_touch:
-            trend = sign * ema_slope[i] >= min_slope_atr * atr_5m[i] and np.isfinite(atr_5m[i]) and s_close > s_ema
-            if require_slow_ema:
-                trend = trend and s_ema > sign * ema_slow[i]
-            hit[i] = trend
-        floor = s_ema - pierce_off
-        s_adverse = low[i] if sign > 0 else -high[i]
-        if s_adverse <= s_ema + touch_off and s_close >= floor and s_open >= floor:
-            last_touch = i
-        if cont:
-            last_cont = i
-        prev_favour = high[i] if sign > 0 else -low[i]
-    return hit
-
-
 def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: int) -> SetupHits:
+    from mesdesk.setups.scans import ema_pullback_scan
+
     hit = np.flatnonzero(
-        _scan(
+        ema_pullback_scan(
             ctx.close,
             ctx.open,
             ctx.high,

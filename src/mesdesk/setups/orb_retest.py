@@ -28,7 +28,6 @@ import numpy as np
 
 from mesdesk.errors import ConfigError
 from mesdesk.indicators import opening_range
-from mesdesk.recursions import compiled
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, SetupHits, bars_for
 
 
@@ -56,78 +55,12 @@ class OrbRetestConfig:
                 raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
 
 
-@compiled
-def _scan_day_by_day(
-    close: np.ndarray,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    edge: np.ndarray,
-    minute_open: np.ndarray,
-    rth: np.ndarray,
-    day: np.ndarray,
-    sign: float,
-    range_end: int,
-    breakout_end: int,
-    breakout_off: float,
-    retest_off: float,
-    hold_off: float,
-    max_retest: int,
-    max_go: int,
-) -> np.ndarray:
-    """True at each go bar: steps 2-5 of the module docstring as one pass per trading day.
-
-    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
-    the offsets are the tick tolerances in points. A day's breakout ``b``, retest ``r`` and failure are
-    each the first bar with its condition, so the day stops at its go bar, its first failure after
-    ``b``, or when the retest or go window has run out.
-    """
-    n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
-    current = -1
-    b = -1
-    r = -1
-    done = False
-    prev_favour = np.nan  # the prior bar's extreme on the trade's side (any bar, as `previous`)
-    for i in range(n):
-        favour_before = prev_favour
-        prev_favour = high[i] if sign > 0 else -low[i]
-        if day[i] != current:
-            current = day[i]
-            b = -1
-            r = -1
-            done = False
-        if done or not (rth[i] and np.isfinite(edge[i]) and minute_open[i] >= range_end):
-            continue
-        s_close = sign * close[i]
-        s_edge = sign * edge[i]
-        if b < 0:
-            if minute_open[i] < breakout_end and s_close > s_edge + breakout_off:
-                b = i
-            continue
-        if s_close < s_edge - hold_off:  # failure: no go bar from here on
-            done = True
-            continue
-        if r >= 0:
-            if i - r > max_go:
-                done = True
-            elif s_close > favour_before and s_close > sign * open_[i] and s_close > s_edge:
-                hit[i] = True
-                done = True
-            continue
-        if i - b > max_retest:
-            done = True
-            continue
-        s_adverse = low[i] if sign > 0 else -high[i]
-        if s_adverse <= s_edge + retest_off and s_close >= s_edge - hold_off:
-            r = i
-    return hit
-
-
 def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: FloatArray, sign: int) -> SetupHits:
+    from mesdesk.setups.scans import orb_retest_scan
+
     range_end = RTH_OPEN_MIN + cfg.range_minutes
     hit = np.flatnonzero(
-        _scan_day_by_day(
+        orb_retest_scan(
             ctx.close,
             ctx.open,
             ctx.high,

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesdesk.errors import ConfigError
-from mesdesk.recursions import compiled
 from mesdesk.setups.context import BarContext, SetupHits
 
 
@@ -46,54 +45,11 @@ class VwapRejectionConfig:
             raise ConfigError(f"vwap_rejection.min_close_position must be in 0..1, got {self.min_close_position}")
 
 
-@compiled
-def _scan(
-    close: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    vwap: np.ndarray,
-    ema_fast: np.ndarray,
-    minutes_since_open: np.ndarray,
-    rth: np.ndarray,
-    sign: float,
-    touch_off: float,
-    close_off: float,
-    min_close_position: float,
-    fresh_bars: int,
-    min_minutes_after_open: float,
-) -> np.ndarray:
-    """True at each candidate bar (steps 1-4 of the module docstring) in one pass over the bars.
-
-    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
-    `touch_off` and `close_off` are the tick tolerances in points. The latest VWAP test strictly
-    before each bar is carried along.
-    """
-    n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
-    last_touch = -1
-    prev_close = np.nan
-    prev_vwap = np.nan
-    for i in range(n):
-        s_close = sign * close[i]
-        s_vwap = sign * vwap[i]
-        s_adverse = low[i] if sign > 0 else -high[i]
-        touch = s_adverse <= s_vwap + touch_off
-        if touch and rth[i] and minutes_since_open[i] >= min_minutes_after_open:
-            rng = high[i] - low[i]
-            close_pos = (s_close - s_adverse) / rng if rng > 0 else 0.0
-            side = sign * ema_fast[i] > s_vwap and prev_close > prev_vwap
-            reject = s_close >= s_vwap + close_off and close_pos >= min_close_position
-            hit[i] = side and reject and (last_touch < 0 or i - last_touch > fresh_bars)
-        if touch:
-            last_touch = i
-        prev_close = s_close
-        prev_vwap = s_vwap
-    return hit
-
-
 def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign: int) -> SetupHits:
+    from mesdesk.setups.scans import vwap_rejection_scan
+
     hit = np.flatnonzero(
-        _scan(
+        vwap_rejection_scan(
             ctx.close,
             ctx.high,
             ctx.low,
