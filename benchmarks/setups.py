@@ -2,7 +2,9 @@
 
 Prints seconds and bars/s of the first (cold) call and the best and median of `--repeat` calls (bars
 built beforehand), the whole-process time, candidates per setup per trading day, the share passing
-the prefilter and the peak RSS of the process.
+the prefilter and the peak RSS of the process. The first call includes loading numba's cached machine
+code of the setups' compiled passes (about 5 ms each) or, when the cache is empty, compiling it: run
+twice to see the warm figure.
 Run: python benchmarks/setups.py [--bars 1000000] [--repeat 3]
 """
 

@@ -69,13 +69,6 @@ def group_starts(keys: npt.ArrayLike) -> BoolArray:
     return starts
 
 
-def _cumsum_by_group(x: FloatArray, first: IntArray, group: IntArray) -> FloatArray:
-    """Running sum of `x` restarting at each group; `first` = each group's first row, `group` = row's group."""
-    total = np.cumsum(x)
-    before = np.concatenate(([0.0], total[:-1]))
-    return np.asarray(total - before[first][group], dtype=np.float64)
-
-
 def session_vwap(
     high: npt.ArrayLike,
     low: npt.ArrayLike,
@@ -89,19 +82,19 @@ def session_vwap(
     (rows outside any session can carry their own key; mask them afterwards). Until the session
     has traded volume the VWAP is the typical price.
     """
-    tp: FloatArray = (
-        np.asarray(high, dtype=np.float64) + np.asarray(low, dtype=np.float64) + np.asarray(close, dtype=np.float64)
-    ) / 3.0
-    v = np.asarray(volume, dtype=np.float64)
-    starts = group_starts(session_keys)
-    if tp.size == 0:
-        return tp
-    first, group = np.flatnonzero(starts), np.cumsum(starts) - 1
-    pv = _cumsum_by_group(tp * v, first, group)
-    cv = _cumsum_by_group(v, first, group)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(cv > 0, pv / np.where(cv > 0, cv, 1.0), tp)
-    return np.asarray(out, dtype=np.float64)
+    h = np.ascontiguousarray(high, dtype=np.float64)
+    if h.size == 0:
+        return h.copy()
+    from mesdesk.recursions import session_vwap_kernel
+
+    out: FloatArray = session_vwap_kernel(
+        h,
+        np.ascontiguousarray(low, dtype=np.float64),
+        np.ascontiguousarray(close, dtype=np.float64),
+        np.ascontiguousarray(volume, dtype=np.float64),
+        group_starts(session_keys),
+    )
+    return out
 
 
 def volume_multiple(
@@ -127,21 +120,9 @@ def volume_multiple(
     d = d - d.min()
     s = s - s.min()  # only the slots that occur: a grid of RTH slots, not of the whole day
     n_days, n_slots = int(d.max()) + 1, int(s.max()) + 1
-    cell = (d + 1) * n_slots + s
-    size = (n_days + 1) * n_slots
-    grid = np.bincount(cell, weights=v, minlength=size).reshape(n_days + 1, n_slots)
-    count = np.bincount(cell, minlength=size).astype(np.float64).reshape(n_days + 1, n_slots)
-    # Row r of the running sums holds the days before r; read them by flat cell index (1-D gathers).
-    csum = np.cumsum(grid, axis=0).ravel()
-    ccnt = np.cumsum(count, axis=0).ravel()
-    before = cell - n_slots  # (d, s): the days before d
-    first = np.maximum(d - lookback_days, 0) * n_slots + s  # (d - lookback, s)
-    total = csum[before] - csum[first]
-    n = ccnt[before] - ccnt[first]
-    ok = (n >= min_days) & (n > 0)
-    mean = np.where(ok, total / np.where(ok, n, 1.0), np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(ok & (mean > 0), v / np.where(mean > 0, mean, 1.0), np.nan)
+    from mesdesk.recursions import volume_multiple_kernel
+
+    out = volume_multiple_kernel(np.ascontiguousarray(v), d, s, n_days, n_slots, int(lookback_days), int(min_days))
     return np.asarray(out, dtype=np.float64)
 
 

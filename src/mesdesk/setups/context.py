@@ -16,9 +16,8 @@ import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
 from mesdesk.calendar import RTH_OPEN_CT, ct_wall
-from mesdesk.data.resample import clock_bins_hlc
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.indicators import align_asof, atr, ema, group_starts, session_vwap, volume_multiple, wilder
+from mesdesk.indicators import ema, group_starts, session_vwap, volume_multiple, wilder
 from mesdesk.timeframes import Timeframe
 
 FloatArray = npt.NDArray[np.float64]
@@ -121,17 +120,19 @@ def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period:
     """ATR (points) of complete 5m bins, as known at each decision bar's close."""
     if timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    known, high, low, close = clock_bins_hlc(
+    from mesdesk.setups.scans import binned_atr_asof
+
+    out: FloatArray = binned_atr_asof(
         open_ns,
         bars["high"].to_numpy(dtype=np.float64),
         bars["low"].to_numpy(dtype=np.float64),
         bars["close"].to_numpy(dtype=np.float64),
+        int(pd.Timedelta(Timeframe.M5.span).value),
         int(pd.Timedelta(timeframe.span).value),
-        Timeframe.M5,
+        period,
+        close_ns,
     )
-    if known.size == 0:
-        return np.full(close_ns.size, np.nan)
-    return align_asof(known, atr(high, low, close, period), close_ns)
+    return out
 
 
 def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
@@ -167,7 +168,7 @@ def ct_wall_ns(utc_ns: IntArray) -> IntArray:
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
-    """Compute every shared series (vectorised), keeping only the bars the setups can use.
+    """Compute every shared series (numpy, plus compiled one-pass loops), keeping only the bars the setups can use.
 
     The EMAs, the bar ATR and the 5m ATR run over all bars (so they are warm at the open); the
     context then keeps the bars from `pre_open_minutes` before 08:30 CT to the RTH end of each day
@@ -175,14 +176,13 @@ def build_context(
     volume multiple (same minute of earlier days) only need those bars. `source_index` maps the
     kept bars back to positions in `bars`.
     """
+    from mesdesk.setups.scans import kept_bars
+
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
     wall_ns = ct_wall_ns(open_ns)
-    minute_open = wall_ns // NS_PER_MIN
-    minute_open %= 24 * 60  # in place: one full-length array, not two
-    keep = (minute_open >= RTH_OPEN_MIN - pre_open_minutes) & (minute_open < config.rth_end_min)
-    src = np.flatnonzero(keep).astype(np.int64)
+    src, minute = kept_bars(wall_ns, float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min)
 
     c_all = bars["close"].to_numpy(dtype=np.float64)
     h_all = bars["high"].to_numpy(dtype=np.float64)
@@ -190,9 +190,9 @@ def build_context(
     ema_fast_all = ema(c_all, config.ema_fast)
     k = config.slope_bars
     # The slope only at the kept bars (NaN for the first k bars of the input).
-    slope = np.full(src.size, np.nan)
-    has_k = src >= k
-    slope[has_k] = ema_fast_all[src[has_k]] - ema_fast_all[src[has_k] - k]
+    ema_fast = ema_fast_all[src]
+    slope = ema_fast - ema_fast_all[np.maximum(src - k, 0)]
+    slope[src < k] = np.nan
     # Bar ATR over the kept bars only (true ranges use the real previous close), a feature.
     prev_close = c_all[np.maximum(src - 1, 0)]
     h, lo = h_all[src], lo_all[src]
@@ -204,7 +204,6 @@ def build_context(
     volume = bars["volume"].to_numpy()
     v = volume[src].astype(np.float64)  # the kept bars only (the whole-day VWAP converts its own)
     close_ns = open_ns[src] + span_ns
-    minute = minute_open[src]
     shifted = wall_ns[src] + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
     tday_int = np.asarray(shifted // NS_PER_DAY, dtype=np.int64)
     day = np.asarray(np.cumsum(group_starts(tday_int)) - 1, dtype=np.int64)
@@ -232,7 +231,7 @@ def build_context(
         minute_open=minute,
         minutes_since_open=(minute - RTH_OPEN_MIN).astype(np.float64) + bar_minutes,
         rth=rth,
-        ema_fast=ema_fast_all[src],
+        ema_fast=ema_fast,
         ema_slow=ema(c_all, config.ema_slow)[src],
         ema_slope=slope,
         vwap=vwap,
@@ -269,30 +268,3 @@ class SetupHits:
 def bars_for(minutes: float, bar_minutes: float) -> int:
     """A span in minutes as a whole number of bars (at least one)."""
     return max(1, int(round(minutes / bar_minutes)))
-
-
-def first_per_day(mask: BoolArray, day: IntArray, n_days: int) -> IntArray:
-    """Index of the first True bar of each trading day (-1 where none); `day` must be non-decreasing."""
-    out = np.full(n_days, -1, dtype=np.int64)
-    idx = np.flatnonzero(mask)
-    if idx.size:
-        d = day[idx]
-        keep = group_starts(d)
-        out[d[keep]] = idx[keep]
-    return out
-
-
-def last_true_before(mask: BoolArray) -> IntArray:
-    """For each bar, the index of the latest True strictly before it (-1 where none)."""
-    marks = np.where(mask, np.arange(mask.size, dtype=np.int64), -1)
-    running = np.maximum.accumulate(marks) if marks.size else marks
-    out = np.full(mask.size, -1, dtype=np.int64)
-    out[1:] = running[:-1]
-    return out
-
-
-def previous(values: FloatArray) -> FloatArray:
-    """The series shifted by one bar (NaN for the first)."""
-    out = np.full(values.size, np.nan)
-    out[1:] = values[:-1]
-    return out

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesdesk.errors import ConfigError
-from mesdesk.setups.context import BarContext, SetupHits, last_true_before, previous
+from mesdesk.setups.context import BarContext, SetupHits
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +49,27 @@ class EmaPullbackConfig:
 
 
 def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: int) -> SetupHits:
-    s_close = sign * ctx.close
-    s_open = sign * ctx.open
-    s_ema = sign * ctx.ema_fast
-    s_adverse = ctx.low if sign > 0 else -ctx.high
-    s_favour = ctx.high if sign > 0 else -ctx.low
-    with np.errstate(invalid="ignore"):
-        trend = sign * ctx.ema_slope >= cfg.min_slope_atr * ctx.atr_5m
-        trend &= np.isfinite(ctx.atr_5m) & (s_close > s_ema)
-        if cfg.require_slow_ema:
-            trend &= s_ema > sign * ctx.ema_slow
-        floor = s_ema - cfg.pierce_ticks * tick
-        touch = (s_adverse <= s_ema + cfg.touch_ticks * tick) & (s_close >= floor) & (s_open >= floor)
-        cont = (s_close > previous(s_favour)) & (s_close > s_open)
-    i = np.arange(ctx.size, dtype=np.int64)
-    t = last_true_before(touch)
-    c_prev = last_true_before(cont)
-    fresh = (t >= 0) & (i - t <= cfg.touch_lookback_bars) & (c_prev <= t)
-    hit = np.flatnonzero(ctx.rth & trend & cont & fresh)
+    from mesdesk.setups.scans import ema_pullback_scan
+
+    hit = np.flatnonzero(
+        ema_pullback_scan(
+            ctx.close,
+            ctx.open,
+            ctx.high,
+            ctx.low,
+            ctx.ema_fast,
+            ctx.ema_slow,
+            ctx.ema_slope,
+            ctx.atr_5m,
+            ctx.rth,
+            float(sign),
+            cfg.min_slope_atr,
+            cfg.require_slow_ema,
+            cfg.touch_ticks * tick,
+            cfg.pierce_ticks * tick,
+            cfg.touch_lookback_bars,
+        )
+    )
     return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), ctx.ema_fast[hit])
 
 

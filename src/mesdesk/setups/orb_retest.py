@@ -28,17 +28,7 @@ import numpy as np
 
 from mesdesk.errors import ConfigError
 from mesdesk.indicators import opening_range
-from mesdesk.setups.context import (
-    RTH_OPEN_MIN,
-    BarContext,
-    BoolArray,
-    FloatArray,
-    IntArray,
-    SetupHits,
-    bars_for,
-    first_per_day,
-    previous,
-)
+from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, SetupHits, bars_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,40 +55,30 @@ class OrbRetestConfig:
                 raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
 
 
-def _first_after(mask: BoolArray, anchor: IntArray, ctx: BarContext, max_bars: int | None) -> IntArray:
-    """Per bar, the day's first bar after the day's `anchor` (within `max_bars`) where `mask` holds."""
-    i = np.arange(ctx.size, dtype=np.int64)
-    a = anchor[ctx.day]
-    since = i - a
-    ok = mask & (a >= 0) & (since >= 1)
-    if max_bars is not None:
-        ok &= since <= max_bars
-    return first_per_day(ok, ctx.day, ctx.n_days)
-
-
 def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: FloatArray, sign: int) -> SetupHits:
-    # Work in "signed prices" so the short side is the long side of the mirrored series.
-    s_close = sign * ctx.close
-    s_open = sign * ctx.open
-    s_edge = sign * edge
-    s_adverse = ctx.low if sign > 0 else -ctx.high  # the extreme that retests the edge
-    s_favour = ctx.high if sign > 0 else -ctx.low
-    has_edge = np.isfinite(edge)
+    from mesdesk.setups.scans import orb_retest_scan
+
     range_end = RTH_OPEN_MIN + cfg.range_minutes
-    after = ctx.rth & has_edge & (ctx.minute_open >= range_end)
-    with np.errstate(invalid="ignore"):
-        brk = after & (ctx.minute_open < range_end + cfg.breakout_window_minutes)
-        brk &= s_close > s_edge + cfg.breakout_ticks * tick
-        retest = after & (s_adverse <= s_edge + cfg.retest_ticks * tick) & (s_close >= s_edge - cfg.hold_ticks * tick)
-        fail = after & (s_close < s_edge - cfg.hold_ticks * tick)
-        go = after & (s_close > previous(s_favour)) & (s_close > s_open) & (s_close > s_edge)
-    b = first_per_day(brk, ctx.day, ctx.n_days)
-    r = _first_after(retest, b, ctx, bars_for(cfg.max_retest_minutes, ctx.bar_minutes))
-    f = _first_after(fail, b, ctx, None)
-    f_bar = f[ctx.day]
-    before_fail = (f_bar < 0) | (np.arange(ctx.size) < f_bar)
-    g = _first_after(go & before_fail, r, ctx, bars_for(cfg.max_go_minutes, ctx.bar_minutes))
-    hit = g[g >= 0]
+    hit = np.flatnonzero(
+        orb_retest_scan(
+            ctx.close,
+            ctx.open,
+            ctx.high,
+            ctx.low,
+            edge,
+            ctx.minute_open,
+            ctx.rth,
+            ctx.day,
+            float(sign),
+            range_end,
+            range_end + cfg.breakout_window_minutes,
+            cfg.breakout_ticks * tick,
+            cfg.retest_ticks * tick,
+            cfg.hold_ticks * tick,
+            bars_for(cfg.max_retest_minutes, ctx.bar_minutes),
+            bars_for(cfg.max_go_minutes, ctx.bar_minutes),
+        )
+    )
     return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), edge[hit])
 
 

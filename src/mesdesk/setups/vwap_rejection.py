@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mesdesk.errors import ConfigError
-from mesdesk.setups.context import BarContext, SetupHits, last_true_before, previous
+from mesdesk.setups.context import BarContext, SetupHits
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +46,25 @@ class VwapRejectionConfig:
 
 
 def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign: int) -> SetupHits:
-    s_close = sign * ctx.close
-    s_vwap = sign * ctx.vwap
-    s_adverse = ctx.low if sign > 0 else -ctx.high
-    rng = ctx.high - ctx.low
-    with np.errstate(invalid="ignore", divide="ignore"):
-        close_pos = np.where(rng > 0, (s_close - s_adverse) / np.where(rng > 0, rng, 1.0), 0.0)
-        touch = s_adverse <= s_vwap + cfg.touch_ticks * tick
-        side = (sign * ctx.ema_fast > s_vwap) & (previous(s_close) > previous(s_vwap))
-        reject = touch & (s_close >= s_vwap + cfg.close_ticks * tick) & (close_pos >= cfg.min_close_position)
-    i = np.arange(ctx.size, dtype=np.int64)
-    t = last_true_before(touch)
-    fresh = (t < 0) | (i - t > cfg.fresh_bars)
-    late_enough = ctx.minutes_since_open >= cfg.min_minutes_after_open
-    hit = np.flatnonzero(ctx.rth & late_enough & side & reject & fresh)
+    from mesdesk.setups.scans import vwap_rejection_scan
+
+    hit = np.flatnonzero(
+        vwap_rejection_scan(
+            ctx.close,
+            ctx.high,
+            ctx.low,
+            ctx.vwap,
+            ctx.ema_fast,
+            ctx.minutes_since_open,
+            ctx.rth,
+            float(sign),
+            cfg.touch_ticks * tick,
+            cfg.close_ticks * tick,
+            cfg.min_close_position,
+            cfg.fresh_bars,
+            float(cfg.min_minutes_after_open),
+        )
+    )
     return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), ctx.vwap[hit])
 
 

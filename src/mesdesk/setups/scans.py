@@ -1,0 +1,257 @@
+"""The setups' one-pass loops, compiled with numba: the three scans and two passes of the context.
+
+Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `vwap_rejection`) or the
+vectorised steps it replaced in `context`, bar by bar with the same comparisons and arithmetic, so the
+candidates are the same bit for bit (tests/setups/test_setup_scans.py and test_context.py hold them
+equal to the vectorised versions). The setup modules import this one on first use, so importing the
+setups (the API, the services) does not load numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mesdesk.recursions import compiled
+from mesdesk.setups.context import NS_PER_MIN
+
+
+@compiled
+def kept_bars(wall_ns: np.ndarray, first_minute: float, end_minute: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and CT wall minutes (of the day) of the bars opening in [`first_minute`, `end_minute`)."""
+    n = wall_ns.shape[0]
+    src = np.empty(n, dtype=np.int64)
+    minute = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        minute_open = (wall_ns[i] // NS_PER_MIN) % (24 * 60)
+        if minute_open >= first_minute and minute_open < end_minute:
+            src[m] = i
+            minute[m] = minute_open
+            m += 1
+    return src[:m].copy(), minute[:m].copy()
+
+
+@compiled
+def binned_atr_asof(
+    open_ns: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    width_ns: int,
+    span_ns: int,
+    period: int,
+    query_ns: np.ndarray,
+) -> np.ndarray:
+    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
+
+    One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
+    and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
+    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
+    """
+    n = open_ns.shape[0]
+    out = np.full(query_ns.shape[0], np.nan)
+    if n == 0:
+        return out
+    known = np.empty(n, dtype=np.int64)
+    value = np.empty(n)
+    alpha = 1.0 / period
+    a1 = alpha - 1.0
+    data_end = open_ns[n - 1] + span_ns
+    m = 0
+    z = 0.0
+    prev_close = 0.0
+    i = 0
+    while i < n:
+        start = open_ns[i] // width_ns * width_ns
+        h = high[i]
+        lo = low[i]
+        j = i + 1
+        while j < n and open_ns[j] // width_ns * width_ns == start:
+            h = max(h, high[j])
+            lo = min(lo, low[j])
+            j += 1
+        end = start + width_ns
+        if end > data_end:  # only the last bin can still be open
+            break
+        c = close[j - 1]
+        if m == 0:
+            prev_close = c
+        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
+        if m == 0:
+            z = (1.0 - alpha) * tr
+        y = z + alpha * tr
+        z = tr * 0.0 - y * a1
+        known[m] = end
+        value[m] = y
+        m += 1
+        prev_close = c
+        i = j
+    k = 0
+    for q in range(query_ns.shape[0]):
+        while k < m and known[k] <= query_ns[q]:
+            k += 1
+        if k > 0:
+            out[q] = value[k - 1]
+    return out
+
+
+@compiled
+def orb_retest_scan(
+    close: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    edge: np.ndarray,
+    minute_open: np.ndarray,
+    rth: np.ndarray,
+    day: np.ndarray,
+    sign: float,
+    range_end: int,
+    breakout_end: int,
+    breakout_off: float,
+    retest_off: float,
+    hold_off: float,
+    max_retest: int,
+    max_go: int,
+) -> np.ndarray:
+    """True at each go bar of ORB retest-go: steps 2-5 of `orb_retest`'s docstring, one pass per trading day.
+
+    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
+    the offsets are the tick tolerances in points. A day's breakout ``b``, retest ``r`` and failure are
+    each the first bar with its condition, so the day stops at its go bar, its first failure after
+    ``b``, or when the retest or go window has run out.
+    """
+    n = close.shape[0]
+    hit = np.zeros(n, dtype=np.bool_)
+    current = -1
+    b = -1
+    r = -1
+    done = False
+    prev_favour = np.nan  # the prior bar's extreme on the trade's side (any bar, as `previous`)
+    for i in range(n):
+        favour_before = prev_favour
+        prev_favour = high[i] if sign > 0 else -low[i]
+        if day[i] != current:
+            current = day[i]
+            b = -1
+            r = -1
+            done = False
+        if done or not (rth[i] and np.isfinite(edge[i]) and minute_open[i] >= range_end):
+            continue
+        s_close = sign * close[i]
+        s_edge = sign * edge[i]
+        if b < 0:
+            if minute_open[i] < breakout_end and s_close > s_edge + breakout_off:
+                b = i
+            continue
+        if s_close < s_edge - hold_off:  # failure: no go bar from here on
+            done = True
+            continue
+        if r >= 0:
+            if i - r > max_go:
+                done = True
+            elif s_close > favour_before and s_close > sign * open_[i] and s_close > s_edge:
+                hit[i] = True
+                done = True
+            continue
+        if i - b > max_retest:
+            done = True
+            continue
+        s_adverse = low[i] if sign > 0 else -high[i]
+        if s_adverse <= s_edge + retest_off and s_close >= s_edge - hold_off:
+            r = i
+    return hit
+
+
+@compiled
+def ema_pullback_scan(
+    close: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    ema_fast: np.ndarray,
+    ema_slow: np.ndarray,
+    ema_slope: np.ndarray,
+    atr_5m: np.ndarray,
+    rth: np.ndarray,
+    sign: float,
+    min_slope_atr: float,
+    require_slow_ema: bool,
+    touch_off: float,
+    pierce_off: float,
+    lookback: int,
+) -> np.ndarray:
+    """True at each 20-EMA pullback bar (steps 1-3 of `ema_pullback`'s docstring) in one pass over the bars.
+
+    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
+    `touch_off` and `pierce_off` are the tick tolerances in points. The latest touch and the latest
+    continuation bar strictly before each bar are carried along.
+    """
+    n = close.shape[0]
+    hit = np.zeros(n, dtype=np.bool_)
+    last_touch = -1
+    last_cont = -1
+    prev_favour = np.nan  # the prior bar's extreme on the trade's side
+    for i in range(n):
+        s_close = sign * close[i]
+        s_open = sign * open_[i]
+        s_ema = sign * ema_fast[i]
+        cont = s_close > prev_favour and s_close > s_open
+        if cont and rth[i] and last_touch >= 0 and i - last_touch <= lookback and last_cont <= last_touch:
+            trend = sign * ema_slope[i] >= min_slope_atr * atr_5m[i] and np.isfinite(atr_5m[i]) and s_close > s_ema
+            if require_slow_ema:
+                trend = trend and s_ema > sign * ema_slow[i]
+            hit[i] = trend
+        floor = s_ema - pierce_off
+        s_adverse = low[i] if sign > 0 else -high[i]
+        if s_adverse <= s_ema + touch_off and s_close >= floor and s_open >= floor:
+            last_touch = i
+        if cont:
+            last_cont = i
+        prev_favour = high[i] if sign > 0 else -low[i]
+    return hit
+
+
+@compiled
+def vwap_rejection_scan(
+    close: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    vwap: np.ndarray,
+    ema_fast: np.ndarray,
+    minutes_since_open: np.ndarray,
+    rth: np.ndarray,
+    sign: float,
+    touch_off: float,
+    close_off: float,
+    min_close_position: float,
+    fresh_bars: int,
+    min_minutes_after_open: float,
+) -> np.ndarray:
+    """True at each VWAP rejection bar (steps 1-4 of `vwap_rejection`'s docstring) in one pass over the bars.
+
+    Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
+    `touch_off` and `close_off` are the tick tolerances in points. The latest VWAP test strictly
+    before each bar is carried along.
+    """
+    n = close.shape[0]
+    hit = np.zeros(n, dtype=np.bool_)
+    last_touch = -1
+    prev_close = np.nan
+    prev_vwap = np.nan
+    for i in range(n):
+        s_close = sign * close[i]
+        s_vwap = sign * vwap[i]
+        s_adverse = low[i] if sign > 0 else -high[i]
+        touch = s_adverse <= s_vwap + touch_off
+        if touch and rth[i] and minutes_since_open[i] >= min_minutes_after_open:
+            rng = high[i] - low[i]
+            close_pos = (s_close - s_adverse) / rng if rng > 0 else 0.0
+            side = sign * ema_fast[i] > s_vwap and prev_close > prev_vwap
+            reject = s_close >= s_vwap + close_off and close_pos >= min_close_position
+            hit[i] = side and reject and (last_touch < 0 or i - last_touch > fresh_bars)
+        if touch:
+            last_touch = i
+        prev_close = s_close
+        prev_vwap = s_vwap
+    return hit
