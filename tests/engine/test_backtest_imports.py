@@ -70,3 +70,11 @@ def test_a_rule_backtest_imports_no_heavy_library(tmp_path: Path) -> None:
     assert [m for m in HEAVY if m in result["modules"]] == []
     assert set(result["scipy"]) <= numba_scipy, sorted(set(result["scipy"]) - numba_scipy)
     assert "scipy.signal" not in result["scipy"]
+
+
+def test_the_cli_registers_every_command_without_pandas_or_numba() -> None:
+    """`mesdesk --help` and command parsing stay quick: a command imports its stack when it runs."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = "import sys, mesdesk.cli as c; c._register(); print(sorted({'pandas', 'numpy', 'numba'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from mesdesk.cli import app
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 data_app = typer.Typer(help="Market data: fetch, import, list the cache, validate daily bars.", no_args_is_help=True)
 app.add_typer(data_app, name="data")

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mesdesk.calendar import CT
 from mesdesk.cli import app
 from mesdesk.cli.options import (
     DaysOption,
@@ -29,6 +28,8 @@ _SHOWN = 20
 
 
 def _ct(ts: datetime) -> str:
+    from mesdesk.calendar import CT
+
     return f"{ts.astimezone(CT):%Y-%m-%d %H:%M}"
 
 

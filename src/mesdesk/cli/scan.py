@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mesdesk.calendar import CT
 from mesdesk.cli import app
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Central Time (mesdesk.calendar.CT), named here so that `mesdesk --help` does not import pandas.
+CT = ZoneInfo("America/Chicago")
 
 _SHOWN = (
     ("direction", "dir"),
@@ -34,6 +38,8 @@ _SHOWN = (
 
 
 def _cell(value: object, tz: ZoneInfo = CT) -> str:
+    import pandas as pd
+
     if value is pd.NaT:
         return "-"
     if isinstance(value, pd.Timestamp):
