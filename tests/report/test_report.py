@@ -130,3 +130,38 @@ def test_a_run_longer_than_the_cap_writes_the_cap(tmp_path: Path) -> None:
     assert len(data["days"]) == EMBED_DAYS
     assert sum(data["overview"]["embedded"]) == EMBED_DAYS
     assert len(data["trades"]) == len(report.trades) > 0
+
+
+def test_stop_paths_are_walked_on_the_runs_sub_bars_with_its_rules() -> None:
+    """With --sub-bars the positions walked 1m bars: the report's stop path is that walk, not a 5m replay."""
+    from zoneinfo import ZoneInfo
+
+    from mesdesk.pathbars import PathBars
+    from mesdesk.services import chart_data
+    from mesdesk.services.backtest_report import report_data
+
+    settings = load_settings()
+    report = run_backtest_job(
+        BacktestRequest(days=30, timeframe="5m", sub_bars="1m", slippage_ticks=2, write=False), settings
+    )
+    assert report.config is not None
+    assert report.sub_bars is not None
+    assert report.config.execution.slippage_ticks == 2
+    tz = ZoneInfo("America/Chicago")
+    shown = report_data(report, tz)["trades"]
+    assert len(shown) == len(report.trades) > 3
+    one_minute = PathBars.from_frame(report.sub_bars, pd.Timedelta(minutes=1))
+    five_minute = PathBars.from_frame(report.bars, pd.Timedelta(minutes=5))
+    differs = 0
+    for rec, row in zip(shown, report.trades.to_dict("records"), strict=True):
+        walk = {
+            "direction": 1 if row["direction"] == "long" else -1,
+            "entry_ts": pd.Timestamp(row["entry_ts"]).to_pydatetime(),
+            "entry_price": float(row["entry_price"]),
+            "exit_ts": None if pd.isna(row["exit_ts"]) else pd.Timestamp(row["exit_ts"]).to_pydatetime(),
+            "bracket": report.config.bracket,
+            "execution": report.config.execution,
+        }
+        assert rec["stops"] == chart_data.stop_records(chart_data.stop_path(one_minute, **walk), tz)
+        differs += rec["stops"] != chart_data.stop_records(chart_data.stop_path(five_minute, **walk), tz)
+    assert differs > 0  # a replay on the decision bars would have drawn other paths

@@ -75,6 +75,8 @@ class BacktestReport:
     decisions: pd.DataFrame | None = None  # candidates by decision source, outcome and fallback
     calibration: pd.DataFrame | None = None  # reliability table of stated confidence
     decider_notes: tuple[str, ...] = ()  # Brier score, threshold, budget and cache lines
+    config: EngineConfig | None = None  # the run's rules (bracket, execution): the report replays stops with them
+    sub_bars: pd.DataFrame | None = None  # the finer bars the positions walked (--sub-bars), if any
 
 
 def history_request(req: BacktestRequest, timeframe: Timeframe) -> HistoryRequest:
@@ -132,6 +134,8 @@ def backtest(
         last_bar=pd.Timestamp(bars.index[-1]).to_pydatetime(),
         out=None,
         files=(),
+        config=config,
+        sub_bars=sub_bars,
         **extras,
     )
 

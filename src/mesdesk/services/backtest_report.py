@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mesdesk.calendar import CT
-from mesdesk.engine.config import BracketConfig, ExecutionConfig
+from mesdesk.engine.config import EngineConfig
 from mesdesk.pathbars import PathBars
 from mesdesk.services import chart_data as chart
 from mesdesk.services.display import zone_label
@@ -190,11 +190,24 @@ def candidate_payload(journal: pd.DataFrame, span: timedelta, tz: ZoneInfo) -> l
     return out
 
 
-def trade_payload(trades: pd.DataFrame, bars: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
-    """Trades with CT times, the day, the entry hour (CT) and the stop path replayed by the one bracket walk."""
+def trade_payload(
+    trades: pd.DataFrame,
+    bars: pd.DataFrame,
+    tz: ZoneInfo,
+    config: EngineConfig | None = None,
+    sub_bars: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """Trades with CT times, the day, the entry hour (CT) and the stop path replayed by the one bracket walk.
+
+    The walk is the run's: its bracket and execution rules (`config`, default the seed's) over the bars
+    the positions walked (`sub_bars` when the run had them, else `bars`), so the path drawn ends where
+    the trade did.
+    """
     span = chart.base_span(bars)
-    path = PathBars.from_frame(bars, span)
-    bracket, execution = BracketConfig(), ExecutionConfig()
+    walked = bars if sub_bars is None else sub_bars
+    path = PathBars.from_frame(walked, chart.base_span(walked))
+    config = config or EngineConfig()
+    bracket, execution = config.bracket, config.execution
     out = []
     for i, row in enumerate(trades.to_dict("records")):
         entry_ts, exit_ts = _ts(row["entry_ts"]), _ts(row.get("exit_ts"))
@@ -352,7 +365,7 @@ def report_data(
 ) -> dict[str, Any]:
     """Everything the page draws, JSON-ready (NaN -> null); bars and candidates of `choose_days` only."""
     span = chart.base_span(report.bars)
-    trades = trade_payload(report.trades, report.bars, tz)
+    trades = trade_payload(report.trades, report.bars, tz, report.config, report.sub_bars)
     closed = [(datetime.fromisoformat(t["exit_ts"].replace("Z", "+00:00")), t) for t in trades if t["exit_ts"]]
     closed.sort(key=lambda x: x[0])
     equity, running = [], 0.0
