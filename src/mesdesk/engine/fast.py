@@ -6,6 +6,10 @@ distinct score, entry windows and flat times are worked out here with numpy, and
 gate, limits, fills and bracket. It returns None where it cannot promise identical output (prices or
 points too large for its exact rounding, a session that closes before any bar, a score the decider
 refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds the two equal.
+
+`fast_journal` is three steps that the optimizer also uses apart (`research.evaluate.KernelSums`):
+`prepare` (what the bracket, limits and fill rules do not change), `run` (the kernel with a config's
+bracket, limits and execution) and the journal.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ class KernelInputs:
     Built once by `prepare` for a candidate frame, a decider, the batch window, the prefilter
     threshold and the session; `run` then takes any bracket, limits and execution costs. `n` is how
     many candidate rows are decided by `now_ns`; `rows` the passed ones among them (kernel row k is
-    candidate row ``rows[k]``); `day_of_batch` each batch's trading day index into `days`.
+    candidate row ``rows[k]``); `take` and `rank` the decider's answers per kernel row.
     """
 
     n: int
