@@ -59,3 +59,21 @@ def fixture_shared_data() -> Path:
     if not folder.is_dir():
         pytest.skip(f"real bars not present at {folder}")
     return folder
+
+
+@pytest.fixture(name="es_1m_and_5m", scope="session")
+def fixture_es_1m_and_5m() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The real ES 1m file through the file source, as 1m bars and as 5m bars (skips when absent)."""
+    from mesdesk.config import Settings
+    from mesdesk.data.registry import HistoryRequest
+    from mesdesk.services.root import Root
+    from mesdesk.timeframes import Timeframe
+
+    file = Path(os.environ.get("MESDESK_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    file = file / "ES_1m_2025-09-15_2025-10-10.csv"
+    if not file.exists():
+        pytest.skip(f"real bars not present at {file}")
+    root = Root(Settings(_env_file=None))
+    one = root.history("file", HistoryRequest(timeframe=Timeframe.M1, placeholders="drop"), file=file)
+    five = root.history("file", HistoryRequest(timeframe=Timeframe.M5, placeholders="drop"), file=file)
+    return one, five

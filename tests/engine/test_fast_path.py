@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date, time
-from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -261,12 +260,7 @@ def test_fast_path_on_the_synthetic_default_backtest() -> None:
     assert _root_runs(bars, None, Timeframe.M1) > 0
 
 
-def test_fast_path_on_real_es_bars(shared_data: Path) -> None:
-    root = Root(Settings(_env_file=None))
-    file = shared_data / "ES_1m_2025-09-15_2025-10-10.csv"
-    if not file.exists():
-        pytest.skip(f"{file.name} not present")
-    one = root.history("file", HistoryRequest(timeframe=Timeframe.M1, placeholders="drop"), file=file)
-    five = root.history("file", HistoryRequest(timeframe=Timeframe.M5, placeholders="drop"), file=file)
+def test_fast_path_on_real_es_bars(es_1m_and_5m: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    one, five = es_1m_and_5m
     assert _root_runs(one, None, Timeframe.M1) > 0
     assert _root_runs(five, one, Timeframe.M5) > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import time
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mesdesk.config import Settings
-from mesdesk.data.registry import HistoryRequest
 from mesdesk.engine import EngineConfig
 from mesdesk.research.evaluate import Evaluator, KernelSums, config_sums, setup_key
 from mesdesk.research.params import Value
@@ -125,13 +123,11 @@ def test_reference_engine_requested_falls_back(cut: Evaluator, monkeypatch: pyte
     assert np.array_equal(cut.sums({}).stop_first, want.stop_first)
 
 
-def test_real_es_bars_five_minute_decisions_on_one_minute_paths(shared_data: Path) -> None:
+def test_real_es_bars_five_minute_decisions_on_one_minute_paths(
+    es_1m_and_5m: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    one, five = es_1m_and_5m
     root = Root(Settings(_env_file=None))
-    file = shared_data / "ES_1m_2025-09-15_2025-10-10.csv"
-    if not file.exists():
-        pytest.skip(f"{file.name} not present")
-    one = root.history("file", HistoryRequest(timeframe=Timeframe.M1, placeholders="drop"), file=file)
-    five = root.history("file", HistoryRequest(timeframe=Timeframe.M5, placeholders="drop"), file=file)
     evaluator = Evaluator(five, Timeframe.M5, root.engine_config(), sub_bars=one)
     ambiguous = 0
     for tp, sl, prefilter in product([0.5, 1.25, 2.5], [0.5, 0.75, 2.0], [60.0, 75.0]):
