@@ -129,8 +129,9 @@ class _Sweep:
         self.asked = 0
         self.rows: dict[str, int] = {}
         self.assignments: list[Assignment] = []
-        # Row i of both blocks is configuration i's (4, days) sums; rows are filled in place, so the
-        # sweep holds one copy of the day matrix (and the blocks grow by doubling past `total`).
+        # Row i of both blocks is configuration i's (4, days) sums, filled in place: the sweep holds one
+        # copy of the day matrix. `total` bounds the rows (the grid's size; TPE asks at most one new
+        # configuration per trial and fold); zeros are not touched, so unused rows cost no memory.
         n_days = int(evaluator.days.size)
         self._blocks = (np.zeros((max(1, total), 4, n_days)), np.zeros((max(1, total), 4, n_days)))
         self.ran = 0
@@ -162,8 +163,6 @@ class _Sweep:
     def _new_row(self, key: str, assignment: Assignment) -> int:
         row = self.rows[key] = len(self.assignments)
         self.assignments.append(dict(assignment))
-        if row == self._blocks[0].shape[0]:
-            self._blocks = tuple(np.concatenate([b, np.zeros_like(b)]) for b in self._blocks)  # type: ignore[assignment]
         return row
 
     def _put(self, row: int, sums: ConfigSums) -> None:
