@@ -192,7 +192,7 @@ def run_child(npz: str, env: dict[str, str]) -> tuple[dict[str, float], float, f
     return json.loads(out.stdout.strip().splitlines()[-1]), whole, cpu, usage.ru_maxrss / 1024
 
 
-CLI = "import sys; from mesdesk.cli import main; sys.argv[0] = 'mesdesk'; main()"
+CLI = "import sys; from mesdesk.cli import run; sys.argv[0] = 'mesdesk'; run()"  # the console script
 NO_REPORT = """
 import sys
 from pathlib import Path

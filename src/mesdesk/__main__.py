@@ -1,5 +1,5 @@
 """`python -m mesdesk ...`: the same as the `mesdesk` command (how `mesdesk serve` starts its runner)."""
 
-from mesdesk.cli import main
+from mesdesk.cli import run
 
-main()
+run()

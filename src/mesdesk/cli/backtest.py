@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mesdesk.cli import app
+from mesdesk.cli import app, collector_paused
 from mesdesk.cli.options import (
     DaysOption,
     EndOption,
@@ -60,28 +60,29 @@ def backtest(
     setup_param: SetupParamOption = None,
 ) -> None:
     """Backtest the scalper: fills, limits and costs as in live paper trading."""
-    from mesdesk.services.backtest import BacktestRequest, run_backtest_job
+    with collector_paused():  # one job, then the process ends
+        from mesdesk.services.backtest import BacktestRequest, run_backtest_job
 
-    req = BacktestRequest(
-        source=source,
-        file=None if file is None else Path(file),
-        start=parse_day(start, "--start"),
-        end=parse_day(end, "--end"),
-        days=days,
-        timeframe=timeframe,
-        sub_bars=None if sub_bars.lower() == "none" else sub_bars,
-        decider=decider,
-        cache_mode=cache_mode,
-        chart_day=parse_day(chart_day, "--chart-day"),
-        slippage_ticks=slippage_ticks,
-        seed=seed,
-        min_score=min_score,
-        learning=learning,
-        out=None if out is None else Path(out),
-        setups=tuple(setup or ()),
-        setup_params=tuple(setup_param or ()),
-    )
-    print_report(run_backtest_job(req))
+        req = BacktestRequest(
+            source=source,
+            file=None if file is None else Path(file),
+            start=parse_day(start, "--start"),
+            end=parse_day(end, "--end"),
+            days=days,
+            timeframe=timeframe,
+            sub_bars=None if sub_bars.lower() == "none" else sub_bars,
+            decider=decider,
+            cache_mode=cache_mode,
+            chart_day=parse_day(chart_day, "--chart-day"),
+            slippage_ticks=slippage_ticks,
+            seed=seed,
+            min_score=min_score,
+            learning=learning,
+            out=None if out is None else Path(out),
+            setups=tuple(setup or ()),
+            setup_params=tuple(setup_param or ()),
+        )
+        print_report(run_backtest_job(req))
 
 
 def print_report(report: object) -> None:
