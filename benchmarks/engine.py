@@ -12,8 +12,8 @@ break), saves it, then runs in fresh processes:
    each of which then runs the pipeline twice more (the better of those: the pipeline "again", with
    every compiled loop and writer already loaded);
 2. the whole `mesdesk backtest --source file` process on the same bars as a Parquet file: wall time
-   with numba's cache cold (a fresh NUMBA_CACHE_DIR: the JIT runs) and warm, and the same job
-   without the HTML/PNG report (results, trades and journal written), with the machine's load;
+   with numba's cache cold (a fresh NUMBA_CACHE_DIR: the JIT runs) and warm, and with `--no-report`
+   (the summary, trades and journal, no report.html), with the machine's load;
 3. `python -X importtime` of that same `mesdesk backtest` run (every import it makes, numba's own on
    first use and the report's included): total import time, the heaviest modules, and the heavy
    libraries it loaded (none may be: scikit-learn, SciPy beyond numba's BLAS probe, matplotlib,
@@ -193,18 +193,6 @@ def run_child(npz: str, env: dict[str, str]) -> tuple[dict[str, float], float, f
 
 
 CLI = "import sys; from mesdesk.cli import run; sys.argv[0] = 'mesdesk'; run()"  # the console script
-NO_REPORT = """
-import sys
-from pathlib import Path
-from mesdesk.engine import write_journal
-from mesdesk.services.backtest import BacktestRequest, run_backtest_job
-report = run_backtest_job(BacktestRequest(source="file", file=Path(sys.argv[1]), write=False))
-out = Path(sys.argv[2])
-out.mkdir(parents=True, exist_ok=True)
-report.trades.to_csv(out / "trades.csv", index=False)
-write_journal(report.journal, out)
-print(report.stats)
-"""
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -214,13 +202,13 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 
 def whole_process(parquet: Path, tmp: Path, env: dict[str, str]) -> dict[str, float]:
-    """`mesdesk backtest --source file` on the Parquet bars: numba cache cold, then warm; without the report."""
+    """`mesdesk backtest --source file` on the Parquet bars: numba cache cold, then warm; with `--no-report`."""
     cli = [sys.executable, "-c", CLI, "backtest", "--source", "file", "--file", str(parquet), "--out"]
     cold_env = {**env, "NUMBA_CACHE_DIR": str(tmp / "numba-cold")}
     cold = timed([*cli, str(tmp / "cli-cold")], cold_env)
     timed([*cli, str(tmp / "cli-warmup")], env)  # fills the package's own cache if it was empty
     warm = min(timed([*cli, str(tmp / f"cli-{k}")], env) for k in range(2))
-    bare = min(timed([sys.executable, "-c", NO_REPORT, str(parquet), str(tmp / f"bare-{k}")], env) for k in range(2))
+    bare = min(timed([*cli, str(tmp / f"cli-bare-{k}"), "--no-report"], env) for k in range(2))
     return {"whole_process_cold_s": cold, "whole_process_s": warm, "whole_process_no_report_s": bare}
 
 
@@ -316,7 +304,7 @@ def main() -> None:
         print(
             f"mesdesk backtest --source file (Parquet, {figures['bars']:,} bars), whole process wall: "
             f"{procs['whole_process_s']:.2f} s warm, {procs['whole_process_cold_s']:.2f} s with numba's cache cold; "
-            f"without the report: {procs['whole_process_no_report_s']:.2f} s"
+            f"with --no-report: {procs['whole_process_no_report_s']:.2f} s"
         )
         total_import, heaviest, heavy_seen = import_time(parquet, tmp, env)
         print(

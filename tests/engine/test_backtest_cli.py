@@ -57,6 +57,18 @@ def test_backtest_command_writes_trades_journal_and_report(tmp_path: Path, capsy
     assert "NaN" not in html.split("window.REPORT = ")[1].split(";</script>")[0]
 
 
+def test_no_report_writes_the_same_trades_and_journal_without_the_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = _write_csv(tmp_path)
+    main(["backtest", "--source", "file", "--file", str(csv), "--out", str(tmp_path / "with")])
+    main(["backtest", "--source", "file", "--file", str(csv), "--out", str(tmp_path / "without"), "--no-report"])
+    assert "Wrote 3 files under" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "without").iterdir()) == ["journal.csv", "journal.parquet", "trades.csv"]
+    for name in ("trades.csv", "journal.csv", "journal.parquet"):
+        assert (tmp_path / "with" / name).read_bytes() == (tmp_path / "without" / name).read_bytes()
+
+
 def test_summary_matches_the_trades_it_wrote(tmp_path: Path) -> None:
     report = run_backtest_job(BacktestRequest(source="file", file=_write_csv(tmp_path), write=False))
     t = report.trades

@@ -56,6 +56,7 @@ def backtest(
         False, "--learning/--no-learning", help="Let learning veto candidates (point-in-time outcomes)."
     ),
     out: str | None = typer.Option(None, "--out", help="Output folder (default ./mesdesk-out/backtest-<stamp>)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html beside trades and journal."),
     setup: SetupOption = None,
     setup_param: SetupParamOption = None,
 ) -> None:
@@ -79,6 +80,7 @@ def backtest(
             min_score=min_score,
             learning=learning,
             out=None if out is None else Path(out),
+            report=report,
             setups=tuple(setup or ()),
             setup_params=tuple(setup_param or ()),
         )

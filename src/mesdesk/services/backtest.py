@@ -51,6 +51,7 @@ class BacktestRequest:
     min_score: float | None = None
     learning: bool = False
     write: bool = True
+    report: bool = True  # report.html beside trades and journal (--no-report: those files only)
     cache_mode: str | None = None  # record, replay or off (LLM deciders; default MESDESK_DECISION_CACHE_MODE)
     setups: tuple[str, ...] = ()  # --setup: built-in names or user code (none: the three built-ins)
     setup_params: tuple[str, ...] = ()  # --setup-param <setup>.<param>=<value>
@@ -212,15 +213,17 @@ def run_backtest_job(
     if not req.write:
         return report
     out = req.out or Path("mesdesk-out") / f"backtest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    return replace(report, out=out, files=write_outputs(report, out, req.chart_day))
+    return replace(report, out=out, files=write_outputs(report, out, req.chart_day, html=req.report))
 
 
-def write_outputs(report: BacktestReport, out: Path, chart_day: date | None) -> tuple[Path, ...]:
-    """trades.csv, journal.parquet/csv, equity.png, day-<date>.png and report.html under `out`."""
-    from mesdesk.services.backtest_report import write_report
-
+def write_outputs(report: BacktestReport, out: Path, chart_day: date | None, *, html: bool = True) -> tuple[Path, ...]:
+    """trades.csv, journal.parquet/csv and (`html`) report.html under `out`; returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     trades_csv = out / "trades.csv"
     write_csv(report.trades, trades_csv)
     journal_files = write_journal(report.journal, out)
+    if not html:
+        return (trades_csv, *journal_files)
+    from mesdesk.services.backtest_report import write_report
+
     return (trades_csv, *journal_files, *write_report(report, out, chart_day))
