@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_days
+from mesdesk.calendar import ct_wall, trading_days
 from mesdesk.data.resample import resample
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
 from mesdesk.engine.fills import PositionState, walk
@@ -83,18 +83,19 @@ def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int =
     span = base_span(bars)
     if pd.Timedelta(timeframe.span) > span:
         frame = resample(frame, timeframe, source_span=span, complete_only=False)
-    index = pd.DatetimeIndex(frame.index)
-    wall = index.tz_convert("America/Chicago")
-    minute = np.asarray(wall.hour * 60 + wall.minute, dtype=np.int64)
+    # One Central wall clock gives both the minute of the day and the trading day (`calendar.trading_days`).
+    wall = ct_wall(pd.DatetimeIndex(frame.index)).to_numpy()
+    minute = (wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")
     rth = (minute >= RTH_OPEN_MIN) & (minute < rth_end_min)
-    day = trading_days(index).astype(np.int64)
+    trading_day = (wall + np.timedelta64(7, "h")).astype("datetime64[D]")
+    day = trading_day.astype(np.int64)
     keys = np.where(rth, day, -1 - np.arange(len(day)))  # each bar outside RTH its own (masked) session
     h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
     vwap = session_vwap(h, lo, c, frame["volume"].to_numpy(dtype=np.float64), keys)
     out = frame.copy()
     out["ema20"] = ema(c, EMA_PERIOD) if len(c) else c
     out["vwap"] = np.where(rth, vwap, np.nan)
-    out["trading_day"] = trading_days(index)
+    out["trading_day"] = trading_day
     return out
 
 
