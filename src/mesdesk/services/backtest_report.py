@@ -160,32 +160,77 @@ def day_payload(
     return out
 
 
+def _utc(frame: pd.DataFrame, key: str) -> pd.DatetimeIndex:
+    """Column `key` as aware UTC instants (all NaT when the column is missing)."""
+    if key not in frame:
+        return pd.DatetimeIndex([pd.NaT] * len(frame), dtype="datetime64[ns, UTC]")
+    return pd.DatetimeIndex(frame[key]).tz_convert("UTC")
+
+
+def _values(frame: pd.DataFrame, key: str, default: Any) -> list[Any]:
+    """Column `key` as Python values (as `to_dict("records")` gives them); `default` when it is missing."""
+    return frame[key].tolist() if key in frame else [default] * len(frame)
+
+
+def _floats(frame: pd.DataFrame, key: str) -> list[float | None]:
+    """Column `key` as `_float` gives each value (None when missing or the column is absent)."""
+    if key in frame and frame[key].dtype == np.float64:
+        # NaN stays NaN here: the records' `_num` turns it into None, as `_float` would have.
+        values: list[float | None] = frame[key].to_numpy().tolist()
+        return values
+    return [_float(v) for v in _values(frame, key, None)]
+
+
+def _day_texts(frame: pd.DataFrame) -> tuple[list[str], list[int]]:
+    """The `trading_day` column as ISO dates and weekdays (Monday 0), as `pd.Timestamp(v).date()` gives them."""
+    days = pd.DatetimeIndex(frame["trading_day"])
+    if days.tz is not None:
+        days = days.tz_localize(None)
+    dates = days.to_numpy().astype("datetime64[D]")
+    weekdays = (dates.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    return np.datetime_as_string(dates, unit="D").tolist(), weekdays.tolist()
+
+
 def candidate_payload(journal: pd.DataFrame, span: timedelta, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Every journal row as a marker record (kind: taken, skipped, refused, below prefilter)."""
+    ts = _utc(journal, "ts")
+    keep = np.flatnonzero(~np.asarray(ts.isna(), dtype=bool))
+    journal, ts = journal.iloc[keep], ts[keep]
+    clocks = chart.candidate_clocks(ts, span, tz)
+    traded = (~np.asarray(_utc(journal, "entry_ts").isna(), dtype=bool)).tolist()
+    ref = _values(journal, "ref_entry", math.nan)
+    columns = zip(
+        _values(journal, "setup", ""),
+        _values(journal, "direction", ""),
+        _floats(journal, "prefilter_score"),
+        _values(journal, "passed_prefilter", True),
+        _values(journal, "decision", ""),
+        _values(journal, "decision_source", ""),
+        _floats(journal, "confidence"),
+        _values(journal, "reason", ""),
+        _values(journal, "gate", ""),
+        _floats(journal, "pnl_pts"),
+        strict=True,
+    )
+    days, _ = _day_texts(journal)
     out = []
-    for row in journal.to_dict("records"):
-        ts = _ts(row.get("ts"))
-        if ts is None:
-            continue
-        traded = _ts(row.get("entry_ts")) is not None
+    for j, (setup, direction, score, passed, decision, source, confidence, reason, gate, pnl) in enumerate(columns):
         rec = chart.candidate_record(
-            ts=ts,
-            span=span,
-            tz=tz,
-            setup=str(row.get("setup", "")),
-            direction=str(row.get("direction", "")),
-            ref_entry=float(row.get("ref_entry", math.nan)),
-            score=_float(row.get("prefilter_score")),
-            passed_prefilter=bool(row.get("passed_prefilter", True)),
-            decision=str(row.get("decision", "")),
-            source=str(row.get("decision_source", "") or ""),
-            confidence=_float(row.get("confidence")),
-            reason=str(row.get("reason", "") or ""),
-            gate=str(row.get("gate", "") or ""),
-            traded=traded,
-            pnl_pts=_float(row.get("pnl_pts")) if traded else None,
+            clock=clocks[j],
+            setup=str(setup),
+            direction=str(direction),
+            ref_entry=float(ref[j]),
+            score=score,
+            passed_prefilter=bool(passed),
+            decision=str(decision),
+            source=str(source or ""),
+            confidence=confidence,
+            reason=str(reason or ""),
+            gate=str(gate or ""),
+            traded=traded[j],
+            pnl_pts=pnl if traded[j] else None,
         )
-        rec["day"] = pd.Timestamp(row["trading_day"]).date().isoformat()
+        rec["day"] = days[j]
         out.append(rec)
     return out
 
@@ -201,52 +246,78 @@ def trade_payload(
 
     The walk is the run's: its bracket and execution rules (`config`, default the seed's) over the bars
     the positions walked (`sub_bars` when the run had them, else `bars`), so the path drawn ends where
-    the trade did.
+    the trade did. A trade's `id` is its row number from 1; rows without an entry are left out.
     """
-    span = chart.base_span(bars)
+    span = chart.base_span(bars).to_pytimedelta()
     walked = bars if sub_bars is None else sub_bars
     path = PathBars.from_frame(walked, chart.base_span(walked))
     config = config or EngineConfig()
     bracket, execution = config.bracket, config.execution
-    out = []
-    for i, row in enumerate(trades.to_dict("records")):
-        entry_ts, exit_ts = _ts(row["entry_ts"]), _ts(row.get("exit_ts"))
-        if entry_ts is None:
-            continue
-        sign = 1 if row["direction"] == "long" else -1
-        entry = float(row["entry_price"])
-        points = chart.stop_path(
+    entry, exit_ = pd.DatetimeIndex(trades["entry_ts"]).tz_convert("UTC"), _utc(trades, "exit_ts")
+    rows = np.flatnonzero(~np.asarray(entry.isna(), dtype=bool))
+    trades, entry, exit_ = trades.iloc[rows], entry[rows], exit_[rows]
+    clocks = chart.trade_clocks(entry, exit_, tz)
+    # The walk starts and ends at the instants as datetimes hold them (whole microseconds).
+    entry_ns = (entry.as_unit("ns").asi8 // 1000 * 1000).tolist()
+    exit_us = (exit_.as_unit("ns").asi8 // 1000 * 1000).tolist()
+    exit_ns = [None if c["exit_ts"] is None else ns for c, ns in zip(clocks, exit_us, strict=True)]
+    directions = trades["direction"].tolist()
+    prices = [float(v) for v in trades["entry_price"].tolist()]
+    signs = [1 if d == "long" else -1 for d in directions]
+    paths = [
+        chart.stop_path_ns(
             path,
             direction=sign,
-            entry_ts=entry_ts,
-            entry_price=entry,
-            exit_ts=exit_ts,
+            entry_ns=a,
+            entry_price=price,
+            exit_ns=b,
             bracket=bracket,
             execution=execution,
         )
+        for sign, a, b, price in zip(signs, entry_ns, exit_ns, prices, strict=True)
+    ]
+    stops = chart.stop_records([p for points in paths for p in points], tz)
+    ends = np.cumsum([len(points) for points in paths]).tolist()
+    days, weekdays = _day_texts(trades)
+    columns = zip(
+        trades["setup"].tolist(),
+        _values(trades, "session", ""),
+        _floats(trades, "exit_price"),
+        _values(trades, "exit_reason", ""),
+        _floats(trades, "pnl_pts"),
+        _values(trades, "result", ""),
+        _floats(trades, "prefilter_score"),
+        _floats(trades, "confidence"),
+        _floats(trades, "mae"),
+        _floats(trades, "mfe"),
+        _values(trades, "ambiguous", False),
+        strict=True,
+    )
+    out = []
+    for j, (setup, session, exit_price, reason, pnl, result, score, confidence, mae, mfe, ambiguous) in enumerate(
+        columns
+    ):
         rec = chart.trade_record(
-            tz=tz,
-            span=span.to_pytimedelta(),
-            setup=str(row["setup"]),
-            direction=str(row["direction"]),
-            session=str(row.get("session", "")),
-            entry_ts=entry_ts,
-            exit_ts=exit_ts,
-            entry_price=entry,
-            exit_price=_float(row.get("exit_price")),
-            exit_reason=str(row.get("exit_reason", "") or ""),
-            pnl_pts=_float(row.get("pnl_pts")),
-            result=str(row.get("result", "")),
-            score=_float(row.get("prefilter_score")),
-            confidence=_float(row.get("confidence")),
-            mae=_float(row.get("mae")),
-            mfe=_float(row.get("mfe")),
-            ambiguous=bool(row.get("ambiguous", False)),
-            stops=chart.stop_records(points, tz),
-            target=entry + sign * bracket.tp_pts,
+            clock=clocks[j],
+            span=span,
+            setup=str(setup),
+            direction=str(directions[j]),
+            session=str(session),
+            entry_price=prices[j],
+            exit_price=exit_price,
+            exit_reason=str(reason or ""),
+            pnl_pts=pnl,
+            result=str(result),
+            score=score,
+            confidence=confidence,
+            mae=mae,
+            mfe=mfe,
+            ambiguous=bool(ambiguous),
+            stops=stops[ends[j] - len(paths[j]) : ends[j]],
+            target=prices[j] + signs[j] * bracket.tp_pts,
         )
-        day = pd.Timestamp(row["trading_day"]).date()
-        rec.update(id=i + 1, day=day.isoformat(), weekday=WEEKDAYS[day.weekday()], hour=entry_ts.astimezone(tz).hour)
+        entry_t = clocks[j]["entry_t"]
+        rec.update(id=int(rows[j]) + 1, day=days[j], weekday=WEEKDAYS[weekdays[j]], hour=entry_t % 86_400 // 3600)
         out.append(rec)
     return out
 
