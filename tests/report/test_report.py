@@ -231,3 +231,19 @@ def test_trade_and_candidate_records_equal_the_dashboards_one_by_one(backtest: B
     clocks = [chart_data.candidate_clock(pd.Timestamp(ts).to_pydatetime(), five, tz) for ts in journal["ts"]]
     assert [(c["t"], c["ts"], c["ct"]) for c in candidates] == [(c["t"], c["ts"], c["ct"]) for c in clocks]
     assert [c["traded"] for c in candidates] == journal["entry_ts"].notna().tolist()
+
+
+def test_a_trade_without_a_price_is_drawn_with_nulls_not_nan(backtest: BacktestReport) -> None:
+    """Records pass to the page unchecked only when ready; a NaN entry price (NaN stop levels) is cleaned to null."""
+    from zoneinfo import ZoneInfo
+
+    from mesdesk.services.backtest_report import standalone_page, trade_payload
+
+    trades = backtest.trades.copy()
+    trades.loc[trades.index[0], "entry_price"] = float("nan")
+    shown = trade_payload(trades, backtest.bars, ZoneInfo("America/Chicago"), backtest.config)
+    page = standalone_page("t", "", {"trades": shown}, "")
+    first = _data(page)["trades"][0]
+    assert first["entry_price"] is None
+    assert first["stops"][0]["stop"] is None
+    assert first["stops"][0]["why"] == "initial"

@@ -54,11 +54,26 @@ def _script_safe(text: str) -> str:
 
 
 class _Ready(list[Any]):
-    """A list already JSON-ready (plain finite floats, ints, str, None): `_clean` passes it through.
+    """A list already JSON-ready (plain finite floats, ints, str, bool, None, and lists and dicts with str
+    keys of these): `_clean` passes it through. Only lists ready by construction are marked: a slip
+    (NaN, a numpy scalar) makes `json.dumps(..., allow_nan=False)` fail, not the page wrong.
 
     The day charts' bar columns hold most of a report's values; walking them one by one was most of
-    the time of a multi-year report.
+    the time of a multi-year report, and then the trade records were.
     """
+
+
+def _finite(values: Iterable[float]) -> bool:
+    """True when every value is finite: a NaN or an infinity makes the sum NaN or infinite.
+
+    (A sum that overflows says False of finite values too; their list is then cleaned as any other.)
+    """
+    return math.isfinite(sum(values))
+
+
+def _ready_if_finite(values: list[Any], floats: Iterable[float]) -> list[Any]:
+    """`values` marked `_Ready` when `floats` (its only values that may be NaN or infinite) are all finite."""
+    return _Ready(values) if _finite(floats) else values
 
 
 def _clean(value: Any) -> Any:
@@ -232,7 +247,8 @@ def candidate_payload(journal: pd.DataFrame, span: timedelta, tz: ZoneInfo) -> l
         )
         rec["day"] = days[j]
         out.append(rec)
-    return out
+    # Ready by construction: `_num` gives finite floats or None, the rest are str, bool and int.
+    return _Ready(out)
 
 
 def trade_payload(
@@ -319,7 +335,8 @@ def trade_payload(
         entry_t = clocks[j]["entry_t"]
         rec.update(id=int(rows[j]) + 1, day=days[j], weekday=WEEKDAYS[weekdays[j]], hour=entry_t % 86_400 // 3600)
         out.append(rec)
-    return out
+    # Ready by construction (`_num` floats or None, str, bool, int) but for the stop levels, which are checked.
+    return _ready_if_finite(out, (p["stop"] for p in stops))
 
 
 def group_pnl(
@@ -396,17 +413,22 @@ def overview_payload(
         net[t["day"]] = net.get(t["day"], 0.0) + float(t["pnl_pts"] or 0.0)
     days = [d.isoformat() for d in slices]
     inside = set(slices) if embedded is None else set(embedded)
-    return {
-        "day": days,
-        "t": [int((d - date(1970, 1, 1)).days) * 86_400 for d in slices],
+    prices = {
         "open": frame["open"].to_numpy(dtype=np.float64)[starts].tolist() if len(starts) else [],
         "high": np.maximum.reduceat(high, starts).tolist() if len(starts) else [],
         "low": np.minimum.reduceat(low, starts).tolist() if len(starts) else [],
         "close": frame["close"].to_numpy(dtype=np.float64)[stops - 1].tolist() if len(starts) else [],
-        "trades": [count.get(d, 0) for d in days],
-        "net_pts": [round(net.get(d, 0.0), 4) for d in days],
-        "candidates": [int(candidates.get(d, 0)) for d in days],
-        "embedded": [d in inside for d in slices],
+    }
+    net_pts = [round(net.get(d, 0.0), 4) for d in days]
+    # Each list is plain str, int, bool or float (from `tolist` and `round`): ready when its floats are finite.
+    return {
+        "day": _Ready(days),
+        "t": _Ready([int((d - date(1970, 1, 1)).days) * 86_400 for d in slices]),
+        **{k: _ready_if_finite(v, v) for k, v in prices.items()},
+        "trades": _Ready([count.get(d, 0) for d in days]),
+        "net_pts": _ready_if_finite(net_pts, net_pts),
+        "candidates": _Ready([int(candidates.get(d, 0)) for d in days]),
+        "embedded": _Ready([d in inside for d in slices]),
     }
 
 
@@ -429,6 +451,12 @@ def _embedding_note(chosen: Mapping[date, Sequence[str]] | None, total: int, max
         "the overview. To draw another day, run the same backtest again with --chart-day YYYY-MM-DD: the report "
         "then holds that day and opens on it."
     )
+
+
+def _equity(points: Sequence[tuple[datetime, float]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """`chart.equity_records`, marked ready when its points are finite (all but they are int and str)."""
+    records = chart.equity_records(points, tz)
+    return _ready_if_finite(records, (r[k] for r in records for k in ("equity_pts", "drawdown_pts")))
 
 
 def report_data(
@@ -465,7 +493,7 @@ def report_data(
         "days": day_payload(report.bars, tz, chosen, frame),
         "candidates": candidate_payload(journal, span.to_pytimedelta(), tz),
         "trades": trades,
-        "equity": chart.equity_records(equity, tz),
+        "equity": _equity(equity, tz),
         "by": {
             "setup": group_pnl(trades, "setup"),
             "session": group_pnl(trades, "session"),
