@@ -340,3 +340,26 @@ def test_scanner_runs_on_the_runners_bars(replayed: TestClient) -> None:
 def test_odd_but_valid_parameters_answer_without_a_server_error(replayed: TestClient, path: str) -> None:
     res = replayed.get(path)
     assert res.status_code == 200, res.text
+
+
+def test_rounded_equals_pythons_round_next_to_halves_and_on_exact_ties() -> None:
+    rng = np.random.default_rng(7)
+    halves = (rng.integers(-(10**10), 10**10, 20_000) + 0.5) / 1e4  # products land within an ulp of a half
+    near = [halves]
+    for _ in range(3):
+        near += [np.nextafter(near[-1], np.inf)]
+    values = np.concatenate(
+        [
+            *near,
+            np.nextafter(halves, -np.inf),
+            np.arange(-200, 200) / 32,  # exact binary ties: 0.03125 -> 0.0312 (half to even)
+            5000 + rng.normal(0, 40, 20_000),
+            [0.0, -0.0, -1e-300, np.nan, np.inf, -np.inf, 2.0**60],
+        ]
+    )
+    got = chart_data.rounded(values, 4)
+    want = [None if v != v else round(v, 4) for v in values.tolist()]
+    assert got == want
+    assert [np.copysign(1, v) for v in got if v == 0] == [np.copysign(1, v) for v in want if v == 0]
+    # ties go to the even digit; 1.00005 is stored a little above the half, so it goes up
+    assert chart_data.rounded(np.array([0.03125, 0.09375, 1.00005]), 4) == [0.0312, 0.0938, 1.0001]

@@ -154,11 +154,16 @@ def day_payload(
     span = chart.base_span(bars)
     frame = indicator_frame(bars) if frame is None else frame
     keep = chart.BAR_FIELDS[:6] + chart.BAR_FIELDS[7:]  # the page draws no volume
+    slices = {day: rows for day, rows in chart.day_slices(frame).items() if days is None or day in days}
+    if not slices:
+        return []
+    # One `bar_columns` of the kept days' rows (each bar's values are its row's), cut back into days.
+    cols = chart.bar_columns(frame.iloc[np.concatenate([np.arange(r.start, r.stop) for r in slices.values()])], tz)
     out = []
-    for day, rows in chart.day_slices(frame).items():
-        if days is not None and day not in days:
-            continue
-        cols = chart.bar_columns(frame.iloc[rows], tz)
+    at = 0
+    for day, rows in slices.items():
+        part = slice(at, at + rows.stop - rows.start)
+        at = part.stop
         rng = chart.opening_range(bars, day, span=span)
         if rng is not None:
             rng["end_t"] = chart.wall_of(datetime.fromisoformat(rng["end_ts"].replace("Z", "+00:00")), tz)
@@ -166,7 +171,7 @@ def day_payload(
             "day": day.isoformat(),
             "weekday": WEEKDAYS[day.weekday()],
             "span_s": int(span.total_seconds()),
-            "bars": {k: _Ready(cols[k]) for k in keep},
+            "bars": {k: _Ready(cols[k][part]) for k in keep},
             "opening_range": rng,
         }
         if days is not None and days[day]:

@@ -136,16 +136,27 @@ def opening_range(
         minutes=RTH_OPEN_MIN
     )
     end = start + pd.Timedelta(minutes=OPENING_RANGE_MIN)
-    window = bars.iloc[int(index.searchsorted(start)) : int(index.searchsorted(end))]
-    closes = pd.DatetimeIndex(window.index) + (base_span(bars) if span is None else span)
-    if window.empty or closes[-1] < end or (known_until is not None and pd.Timestamp(known_until) < end):
+    first, stop = int(index.searchsorted(start)), int(index.searchsorted(end))
+    if stop <= first:
+        return None
+    last_close = index[stop - 1] + (base_span(bars) if span is None else span)
+    if last_close < end or (known_until is not None and pd.Timestamp(known_until) < end):
         return None
     return {
-        "high": float(window["high"].max()),
-        "low": float(window["low"].min()),
+        "high": _extreme(bars["high"], first, stop, np.max),
+        "low": _extreme(bars["low"], first, stop, np.min),
         "start_ts": iso_utc(start.to_pydatetime()),
         "end_ts": iso_utc(end.to_pydatetime()),
     }
+
+
+def _extreme(column: pd.Series, first: int, stop: int, pick: Any) -> float:
+    """`pick` (np.max or np.min) of rows [first, stop) as a float, skipping NaN as pandas' max and min do."""
+    value = float(pick(column.to_numpy()[first:stop]))
+    if value != value:
+        series = column.iloc[first:stop]
+        return float(series.max() if pick is np.max else series.min())
+    return value
 
 
 BAR_FIELDS = ("t", "ts", "open", "high", "low", "close", "volume", "ema20", "vwap")
@@ -165,9 +176,31 @@ def bar_columns(frame: pd.DataFrame, tz: ZoneInfo) -> dict[str, list[Any]]:
         cols[k] = frame[k].to_numpy(dtype=np.float64).tolist()
     cols["volume"] = frame["volume"].to_numpy().astype(np.int64).tolist()
     for k in ("ema20", "vwap"):
-        # Python's round (correctly rounded), as the API has always sent; NaN != NaN marks a missing value.
-        cols[k] = [None if x != x else round(x, 4) for x in frame[k].to_numpy(dtype=np.float64).tolist()]
+        cols[k] = rounded(frame[k].to_numpy(dtype=np.float64), 4)
     return cols
+
+
+def rounded(values: np.ndarray, digits: int) -> list[float | None]:
+    """Python's `round(x, digits)` of each value (correctly rounded, half to even), None where NaN.
+
+    What the API has always sent, computed on the array: x * 10**digits is rounded to an integer and
+    divided back, one correctly rounded division that gives the double nearest that decimal, as `round`
+    does. The product carries a rounding error of at most half a unit in its last place, which can
+    change the integer only when the product lies that close to a half; such values (and huge or
+    non-finite ones) are rounded by Python itself. `digits` is 0 to 22 (10**digits is exact).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = x * scale
+        size = np.abs(y)
+        safe = (size < 2.0**52) & (np.abs(size - np.floor(size) - 0.5) > 4 * np.spacing(size))
+        out = (np.rint(y) / scale).astype(object)
+    for i in np.flatnonzero(~safe).tolist():
+        v = float(x[i])
+        out[i] = None if v != v else round(v, digits)
+    result: list[float | None] = out.tolist()
+    return result
 
 
 def bar_records(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
