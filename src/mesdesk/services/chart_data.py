@@ -109,14 +109,14 @@ def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int =
         frame = resample(frame, timeframe, source_span=span, complete_only=False)
     # One Central wall clock gives both the minute of the day and the trading day (`calendar.trading_days`).
     wall = ct_wall(pd.DatetimeIndex(frame.index)).to_numpy()
-    minute = (wall - wall.astype("datetime64[D]")) // np.timedelta64(1, "m")
+    minute = wall.view(np.int64) // 60_000_000_000 % (24 * 60)  # minutes after wall midnight
     rth = (minute >= RTH_OPEN_MIN) & (minute < rth_end_min)
     trading_day = (wall + np.timedelta64(7, "h")).astype("datetime64[D]")
     day = trading_day.astype(np.int64)
     keys = np.where(rth, day, -1 - np.arange(len(day)))  # each bar outside RTH its own (masked) session
     h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
     vwap = session_vwap(h, lo, c, frame["volume"].to_numpy(dtype=np.float64), keys)
-    out = frame.copy()
+    out = frame.copy(deep=False)  # `frame` is already a new frame (a column selection or resampled): new columns only
     out["ema20"] = ema(c, EMA_PERIOD) if len(c) else c
     out["vwap"] = np.where(rth, vwap, np.nan)
     out["trading_day"] = trading_day
