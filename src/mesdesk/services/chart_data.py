@@ -67,7 +67,7 @@ def clock_columns(index: pd.DatetimeIndex, tz: ZoneInfo) -> tuple[list[int | Non
     valid = index[ok] if not ok.all() else index
     wall = wall_seconds(valid, tz)
     utc_s = valid.tz_convert(UTC).as_unit("ns").asi8 // 1_000_000_000
-    iso = np.char.add(np.datetime_as_string(utc_s.astype("datetime64[s]"), unit="s"), "Z").tolist()
+    iso = np.datetime_as_string(utc_s.astype("datetime64[s]"), unit="s", timezone="UTC").tolist()  # with "Z"
     ct = [text.replace("T", " ") for text in np.datetime_as_string(wall.astype("datetime64[s]"), unit="s").tolist()]
     t: list[int | None] = wall.tolist()
     if ok.all():
@@ -170,7 +170,7 @@ def bar_columns(frame: pd.DataFrame, tz: ZoneInfo) -> dict[str, list[Any]]:
     """
     index = pd.DatetimeIndex(frame.index)
     ns = index.tz_convert(UTC).as_unit("ns").asi8
-    iso = np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s"), "Z")
+    iso = np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s", timezone="UTC")
     cols: dict[str, list[Any]] = {"t": wall_seconds(index, tz).tolist(), "ts": iso.tolist()}
     for k in ("open", "high", "low", "close"):
         cols[k] = frame[k].to_numpy(dtype=np.float64).tolist()
@@ -196,9 +196,10 @@ def rounded(values: np.ndarray, digits: int) -> list[float | None]:
         size = np.abs(y)
         safe = (size < 2.0**52) & (np.abs(size - np.floor(size) - 0.5) > 4 * np.spacing(size))
         out = (np.rint(y) / scale).astype(object)
-    for i in np.flatnonzero(~safe).tolist():
-        v = float(x[i])
-        out[i] = None if v != v else round(v, digits)
+        missing = np.isnan(x)
+    out[missing] = None
+    for i in np.flatnonzero(~safe & ~missing).tolist():
+        out[i] = round(float(x[i]), digits)
     result: list[float | None] = out.tolist()
     return result
 
