@@ -133,10 +133,14 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
-def indicator_frame(bars: pd.DataFrame) -> pd.DataFrame:
-    """The day charts' frame: the run's bars (5m when they are 5m or longer, else 1m) with EMA20 and VWAP."""
-    tf = Timeframe.M5 if chart.base_span(bars) >= pd.Timedelta(minutes=5) else Timeframe.M1
-    return chart.with_indicators(bars, tf)
+def indicator_frame(bars: pd.DataFrame, span: pd.Timedelta | None = None) -> pd.DataFrame:
+    """The day charts' frame: the run's bars (5m when they are 5m or longer, else 1m) with EMA20 and VWAP.
+
+    `span` is the bars' length when the caller has it (default: `chart.base_span(bars)`).
+    """
+    span = chart.base_span(bars) if span is None else span
+    tf = Timeframe.M5 if span >= pd.Timedelta(minutes=5) else Timeframe.M1
+    return chart.with_indicators(bars, tf, span=span)
 
 
 def day_payload(
@@ -144,15 +148,16 @@ def day_payload(
     tz: ZoneInfo,
     days: Mapping[date, Sequence[str]] | None = None,
     frame: pd.DataFrame | None = None,
+    span: pd.Timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """Trading days' bars (the run's timeframe) with EMA20 and VWAP, as compact column arrays.
 
     `days` maps the days to embed to why each is there (None: every day). EMA20 runs over the whole
     run whichever days are kept, so a day's line is the one the run saw. `frame` is `indicator_frame(bars)`
-    when the caller has it already.
+    and `span` is `chart.base_span(bars)` when the caller has them already.
     """
-    span = chart.base_span(bars)
-    frame = indicator_frame(bars) if frame is None else frame
+    span = chart.base_span(bars) if span is None else span
+    frame = indicator_frame(bars, span) if frame is None else frame
     keep = chart.BAR_FIELDS[:6] + chart.BAR_FIELDS[7:]  # the page draws no volume
     slices = {day: rows for day, rows in chart.day_slices(frame).items() if days is None or day in days}
     if not slices:
@@ -262,16 +267,19 @@ def trade_payload(
     tz: ZoneInfo,
     config: EngineConfig | None = None,
     sub_bars: pd.DataFrame | None = None,
+    span: pd.Timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """Trades with CT times, the day, the entry hour (CT) and the stop path replayed by the one bracket walk.
 
     The walk is the run's: its bracket and execution rules (`config`, default the seed's) over the bars
     the positions walked (`sub_bars` when the run had them, else `bars`), so the path drawn ends where
     the trade did. A trade's `id` is its row number from 1; rows without an entry are left out.
+    `span` is `chart.base_span(bars)` when the caller has it.
     """
-    span = chart.base_span(bars).to_pytimedelta()
-    walked = bars if sub_bars is None else sub_bars
-    path = PathBars.from_frame(walked, chart.base_span(walked))
+    bar_span = chart.base_span(bars) if span is None else span
+    path = PathBars.from_frame(
+        bars if sub_bars is None else sub_bars, bar_span if sub_bars is None else chart.base_span(sub_bars)
+    )
     config = config or EngineConfig()
     bracket, execution = config.bracket, config.execution
     entry, exit_ = pd.DatetimeIndex(trades["entry_ts"]).tz_convert("UTC"), _utc(trades, "exit_ts")
@@ -314,13 +322,14 @@ def trade_payload(
         _values(trades, "ambiguous", False),
         strict=True,
     )
+    bar_length = bar_span.to_pytimedelta()
     out = []
     for j, (setup, session, exit_price, reason, pnl, result, score, confidence, mae, mfe, ambiguous) in enumerate(
         columns
     ):
         rec = chart.trade_record(
             clock=clocks[j],
-            span=span,
+            span=bar_length,
             setup=str(setup),
             direction=str(directions[j]),
             session=str(session),
@@ -401,14 +410,19 @@ def choose_days(
 
 
 def overview_payload(
-    frame: pd.DataFrame, trades: Sequence[Mapping[str, Any]], candidates: pd.Series, embedded: Iterable[date] | None
+    frame: pd.DataFrame,
+    trades: Sequence[Mapping[str, Any]],
+    candidates: pd.Series,
+    embedded: Iterable[date] | None,
+    slices: Mapping[date, slice] | None = None,
 ) -> dict[str, list[Any]]:
     """One daily candle per trading day of the run (from `indicator_frame`), with its trades, net points,
     candidates and whether its bars are embedded; columns, like the day charts' bars.
 
-    `t` is the day's date at 00:00 as wall seconds, so the page's axis reads the trading day.
+    `t` is the day's date at 00:00 as wall seconds, so the page's axis reads the trading day. `slices`
+    is `chart.day_slices(frame)` when the caller has it.
     """
-    slices = chart.day_slices(frame)
+    slices = chart.day_slices(frame) if slices is None else slices
     starts = np.array([s.start for s in slices.values()], dtype=np.int64)
     stops = np.array([s.stop for s in slices.values()], dtype=np.int64)
     high, low = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low"))
@@ -469,7 +483,7 @@ def report_data(
 ) -> dict[str, Any]:
     """Everything the page draws, JSON-ready (NaN -> null); bars and candidates of `choose_days` only."""
     span = chart.base_span(report.bars)
-    trades = trade_payload(report.trades, report.bars, tz, report.config, report.sub_bars)
+    trades = trade_payload(report.trades, report.bars, tz, report.config, report.sub_bars, span)
     closed = [(datetime.fromisoformat(t["exit_ts"].replace("Z", "+00:00")), t) for t in trades if t["exit_ts"]]
     closed.sort(key=lambda x: x[0])
     equity, running = [], 0.0
@@ -479,8 +493,9 @@ def report_data(
     hours = [f"{h:02d}" for h in range(24)]
     for t in trades:
         t["hour_label"] = f"{t['hour']:02d}"
-    frame = indicator_frame(report.bars)
-    all_days = list(chart.day_slices(frame))
+    frame = indicator_frame(report.bars, span)
+    slices = chart.day_slices(frame)
+    all_days = list(slices)
     chosen = choose_days(all_days, trades, max_days, chart_day)
     journal_days = _journal_days(report.journal)
     journal = report.journal
@@ -495,7 +510,7 @@ def report_data(
             {"run": "stop first (the result)", **report.stats.as_dict()},
             {"run": "target first (optimistic bound)", **report.optimistic.as_dict()},
         ],
-        "days": day_payload(report.bars, tz, chosen, frame),
+        "days": day_payload(report.bars, tz, chosen, frame, span),
         "candidates": candidate_payload(journal, span.to_pytimedelta(), tz),
         "trades": trades,
         "equity": _equity(equity, tz),
@@ -505,7 +520,7 @@ def report_data(
             "hour (CT, entry)": group_pnl(trades, "hour_label", hours),
             "weekday": group_pnl(trades, "weekday", WEEKDAYS),
         },
-        "overview": overview_payload(frame, trades, journal_days.value_counts(), chosen),
+        "overview": overview_payload(frame, trades, journal_days.value_counts(), chosen, slices),
         "embedded_note": _embedding_note(chosen, len(all_days), max_days, chart_day is not None),
     }
 

@@ -97,14 +97,17 @@ def base_span(bars: pd.DataFrame) -> pd.Timedelta:
     return pd.Timedelta(int(np.diff(index.as_unit("ns").asi8).min()), unit="ns")
 
 
-def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int = 15 * 60) -> pd.DataFrame:
+def with_indicators(
+    bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int = 15 * 60, *, span: pd.Timedelta | None = None
+) -> pd.DataFrame:
     """`bars` resampled to `timeframe` (the last bin may be partial) with `ema20` and `vwap` columns.
 
     EMA20 runs over all given bars (warm before the day starts); VWAP is the session VWAP of regular
-    hours (08:30 CT to the RTH end, the setups' anchor), NaN outside them.
+    hours (08:30 CT to the RTH end, the setups' anchor), NaN outside them. `span` is the bars' length
+    when the caller has it (default: `base_span(bars)`).
     """
     frame = bars[["open", "high", "low", "close", "volume"]]
-    span = base_span(bars)
+    span = base_span(bars) if span is None else span
     if pd.Timedelta(timeframe.span) > span:
         frame = resample(frame, timeframe, source_span=span, complete_only=False)
     # One Central wall clock gives both the minute of the day and the trading day (`calendar.trading_days`).
