@@ -121,12 +121,6 @@ def standalone_page(title: str, body: str, data: Mapping[str, Any], script: str,
 # ---------------------------------------------------------------- the data
 
 
-def _ts(value: Any) -> datetime | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
-
-
 def _float(value: Any) -> float | None:
     if value is None or pd.isna(value):
         return None
@@ -198,9 +192,9 @@ def _values(frame: pd.DataFrame, key: str, default: Any) -> list[Any]:
 
 
 def _floats(frame: pd.DataFrame, key: str) -> list[float | None]:
-    """Column `key` as `_float` gives each value (None when missing or the column is absent)."""
+    """Column `key` as floats for the records' `_num` (None for an absent column): `_float` of each value,
+    except that a float64 column keeps its NaN, which `_num` turns into None as it does None itself."""
     if key in frame and frame[key].dtype == np.float64:
-        # NaN stays NaN here: the records' `_num` turns it into None, as `_float` would have.
         values: list[float | None] = frame[key].to_numpy().tolist()
         return values
     return [_float(v) for v in _values(frame, key, None)]

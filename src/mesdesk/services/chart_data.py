@@ -352,10 +352,9 @@ def stop_path_ns(
         worst=entry,
     )
     points = [{"ts_ns": int(path.ts_ns[first]), "stop": s * st.stop, "target": s * st.target, "why": "initial"}]
-    end_ns = exit_ns
     i = first
     # Walk the bars that open before the recorded exit (a gap exit fills at the open of the exit bar).
-    while st.is_open and i < len(path) and (end_ns is None or int(path.ts_ns[i]) < end_ns):
+    while st.is_open and i < len(path) and (exit_ns is None or int(path.ts_ns[i]) < exit_ns):
         before = st.stop
         walk(st, path, i + 1, bracket, execution)
         if st.is_open and st.stop != before:
