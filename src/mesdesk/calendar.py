@@ -65,16 +65,23 @@ def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Central wall-clock times (naive) of UTC instants.
 
     The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), which keeps
-    a year of minutes at a few milliseconds whatever time-zone backend pandas uses.
+    a year of minutes at a few milliseconds whatever time-zone backend pandas uses. Sorted instants
+    (bars always are) find their hours as runs, without the sort `np.unique` makes.
     """
     if index.tz is None:
         raise ValueError("ct_wall needs timezone-aware timestamps")
     ns = np.asarray(index.as_unit("ns").asi8)
     hours = ns // _NS_HOUR
-    uniq, inverse = np.unique(hours, return_inverse=True)
+    runs = len(hours) > 1 and bool(np.all(hours[1:] >= hours[:-1]))
+    if runs:
+        firsts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
+        uniq = hours[firsts]
+    else:
+        uniq, inverse = np.unique(hours, return_inverse=True)
     starts = pd.DatetimeIndex(uniq * _NS_HOUR, tz="UTC")
     offsets = np.asarray(starts.tz_convert(CT).tz_localize(None).asi8) - uniq * _NS_HOUR
-    return pd.DatetimeIndex((ns + offsets[inverse]).astype("datetime64[ns]"), name=index.name)
+    shift = np.repeat(offsets, np.diff(np.r_[firsts, len(hours)])) if runs else offsets[inverse]
+    return pd.DatetimeIndex((ns + shift).astype("datetime64[ns]"), name=index.name)
 
 
 def trading_days(index: pd.DatetimeIndex) -> np.ndarray:

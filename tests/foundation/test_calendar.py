@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mesdesk.calendar import (
     CALENDAR_OVERRIDES,
+    ct_wall,
     early_closes,
     expiry,
     front_month_symbol,
@@ -153,3 +155,17 @@ def test_shipped_library_days_match_the_installed_calendar_library() -> None:
     from mesdesk.calendar import library_days
 
     assert library_days() == LIBRARY_DAYS  # regenerate: python -m mesdesk._cme_library_days
+
+
+def test_ct_wall_of_sorted_and_shuffled_instants_reads_the_zone_across_both_changes() -> None:
+    """Sorted instants take the runs path, shuffled ones np.unique: both equal pandas' conversion."""
+    spring = pd.date_range("2025-03-09 06:00", "2025-03-09 10:00", freq="7min", tz="UTC")
+    fall = pd.date_range("2025-11-02 05:00", "2025-11-02 09:00", freq="7min", tz="UTC")
+    sorted_ = spring.append(fall)
+    expected = sorted_.tz_convert("America/Chicago").tz_localize(None)
+    assert ct_wall(sorted_).equals(expected)
+    order = np.random.default_rng(1).permutation(len(sorted_))
+    assert ct_wall(sorted_[order]).equals(expected[order])
+    # 07:59 UTC is 01:59 CST, 08:00 UTC is 03:00 CDT; 06:59 and 07:00 UTC on 2025-11-02 are 01:59 CDT and 01:00 CST
+    edges = pd.DatetimeIndex(["2025-03-09 07:59", "2025-03-09 08:00", "2025-11-02 06:59", "2025-11-02 07:00"], tz="UTC")
+    assert [t.strftime("%H:%M") for t in ct_wall(edges)] == ["01:59", "03:00", "01:59", "01:00"]

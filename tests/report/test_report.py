@@ -165,3 +165,85 @@ def test_stop_paths_are_walked_on_the_runs_sub_bars_with_its_rules() -> None:
         assert rec["stops"] == chart_data.stop_records(chart_data.stop_path(one_minute, **walk), tz)
         differs += rec["stops"] != chart_data.stop_records(chart_data.stop_path(five_minute, **walk), tz)
     assert differs > 0  # a replay on the decision bars would have drawn other paths
+
+
+def test_trade_and_candidate_records_equal_the_dashboards_one_by_one(backtest: BacktestReport) -> None:
+    """The report builds its records column-wise; each equals the dashboard's per-row record, open trades too."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from mesdesk.engine.config import EngineConfig
+    from mesdesk.pathbars import PathBars
+    from mesdesk.services import chart_data
+    from mesdesk.services.backtest_report import candidate_payload, trade_payload
+
+    tz = ZoneInfo("America/Chicago")
+    trades = backtest.trades.copy()
+    assert len(trades) > 3
+    trades.loc[trades.index[0], "exit_ts"] = pd.NaT  # still open
+    trades.loc[trades.index[1], "entry_ts"] = pd.NaT  # no entry: left out, the ids keep their row numbers
+    trades.loc[trades.index[2], ["exit_price", "pnl_pts", "confidence"]] = float("nan")
+    config = backtest.config or EngineConfig()
+    path = PathBars.from_frame(backtest.bars, chart_data.base_span(backtest.bars))
+    span = chart_data.base_span(backtest.bars).to_pytimedelta()
+    expected = []
+    for i, row in enumerate(trades.to_dict("records")):
+        if pd.isna(row["entry_ts"]):
+            continue
+        entry = pd.Timestamp(row["entry_ts"]).to_pydatetime()
+        exit_ = None if pd.isna(row["exit_ts"]) else pd.Timestamp(row["exit_ts"]).to_pydatetime()
+        sign = 1 if row["direction"] == "long" else -1
+        walk = {"direction": sign, "entry_ts": entry, "entry_price": row["entry_price"], "exit_ts": exit_}
+        stops = chart_data.stop_path(path, **walk, bracket=config.bracket, execution=config.execution)
+        rec = chart_data.trade_record(
+            clock=chart_data.trade_clock(entry, exit_, tz),
+            span=span,
+            setup=row["setup"],
+            direction=row["direction"],
+            session=row["session"],
+            entry_price=row["entry_price"],
+            exit_price=None if pd.isna(row["exit_price"]) else row["exit_price"],
+            exit_reason=row["exit_reason"],
+            pnl_pts=None if pd.isna(row["pnl_pts"]) else row["pnl_pts"],
+            result=row["result"],
+            score=row["prefilter_score"],
+            confidence=None if pd.isna(row["confidence"]) else row["confidence"],
+            mae=row["mae"],
+            mfe=row["mfe"],
+            ambiguous=row["ambiguous"],
+            stops=chart_data.stop_records(stops, tz),
+            target=row["entry_price"] + sign * config.bracket.tp_pts,
+        )
+        day = pd.Timestamp(row["trading_day"]).date()
+        weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]
+        rec.update(id=i + 1, day=day.isoformat(), weekday=weekday, hour=entry.astimezone(tz).hour)
+        expected.append(rec)
+    shown = trade_payload(trades, backtest.bars, tz, config)
+    assert shown == expected
+    assert [t["id"] for t in shown][:2] == [1, 3]
+    assert shown[0]["exit_ts"] is None
+    assert shown[1]["pnl_pts"] is None
+
+    journal = backtest.journal
+    five = timedelta(minutes=5)
+    candidates = candidate_payload(journal, five, tz)
+    assert len(candidates) == len(journal) > 0
+    clocks = [chart_data.candidate_clock(pd.Timestamp(ts).to_pydatetime(), five, tz) for ts in journal["ts"]]
+    assert [(c["t"], c["ts"], c["ct"]) for c in candidates] == [(c["t"], c["ts"], c["ct"]) for c in clocks]
+    assert [c["traded"] for c in candidates] == journal["entry_ts"].notna().tolist()
+
+
+def test_a_trade_without_a_price_is_drawn_with_nulls_not_nan(backtest: BacktestReport) -> None:
+    """Records pass to the page unchecked only when ready; a NaN entry price (NaN stop levels) is cleaned to null."""
+    from zoneinfo import ZoneInfo
+
+    from mesdesk.services.backtest_report import standalone_page, trade_payload
+
+    trades = backtest.trades.copy()
+    trades.loc[trades.index[0], "entry_price"] = float("nan")
+    shown = trade_payload(trades, backtest.bars, ZoneInfo("America/Chicago"), backtest.config)
+    page = standalone_page("t", "", {"trades": shown}, "")
+    first = _data(page)["trades"][0]
+    assert first["entry_price"] is None
+    assert first["stops"][0]["stop"] is None
+    assert first["stops"][0]["why"] == "initial"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,6 +48,53 @@ def test_the_rth_open_reads_0830_ct_on_both_sides_of_a_dst_change(before: str, a
 def test_the_sunday_evening_open_on_the_spring_change_day_is_1700_ct() -> None:
     ts = datetime(2025, 3, 9, 22, 0, tzinfo=UTC)  # 17:00 CDT, the first session after the change
     assert _wall(chart_data.wall_of(ts, CT)) == datetime(2025, 3, 9, 17, 0, tzinfo=UTC)
+
+
+AWKWARD_INSTANTS = (
+    "2025-03-09T07:59:59Z",  # 01:59:59 CST, the last second before the spring change
+    "2025-03-09T08:00:00Z",  # 03:00:00 CDT
+    "2025-11-02T06:30:00Z",  # 01:30 CDT ...
+    "2025-11-02T07:30:00Z",  # ... and 01:30 CST an hour later, the same wall clock
+    "2025-11-02T07:30:59.999999Z",  # a fraction of a second: the texts truncate it
+    "1970-01-01T00:00:00Z",
+)
+
+
+@pytest.mark.parametrize("zone", ["America/Chicago", "Europe/London", "Australia/Lord_Howe"])
+def test_clock_columns_equal_the_per_instant_fields_across_dst_changes_and_nat(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    index = pd.DatetimeIndex([*AWKWARD_INSTANTS, None], dtype="datetime64[ns, UTC]")
+    one_by_one = [
+        (chart_data.wall_of(ts, tz), chart_data.iso_utc(ts), chart_data.ct_text(ts, tz))
+        for ts in (pd.Timestamp(text).to_pydatetime() for text in AWKWARD_INSTANTS)
+    ]
+    assert list(zip(*chart_data.clock_columns(index, tz), strict=True)) == [*one_by_one, (None, None, None)]
+
+
+def test_clock_columns_read_both_fall_back_0130s_as_0130_ct() -> None:
+    index = pd.DatetimeIndex(list(AWKWARD_INSTANTS[2:5]))
+    t, ts, ct = chart_data.clock_columns(index, CT)
+    assert ct == ["2025-11-02 01:30:00", "2025-11-02 01:30:00", "2025-11-02 01:30:59"]
+    assert ts == ["2025-11-02T06:30:00Z", "2025-11-02T07:30:00Z", "2025-11-02T07:30:59Z"]
+    assert [_wall(x).strftime("%H:%M:%S") for x in t if x is not None] == ["01:30:00", "01:30:00", "01:30:59"]
+
+
+def test_trade_and_candidate_clocks_equal_their_one_by_one_fields() -> None:
+    entries = pd.DatetimeIndex(["2025-03-09T07:59:00Z", "2025-11-02T07:30:00Z", "2025-11-02T06:59:00Z"])
+    exits = pd.DatetimeIndex(["2025-03-09T08:01:00Z", None, "2025-11-02T07:00:00Z"], dtype="datetime64[ns, UTC]")
+    one_by_one = [
+        chart_data.trade_clock(a.to_pydatetime(), None if pd.isna(b) else b.to_pydatetime(), CT)
+        for a, b in zip(entries, exits, strict=True)
+    ]
+    clocks = chart_data.trade_clocks(entries, exits, CT)
+    assert clocks == one_by_one
+    assert clocks[1]["exit_t"] is clocks[1]["exit_ts"] is clocks[1]["exit_ct"] is None  # still open
+    # the exit at 07:00Z (01:00 CST after the fall back) sits on the bar of 01:59:59 CDT, the second before
+    assert _wall(clocks[2]["exit_t"]).strftime("%H:%M:%S") == "01:59:59"
+    span = timedelta(minutes=5)
+    assert chart_data.candidate_clocks(entries, span, CT) == [
+        chart_data.candidate_clock(a.to_pydatetime(), span, CT) for a in entries
+    ]
 
 
 @pytest.mark.parametrize(
@@ -293,3 +340,26 @@ def test_scanner_runs_on_the_runners_bars(replayed: TestClient) -> None:
 def test_odd_but_valid_parameters_answer_without_a_server_error(replayed: TestClient, path: str) -> None:
     res = replayed.get(path)
     assert res.status_code == 200, res.text
+
+
+def test_rounded_equals_pythons_round_next_to_halves_and_on_exact_ties() -> None:
+    rng = np.random.default_rng(7)
+    halves = (rng.integers(-(10**10), 10**10, 20_000) + 0.5) / 1e4  # products land within an ulp of a half
+    near = [halves]
+    for _ in range(3):
+        near += [np.nextafter(near[-1], np.inf)]
+    values = np.concatenate(
+        [
+            *near,
+            np.nextafter(halves, -np.inf),
+            np.arange(-200, 200) / 32,  # exact binary ties: 0.03125 -> 0.0312 (half to even)
+            5000 + rng.normal(0, 40, 20_000),
+            [0.0, -0.0, -1e-300, np.nan, np.inf, -np.inf, 2.0**60],
+        ]
+    )
+    got = chart_data.rounded(values, 4)
+    want = [None if v != v else round(v, 4) for v in values.tolist()]
+    assert got == want
+    assert [np.copysign(1, v) for v in got if v == 0] == [np.copysign(1, v) for v in want if v == 0]
+    # ties go to the even digit; 1.00005 is stored a little above the half, so it goes up
+    assert chart_data.rounded(np.array([0.03125, 0.09375, 1.00005]), 4) == [0.0312, 0.0938, 1.0001]

@@ -54,11 +54,26 @@ def _script_safe(text: str) -> str:
 
 
 class _Ready(list[Any]):
-    """A list already JSON-ready (plain finite floats, ints, str, None): `_clean` passes it through.
+    """A list already JSON-ready (plain finite floats, ints, str, bool, None, and lists and dicts with str
+    keys of these): `_clean` passes it through. Only lists ready by construction are marked: a slip
+    (NaN, a numpy scalar) makes `json.dumps(..., allow_nan=False)` fail, not the page wrong.
 
     The day charts' bar columns hold most of a report's values; walking them one by one was most of
-    the time of a multi-year report.
+    the time of a multi-year report, and then the trade records were.
     """
+
+
+def _finite(values: Iterable[float]) -> bool:
+    """True when every value is finite: a NaN or an infinity makes the sum NaN or infinite.
+
+    (A sum that overflows says False of finite values too; their list is then cleaned as any other.)
+    """
+    return math.isfinite(sum(values))
+
+
+def _ready_if_finite(values: list[Any], floats: Iterable[float]) -> list[Any]:
+    """`values` marked `_Ready` when `floats` (its only values that may be NaN or infinite) are all finite."""
+    return _Ready(values) if _finite(floats) else values
 
 
 def _clean(value: Any) -> Any:
@@ -106,22 +121,20 @@ def standalone_page(title: str, body: str, data: Mapping[str, Any], script: str,
 # ---------------------------------------------------------------- the data
 
 
-def _ts(value: Any) -> datetime | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
-
-
 def _float(value: Any) -> float | None:
     if value is None or pd.isna(value):
         return None
     return float(value)
 
 
-def indicator_frame(bars: pd.DataFrame) -> pd.DataFrame:
-    """The day charts' frame: the run's bars (5m when they are 5m or longer, else 1m) with EMA20 and VWAP."""
-    tf = Timeframe.M5 if chart.base_span(bars) >= pd.Timedelta(minutes=5) else Timeframe.M1
-    return chart.with_indicators(bars, tf)
+def indicator_frame(bars: pd.DataFrame, span: pd.Timedelta | None = None) -> pd.DataFrame:
+    """The day charts' frame: the run's bars (5m when they are 5m or longer, else 1m) with EMA20 and VWAP.
+
+    `span` is the bars' length when the caller has it (default: `chart.base_span(bars)`).
+    """
+    span = chart.base_span(bars) if span is None else span
+    tf = Timeframe.M5 if span >= pd.Timedelta(minutes=5) else Timeframe.M1
+    return chart.with_indicators(bars, tf, span=span)
 
 
 def day_payload(
@@ -129,21 +142,27 @@ def day_payload(
     tz: ZoneInfo,
     days: Mapping[date, Sequence[str]] | None = None,
     frame: pd.DataFrame | None = None,
+    span: pd.Timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """Trading days' bars (the run's timeframe) with EMA20 and VWAP, as compact column arrays.
 
     `days` maps the days to embed to why each is there (None: every day). EMA20 runs over the whole
     run whichever days are kept, so a day's line is the one the run saw. `frame` is `indicator_frame(bars)`
-    when the caller has it already.
+    and `span` is `chart.base_span(bars)` when the caller has them already.
     """
-    span = chart.base_span(bars)
-    frame = indicator_frame(bars) if frame is None else frame
+    span = chart.base_span(bars) if span is None else span
+    frame = indicator_frame(bars, span) if frame is None else frame
     keep = chart.BAR_FIELDS[:6] + chart.BAR_FIELDS[7:]  # the page draws no volume
+    slices = {day: rows for day, rows in chart.day_slices(frame).items() if days is None or day in days}
+    if not slices:
+        return []
+    # One `bar_columns` of the kept days' rows (each bar's values are its row's), cut back into days.
+    cols = chart.bar_columns(frame.iloc[np.concatenate([np.arange(r.start, r.stop) for r in slices.values()])], tz)
     out = []
-    for day, rows in chart.day_slices(frame).items():
-        if days is not None and day not in days:
-            continue
-        cols = chart.bar_columns(frame.iloc[rows], tz)
+    at = 0
+    for day, rows in slices.items():
+        part = slice(at, at + rows.stop - rows.start)
+        at = part.stop
         rng = chart.opening_range(bars, day, span=span)
         if rng is not None:
             rng["end_t"] = chart.wall_of(datetime.fromisoformat(rng["end_ts"].replace("Z", "+00:00")), tz)
@@ -151,7 +170,7 @@ def day_payload(
             "day": day.isoformat(),
             "weekday": WEEKDAYS[day.weekday()],
             "span_s": int(span.total_seconds()),
-            "bars": {k: _Ready(cols[k]) for k in keep},
+            "bars": {k: _Ready(cols[k][part]) for k in keep},
             "opening_range": rng,
         }
         if days is not None and days[day]:
@@ -160,34 +179,80 @@ def day_payload(
     return out
 
 
+def _utc(frame: pd.DataFrame, key: str) -> pd.DatetimeIndex:
+    """Column `key` as aware UTC instants (all NaT when the column is missing)."""
+    if key not in frame:
+        return pd.DatetimeIndex([pd.NaT] * len(frame), dtype="datetime64[ns, UTC]")
+    return pd.DatetimeIndex(frame[key]).tz_convert("UTC")
+
+
+def _values(frame: pd.DataFrame, key: str, default: Any) -> list[Any]:
+    """Column `key` as Python values (as `to_dict("records")` gives them); `default` when it is missing."""
+    return frame[key].tolist() if key in frame else [default] * len(frame)
+
+
+def _floats(frame: pd.DataFrame, key: str) -> list[float | None]:
+    """Column `key` as floats for the records' `_num` (None for an absent column): `_float` of each value,
+    except that a float64 column keeps its NaN, which `_num` turns into None as it does None itself."""
+    if key in frame and frame[key].dtype == np.float64:
+        values: list[float | None] = frame[key].to_numpy().tolist()
+        return values
+    return [_float(v) for v in _values(frame, key, None)]
+
+
+def _day_texts(frame: pd.DataFrame) -> tuple[list[str], list[int]]:
+    """The `trading_day` column as ISO dates and weekdays (Monday 0), as `pd.Timestamp(v).date()` gives them."""
+    days = pd.DatetimeIndex(frame["trading_day"])
+    if days.tz is not None:
+        days = days.tz_localize(None)
+    dates = days.to_numpy().astype("datetime64[D]")
+    weekdays = (dates.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    return np.datetime_as_string(dates, unit="D").tolist(), weekdays.tolist()
+
+
 def candidate_payload(journal: pd.DataFrame, span: timedelta, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Every journal row as a marker record (kind: taken, skipped, refused, below prefilter)."""
+    ts = _utc(journal, "ts")
+    keep = np.flatnonzero(~np.asarray(ts.isna(), dtype=bool))
+    journal, ts = journal.iloc[keep], ts[keep]
+    clocks = chart.candidate_clocks(ts, span, tz)
+    traded = (~np.asarray(_utc(journal, "entry_ts").isna(), dtype=bool)).tolist()
+    ref = _values(journal, "ref_entry", math.nan)
+    columns = zip(
+        _values(journal, "setup", ""),
+        _values(journal, "direction", ""),
+        _floats(journal, "prefilter_score"),
+        _values(journal, "passed_prefilter", True),
+        _values(journal, "decision", ""),
+        _values(journal, "decision_source", ""),
+        _floats(journal, "confidence"),
+        _values(journal, "reason", ""),
+        _values(journal, "gate", ""),
+        _floats(journal, "pnl_pts"),
+        strict=True,
+    )
+    days, _ = _day_texts(journal)
     out = []
-    for row in journal.to_dict("records"):
-        ts = _ts(row.get("ts"))
-        if ts is None:
-            continue
-        traded = _ts(row.get("entry_ts")) is not None
+    for j, (setup, direction, score, passed, decision, source, confidence, reason, gate, pnl) in enumerate(columns):
         rec = chart.candidate_record(
-            ts=ts,
-            span=span,
-            tz=tz,
-            setup=str(row.get("setup", "")),
-            direction=str(row.get("direction", "")),
-            ref_entry=float(row.get("ref_entry", math.nan)),
-            score=_float(row.get("prefilter_score")),
-            passed_prefilter=bool(row.get("passed_prefilter", True)),
-            decision=str(row.get("decision", "")),
-            source=str(row.get("decision_source", "") or ""),
-            confidence=_float(row.get("confidence")),
-            reason=str(row.get("reason", "") or ""),
-            gate=str(row.get("gate", "") or ""),
-            traded=traded,
-            pnl_pts=_float(row.get("pnl_pts")) if traded else None,
+            clock=clocks[j],
+            setup=str(setup),
+            direction=str(direction),
+            ref_entry=float(ref[j]),
+            score=score,
+            passed_prefilter=bool(passed),
+            decision=str(decision),
+            source=str(source or ""),
+            confidence=confidence,
+            reason=str(reason or ""),
+            gate=str(gate or ""),
+            traded=traded[j],
+            pnl_pts=pnl if traded[j] else None,
         )
-        rec["day"] = pd.Timestamp(row["trading_day"]).date().isoformat()
+        rec["day"] = days[j]
         out.append(rec)
-    return out
+    # Ready by construction: `_num` gives finite floats or None, the rest are str, bool and int.
+    return _Ready(out)
 
 
 def trade_payload(
@@ -196,59 +261,90 @@ def trade_payload(
     tz: ZoneInfo,
     config: EngineConfig | None = None,
     sub_bars: pd.DataFrame | None = None,
+    span: pd.Timedelta | None = None,
 ) -> list[dict[str, Any]]:
     """Trades with CT times, the day, the entry hour (CT) and the stop path replayed by the one bracket walk.
 
     The walk is the run's: its bracket and execution rules (`config`, default the seed's) over the bars
     the positions walked (`sub_bars` when the run had them, else `bars`), so the path drawn ends where
-    the trade did.
+    the trade did. A trade's `id` is its row number from 1; rows without an entry are left out.
+    `span` is `chart.base_span(bars)` when the caller has it.
     """
-    span = chart.base_span(bars)
-    walked = bars if sub_bars is None else sub_bars
-    path = PathBars.from_frame(walked, chart.base_span(walked))
+    bar_span = chart.base_span(bars) if span is None else span
+    path = PathBars.from_frame(
+        bars if sub_bars is None else sub_bars, bar_span if sub_bars is None else chart.base_span(sub_bars)
+    )
     config = config or EngineConfig()
     bracket, execution = config.bracket, config.execution
-    out = []
-    for i, row in enumerate(trades.to_dict("records")):
-        entry_ts, exit_ts = _ts(row["entry_ts"]), _ts(row.get("exit_ts"))
-        if entry_ts is None:
-            continue
-        sign = 1 if row["direction"] == "long" else -1
-        entry = float(row["entry_price"])
-        points = chart.stop_path(
+    entry, exit_ = pd.DatetimeIndex(trades["entry_ts"]).tz_convert("UTC"), _utc(trades, "exit_ts")
+    rows = np.flatnonzero(~np.asarray(entry.isna(), dtype=bool))
+    trades, entry, exit_ = trades.iloc[rows], entry[rows], exit_[rows]
+    clocks = chart.trade_clocks(entry, exit_, tz)
+    # The walk starts and ends at the instants as datetimes hold them (whole microseconds).
+    entry_ns = (entry.as_unit("ns").asi8 // 1000 * 1000).tolist()
+    exit_us = (exit_.as_unit("ns").asi8 // 1000 * 1000).tolist()
+    exit_ns = [None if c["exit_ts"] is None else ns for c, ns in zip(clocks, exit_us, strict=True)]
+    directions = trades["direction"].tolist()
+    prices = [float(v) for v in trades["entry_price"].tolist()]
+    signs = [1 if d == "long" else -1 for d in directions]
+    paths = [
+        chart.stop_path_ns(
             path,
             direction=sign,
-            entry_ts=entry_ts,
-            entry_price=entry,
-            exit_ts=exit_ts,
+            entry_ns=a,
+            entry_price=price,
+            exit_ns=b,
             bracket=bracket,
             execution=execution,
         )
+        for sign, a, b, price in zip(signs, entry_ns, exit_ns, prices, strict=True)
+    ]
+    stops = chart.stop_records([p for points in paths for p in points], tz)
+    ends = np.cumsum([len(points) for points in paths]).tolist()
+    days, weekdays = _day_texts(trades)
+    columns = zip(
+        trades["setup"].tolist(),
+        _values(trades, "session", ""),
+        _floats(trades, "exit_price"),
+        _values(trades, "exit_reason", ""),
+        _floats(trades, "pnl_pts"),
+        _values(trades, "result", ""),
+        _floats(trades, "prefilter_score"),
+        _floats(trades, "confidence"),
+        _floats(trades, "mae"),
+        _floats(trades, "mfe"),
+        _values(trades, "ambiguous", False),
+        strict=True,
+    )
+    bar_length = bar_span.to_pytimedelta()
+    out = []
+    for j, (setup, session, exit_price, reason, pnl, result, score, confidence, mae, mfe, ambiguous) in enumerate(
+        columns
+    ):
         rec = chart.trade_record(
-            tz=tz,
-            span=span.to_pytimedelta(),
-            setup=str(row["setup"]),
-            direction=str(row["direction"]),
-            session=str(row.get("session", "")),
-            entry_ts=entry_ts,
-            exit_ts=exit_ts,
-            entry_price=entry,
-            exit_price=_float(row.get("exit_price")),
-            exit_reason=str(row.get("exit_reason", "") or ""),
-            pnl_pts=_float(row.get("pnl_pts")),
-            result=str(row.get("result", "")),
-            score=_float(row.get("prefilter_score")),
-            confidence=_float(row.get("confidence")),
-            mae=_float(row.get("mae")),
-            mfe=_float(row.get("mfe")),
-            ambiguous=bool(row.get("ambiguous", False)),
-            stops=chart.stop_records(points, tz),
-            target=entry + sign * bracket.tp_pts,
+            clock=clocks[j],
+            span=bar_length,
+            setup=str(setup),
+            direction=str(directions[j]),
+            session=str(session),
+            entry_price=prices[j],
+            exit_price=exit_price,
+            exit_reason=str(reason or ""),
+            pnl_pts=pnl,
+            result=str(result),
+            score=score,
+            confidence=confidence,
+            mae=mae,
+            mfe=mfe,
+            ambiguous=bool(ambiguous),
+            stops=stops[ends[j] - len(paths[j]) : ends[j]],
+            target=prices[j] + signs[j] * bracket.tp_pts,
         )
-        day = pd.Timestamp(row["trading_day"]).date()
-        rec.update(id=i + 1, day=day.isoformat(), weekday=WEEKDAYS[day.weekday()], hour=entry_ts.astimezone(tz).hour)
+        entry_t = clocks[j]["entry_t"]
+        rec.update(id=int(rows[j]) + 1, day=days[j], weekday=WEEKDAYS[weekdays[j]], hour=entry_t % 86_400 // 3600)
         out.append(rec)
-    return out
+    # Ready by construction (`_num` floats or None, str, bool, int) but for the stop levels, which are checked.
+    return _ready_if_finite(out, (p["stop"] for p in stops))
 
 
 def group_pnl(
@@ -308,14 +404,19 @@ def choose_days(
 
 
 def overview_payload(
-    frame: pd.DataFrame, trades: Sequence[Mapping[str, Any]], candidates: pd.Series, embedded: Iterable[date] | None
+    frame: pd.DataFrame,
+    trades: Sequence[Mapping[str, Any]],
+    candidates: pd.Series,
+    embedded: Iterable[date] | None,
+    slices: Mapping[date, slice] | None = None,
 ) -> dict[str, list[Any]]:
     """One daily candle per trading day of the run (from `indicator_frame`), with its trades, net points,
     candidates and whether its bars are embedded; columns, like the day charts' bars.
 
-    `t` is the day's date at 00:00 as wall seconds, so the page's axis reads the trading day.
+    `t` is the day's date at 00:00 as wall seconds, so the page's axis reads the trading day. `slices`
+    is `chart.day_slices(frame)` when the caller has it.
     """
-    slices = chart.day_slices(frame)
+    slices = chart.day_slices(frame) if slices is None else slices
     starts = np.array([s.start for s in slices.values()], dtype=np.int64)
     stops = np.array([s.stop for s in slices.values()], dtype=np.int64)
     high, low = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low"))
@@ -325,17 +426,22 @@ def overview_payload(
         net[t["day"]] = net.get(t["day"], 0.0) + float(t["pnl_pts"] or 0.0)
     days = [d.isoformat() for d in slices]
     inside = set(slices) if embedded is None else set(embedded)
-    return {
-        "day": days,
-        "t": [int((d - date(1970, 1, 1)).days) * 86_400 for d in slices],
+    prices = {
         "open": frame["open"].to_numpy(dtype=np.float64)[starts].tolist() if len(starts) else [],
         "high": np.maximum.reduceat(high, starts).tolist() if len(starts) else [],
         "low": np.minimum.reduceat(low, starts).tolist() if len(starts) else [],
         "close": frame["close"].to_numpy(dtype=np.float64)[stops - 1].tolist() if len(starts) else [],
-        "trades": [count.get(d, 0) for d in days],
-        "net_pts": [round(net.get(d, 0.0), 4) for d in days],
-        "candidates": [int(candidates.get(d, 0)) for d in days],
-        "embedded": [d in inside for d in slices],
+    }
+    net_pts = [round(net.get(d, 0.0), 4) for d in days]
+    # Each list is plain str, int, bool or float (from `tolist` and `round`): ready when its floats are finite.
+    return {
+        "day": _Ready(days),
+        "t": _Ready([int((d - date(1970, 1, 1)).days) * 86_400 for d in slices]),
+        **{k: _ready_if_finite(v, v) for k, v in prices.items()},
+        "trades": _Ready([count.get(d, 0) for d in days]),
+        "net_pts": _ready_if_finite(net_pts, net_pts),
+        "candidates": _Ready([int(candidates.get(d, 0)) for d in days]),
+        "embedded": _Ready([d in inside for d in slices]),
     }
 
 
@@ -360,12 +466,18 @@ def _embedding_note(chosen: Mapping[date, Sequence[str]] | None, total: int, max
     )
 
 
+def _equity(points: Sequence[tuple[datetime, float]], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """`chart.equity_records`, marked ready when its points are finite (all but they are int and str)."""
+    records = chart.equity_records(points, tz)
+    return _ready_if_finite(records, (r[k] for r in records for k in ("equity_pts", "drawdown_pts")))
+
+
 def report_data(
     report: BacktestReport, tz: ZoneInfo = CT, chart_day: date | None = None, max_days: int = EMBED_DAYS
 ) -> dict[str, Any]:
     """Everything the page draws, JSON-ready (NaN -> null); bars and candidates of `choose_days` only."""
     span = chart.base_span(report.bars)
-    trades = trade_payload(report.trades, report.bars, tz, report.config, report.sub_bars)
+    trades = trade_payload(report.trades, report.bars, tz, report.config, report.sub_bars, span)
     closed = [(datetime.fromisoformat(t["exit_ts"].replace("Z", "+00:00")), t) for t in trades if t["exit_ts"]]
     closed.sort(key=lambda x: x[0])
     equity, running = [], 0.0
@@ -375,8 +487,9 @@ def report_data(
     hours = [f"{h:02d}" for h in range(24)]
     for t in trades:
         t["hour_label"] = f"{t['hour']:02d}"
-    frame = indicator_frame(report.bars)
-    all_days = list(chart.day_slices(frame))
+    frame = indicator_frame(report.bars, span)
+    slices = chart.day_slices(frame)
+    all_days = list(slices)
     chosen = choose_days(all_days, trades, max_days, chart_day)
     journal_days = _journal_days(report.journal)
     journal = report.journal
@@ -391,17 +504,17 @@ def report_data(
             {"run": "stop first (the result)", **report.stats.as_dict()},
             {"run": "target first (optimistic bound)", **report.optimistic.as_dict()},
         ],
-        "days": day_payload(report.bars, tz, chosen, frame),
+        "days": day_payload(report.bars, tz, chosen, frame, span),
         "candidates": candidate_payload(journal, span.to_pytimedelta(), tz),
         "trades": trades,
-        "equity": chart.equity_records(equity, tz),
+        "equity": _equity(equity, tz),
         "by": {
             "setup": group_pnl(trades, "setup"),
             "session": group_pnl(trades, "session"),
             "hour (CT, entry)": group_pnl(trades, "hour_label", hours),
             "weekday": group_pnl(trades, "weekday", WEEKDAYS),
         },
-        "overview": overview_payload(frame, trades, journal_days.value_counts(), chosen),
+        "overview": overview_payload(frame, trades, journal_days.value_counts(), chosen, slices),
         "embedded_note": _embedding_note(chosen, len(all_days), max_days, chart_day is not None),
     }
 

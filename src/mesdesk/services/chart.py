@@ -25,6 +25,7 @@ from mesdesk.pathbars import PathBars
 from mesdesk.services.chart_data import (
     bar_records,
     base_span,
+    candidate_clock,
     candidate_record,
     ct_text,
     day_bars,
@@ -34,6 +35,7 @@ from mesdesk.services.chart_data import (
     scanner_records,
     stop_path,
     stop_records,
+    trade_clock,
     trade_record,
     wall_of,
     with_indicators,
@@ -103,9 +105,7 @@ def parse_since(text: str | None, param: str = "since") -> datetime | None:
 
 def _journal_record(row: JournalRow, span: timedelta, tz: ZoneInfo) -> dict[str, Any]:
     return candidate_record(
-        ts=row.ts,
-        span=span,
-        tz=tz,
+        clock=candidate_clock(row.ts, span, tz),
         setup=row.setup,
         direction=row.direction,
         ref_entry=row.ref_entry,
@@ -139,13 +139,11 @@ def _trade_row_record(
         else []
     )
     return trade_record(
-        tz=tz,
+        clock=trade_clock(row.entry_ts, row.exit_ts, tz),
         span=span,
         setup=row.setup,
         direction=row.direction,
         session=row.session,
-        entry_ts=row.entry_ts,
-        exit_ts=row.exit_ts,
         entry_price=row.entry_price,
         exit_price=row.exit_price,
         exit_reason=row.exit_reason,

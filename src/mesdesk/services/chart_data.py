@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import trading_days
+from mesdesk.calendar import ct_wall, trading_days
 from mesdesk.data.resample import resample
 from mesdesk.engine.config import BracketConfig, ExecutionConfig
 from mesdesk.engine.fills import PositionState, walk
@@ -56,6 +56,30 @@ def iso_utc(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def clock_columns(index: pd.DatetimeIndex, tz: ZoneInfo) -> tuple[list[int | None], list[str | None], list[str | None]]:
+    """`wall_of`, `iso_utc` and `ct_text` of many aware instants at once: `t`, `ts` and `ct` lists, None at NaT.
+
+    Equal to the per-instant functions for every instant from 1970 on (they truncate to the second;
+    this floors, which is the same there). A report has thousands of instants; one `strftime` and
+    `astimezone` each was most of the time of its trade records.
+    """
+    ok = ~np.asarray(index.isna(), dtype=bool)
+    valid = index[ok] if not ok.all() else index
+    wall = wall_seconds(valid, tz)
+    utc_s = valid.tz_convert(UTC).as_unit("ns").asi8 // 1_000_000_000
+    iso = np.datetime_as_string(utc_s.astype("datetime64[s]"), unit="s", timezone="UTC").tolist()  # with "Z"
+    ct = [text.replace("T", " ") for text in np.datetime_as_string(wall.astype("datetime64[s]"), unit="s").tolist()]
+    t: list[int | None] = wall.tolist()
+    if ok.all():
+        return t, iso, ct
+    t_all: list[int | None] = [None] * len(index)
+    iso_all: list[str | None] = [None] * len(index)
+    ct_all: list[str | None] = [None] * len(index)
+    for j, pos in enumerate(np.flatnonzero(ok).tolist()):
+        t_all[pos], iso_all[pos], ct_all[pos] = t[j], iso[j], ct[j]
+    return t_all, iso_all, ct_all
+
+
 def _num(value: Any, digits: int = 4) -> float | None:
     if value is None:
         return None
@@ -73,28 +97,32 @@ def base_span(bars: pd.DataFrame) -> pd.Timedelta:
     return pd.Timedelta(int(np.diff(index.as_unit("ns").asi8).min()), unit="ns")
 
 
-def with_indicators(bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int = 15 * 60) -> pd.DataFrame:
+def with_indicators(
+    bars: pd.DataFrame, timeframe: Timeframe, rth_end_min: int = 15 * 60, *, span: pd.Timedelta | None = None
+) -> pd.DataFrame:
     """`bars` resampled to `timeframe` (the last bin may be partial) with `ema20` and `vwap` columns.
 
     EMA20 runs over all given bars (warm before the day starts); VWAP is the session VWAP of regular
-    hours (08:30 CT to the RTH end, the setups' anchor), NaN outside them.
+    hours (08:30 CT to the RTH end, the setups' anchor), NaN outside them. `span` is the bars' length
+    when the caller has it (default: `base_span(bars)`).
     """
     frame = bars[["open", "high", "low", "close", "volume"]]
-    span = base_span(bars)
+    span = base_span(bars) if span is None else span
     if pd.Timedelta(timeframe.span) > span:
         frame = resample(frame, timeframe, source_span=span, complete_only=False)
-    index = pd.DatetimeIndex(frame.index)
-    wall = index.tz_convert("America/Chicago")
-    minute = np.asarray(wall.hour * 60 + wall.minute, dtype=np.int64)
+    # One Central wall clock gives both the minute of the day and the trading day (`calendar.trading_days`).
+    wall = ct_wall(pd.DatetimeIndex(frame.index)).to_numpy()
+    minute = wall.view(np.int64) // 60_000_000_000 % (24 * 60)  # minutes after wall midnight
     rth = (minute >= RTH_OPEN_MIN) & (minute < rth_end_min)
-    day = trading_days(index).astype(np.int64)
+    trading_day = (wall + np.timedelta64(7, "h")).astype("datetime64[D]")
+    day = trading_day.astype(np.int64)
     keys = np.where(rth, day, -1 - np.arange(len(day)))  # each bar outside RTH its own (masked) session
     h, lo, c = (frame[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close"))
     vwap = session_vwap(h, lo, c, frame["volume"].to_numpy(dtype=np.float64), keys)
-    out = frame.copy()
+    out = frame.copy(deep=False)  # `frame` is already a new frame (a column selection or resampled): new columns only
     out["ema20"] = ema(c, EMA_PERIOD) if len(c) else c
     out["vwap"] = np.where(rth, vwap, np.nan)
-    out["trading_day"] = trading_days(index)
+    out["trading_day"] = trading_day
     return out
 
 
@@ -111,16 +139,27 @@ def opening_range(
         minutes=RTH_OPEN_MIN
     )
     end = start + pd.Timedelta(minutes=OPENING_RANGE_MIN)
-    window = bars.iloc[int(index.searchsorted(start)) : int(index.searchsorted(end))]
-    closes = pd.DatetimeIndex(window.index) + (base_span(bars) if span is None else span)
-    if window.empty or closes[-1] < end or (known_until is not None and pd.Timestamp(known_until) < end):
+    first, stop = int(index.searchsorted(start)), int(index.searchsorted(end))
+    if stop <= first:
+        return None
+    last_close = index[stop - 1] + (base_span(bars) if span is None else span)
+    if last_close < end or (known_until is not None and pd.Timestamp(known_until) < end):
         return None
     return {
-        "high": float(window["high"].max()),
-        "low": float(window["low"].min()),
+        "high": _extreme(bars["high"], first, stop, np.max),
+        "low": _extreme(bars["low"], first, stop, np.min),
         "start_ts": iso_utc(start.to_pydatetime()),
         "end_ts": iso_utc(end.to_pydatetime()),
     }
+
+
+def _extreme(column: pd.Series, first: int, stop: int, pick: Any) -> float:
+    """`pick` (np.max or np.min) of rows [first, stop) as a float, skipping NaN as pandas' max and min do."""
+    value = float(pick(column.to_numpy()[first:stop]))
+    if value != value:
+        series = column.iloc[first:stop]
+        return float(series.max() if pick is np.max else series.min())
+    return value
 
 
 BAR_FIELDS = ("t", "ts", "open", "high", "low", "close", "volume", "ema20", "vwap")
@@ -134,15 +173,38 @@ def bar_columns(frame: pd.DataFrame, tz: ZoneInfo) -> dict[str, list[Any]]:
     """
     index = pd.DatetimeIndex(frame.index)
     ns = index.tz_convert(UTC).as_unit("ns").asi8
-    iso = np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s"), "Z")
+    iso = np.datetime_as_string(ns.astype("datetime64[ns]").astype("datetime64[s]"), unit="s", timezone="UTC")
     cols: dict[str, list[Any]] = {"t": wall_seconds(index, tz).tolist(), "ts": iso.tolist()}
     for k in ("open", "high", "low", "close"):
         cols[k] = frame[k].to_numpy(dtype=np.float64).tolist()
     cols["volume"] = frame["volume"].to_numpy().astype(np.int64).tolist()
     for k in ("ema20", "vwap"):
-        # Python's round (correctly rounded), as the API has always sent; NaN != NaN marks a missing value.
-        cols[k] = [None if x != x else round(x, 4) for x in frame[k].to_numpy(dtype=np.float64).tolist()]
+        cols[k] = rounded(frame[k].to_numpy(dtype=np.float64), 4)
     return cols
+
+
+def rounded(values: np.ndarray, digits: int) -> list[float | None]:
+    """Python's `round(x, digits)` of each value (correctly rounded, half to even), None where NaN.
+
+    What the API has always sent, computed on the array: x * 10**digits is rounded to an integer and
+    divided back, one correctly rounded division that gives the double nearest that decimal, as `round`
+    does. The product carries a rounding error of at most half a unit in its last place, which can
+    change the integer only when the product lies that close to a half; such values (and huge or
+    non-finite ones) are rounded by Python itself. `digits` is 0 to 22 (10**digits is exact).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = x * scale
+        size = np.abs(y)
+        safe = (size < 2.0**52) & (np.abs(size - np.floor(size) - 0.5) > 4 * np.spacing(size))
+        out = (np.rint(y) / scale).astype(object)
+        missing = np.isnan(x)
+    out[missing] = None
+    for i in np.flatnonzero(~safe & ~missing).tolist():
+        out[i] = round(float(x[i]), digits)
+    result: list[float | None] = out.tolist()
+    return result
 
 
 def bar_records(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, Any]]:
@@ -184,11 +246,21 @@ def marker_kind(*, traded: bool, passed_prefilter: bool, decision: str, gate: st
     return "skipped"
 
 
+def candidate_clock(ts: datetime, span: timedelta, tz: ZoneInfo) -> dict[str, Any]:
+    """A candidate's time fields: `t` (the open of the bar it completed on, wall seconds), `ts` and `ct`."""
+    return {"t": wall_of(ts - span, tz), "ts": iso_utc(ts), "ct": ct_text(ts, tz)}
+
+
+def candidate_clocks(ts: pd.DatetimeIndex, span: timedelta, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """`candidate_clock` of many aware instants at once (see `clock_columns`)."""
+    t, _, _ = clock_columns(ts - span, tz)
+    _, iso, ct = clock_columns(ts, tz)
+    return [{"t": a, "ts": b, "ct": c} for a, b, c in zip(t, iso, ct, strict=True)]
+
+
 def candidate_record(
     *,
-    ts: datetime,
-    span: timedelta,
-    tz: ZoneInfo,
+    clock: Mapping[str, Any],
     setup: str,
     direction: str,
     ref_entry: float,
@@ -202,11 +274,11 @@ def candidate_record(
     traded: bool,
     pnl_pts: float | None,
 ) -> dict[str, Any]:
-    """One candidate as a chart marker whose tooltip is its journal row."""
+    """One candidate as a chart marker whose tooltip is its journal row; `clock` from `candidate_clock(s)`."""
     return {
-        "t": wall_of(ts - span, tz),
-        "ts": iso_utc(ts),
-        "ct": ct_text(ts, tz),
+        "t": clock["t"],
+        "ts": clock["ts"],
+        "ct": clock["ct"],
         "setup": setup,
         "direction": direction,
         "ref_entry": _num(ref_entry),
@@ -240,7 +312,29 @@ def stop_path(
     move takes effect from the next bar (why: initial, breakeven or trail). The day's point stop is
     not replayed (it is not a stop move); the recorded exit says when it fired.
     """
-    first = path.first_open_at_or_after(int(pd.Timestamp(entry_ts).value))
+    return stop_path_ns(
+        path,
+        direction=direction,
+        entry_ns=int(pd.Timestamp(entry_ts).value),
+        entry_price=entry_price,
+        exit_ns=int(pd.Timestamp(exit_ts).value) if exit_ts is not None else None,
+        bracket=bracket,
+        execution=execution,
+    )
+
+
+def stop_path_ns(
+    path: PathBars,
+    *,
+    direction: int,
+    entry_ns: int,
+    entry_price: float,
+    exit_ns: int | None,
+    bracket: BracketConfig,
+    execution: ExecutionConfig,
+) -> list[dict[str, Any]]:
+    """`stop_path` with the entry and exit as int64 UTC nanoseconds (exit None: still open)."""
+    first = path.first_open_at_or_after(entry_ns)
     if first >= len(path):
         return []
     s = 1 if direction > 0 else -1
@@ -258,10 +352,9 @@ def stop_path(
         worst=entry,
     )
     points = [{"ts_ns": int(path.ts_ns[first]), "stop": s * st.stop, "target": s * st.target, "why": "initial"}]
-    end_ns = int(pd.Timestamp(exit_ts).value) if exit_ts is not None else None
     i = first
     # Walk the bars that open before the recorded exit (a gap exit fills at the open of the exit bar).
-    while st.is_open and i < len(path) and (end_ns is None or int(path.ts_ns[i]) < end_ns):
+    while st.is_open and i < len(path) and (exit_ns is None or int(path.ts_ns[i]) < exit_ns):
         before = st.stop
         walk(st, path, i + 1, bracket, execution)
         if st.is_open and st.stop != before:
@@ -272,30 +365,50 @@ def stop_path(
 
 
 def stop_records(points: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> list[dict[str, Any]]:
-    out = []
-    for p in points:
-        ts = pd.Timestamp(p["ts_ns"], tz="UTC").to_pydatetime()
-        out.append(
-            {
-                "t": wall_of(ts, tz),
-                "ts": iso_utc(ts),
-                "ct": ct_text(ts, tz),
-                "stop": round(p["stop"], 4),
-                "why": p["why"],
-            },
-        )
-    return out
+    """`stop_path` points as records with `t`, `ts` and `ct` (their instant is whole microseconds)."""
+    points = list(points)
+    # A point's instant is taken to the microsecond, as a datetime holds it.
+    us = np.array([p["ts_ns"] // 1000 for p in points], dtype=np.int64)
+    t, iso, ct = clock_columns(pd.DatetimeIndex(us.astype("datetime64[us]"), tz=UTC), tz)
+    return [
+        {"t": t[j], "ts": iso[j], "ct": ct[j], "stop": round(p["stop"], 4), "why": p["why"]}
+        for j, p in enumerate(points)
+    ]
+
+
+def trade_clock(entry_ts: datetime, exit_ts: datetime | None, tz: ZoneInfo) -> dict[str, Any]:
+    """A trade's time fields: entry and exit as wall seconds, ISO UTC and CT text (exit None: still open).
+
+    `exit_t` is the bar holding the last second before the exit instant: a stop or target fill (stamped
+    at its bar's close) sits on the bar it filled in; a gap fill (stamped at a bar's open) on the bar before.
+    """
+    return {
+        "entry_t": wall_of(entry_ts, tz),
+        "entry_ts": iso_utc(entry_ts),
+        "entry_ct": ct_text(entry_ts, tz),
+        "exit_t": None if exit_ts is None else wall_of(exit_ts - timedelta(seconds=1), tz),
+        "exit_ts": None if exit_ts is None else iso_utc(exit_ts),
+        "exit_ct": None if exit_ts is None else ct_text(exit_ts, tz),
+    }
+
+
+def trade_clocks(entry: pd.DatetimeIndex, exit_: pd.DatetimeIndex, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """`trade_clock` of many trades at once (aware instants, NaT exits: open trades; see `clock_columns`)."""
+    entry_t, entry_iso, entry_ct = clock_columns(entry, tz)
+    exit_t, _, _ = clock_columns(exit_ - pd.Timedelta(seconds=1), tz)
+    _, exit_iso, exit_ct = clock_columns(exit_, tz)
+    keys = ("entry_t", "entry_ts", "entry_ct", "exit_t", "exit_ts", "exit_ct")
+    columns = (entry_t, entry_iso, entry_ct, exit_t, exit_iso, exit_ct)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def trade_record(
     *,
-    tz: ZoneInfo,
+    clock: Mapping[str, Any],
     span: timedelta,
     setup: str,
     direction: str,
     session: str,
-    entry_ts: datetime,
-    exit_ts: datetime | None,
     entry_price: float,
     exit_price: float | None,
     exit_reason: str,
@@ -309,21 +422,17 @@ def trade_record(
     stops: list[dict[str, Any]],
     target: float | None,
 ) -> dict[str, Any]:
-    """A trade with CT times, its target and stop path, and `exit_t`, the bar its exit marker sits on.
-
-    `exit_t` is the bar holding the last second before the exit instant: a stop or target fill (stamped
-    at its bar's close) sits on the bar it filled in; a gap fill (stamped at a bar's open) on the bar before.
-    """
+    """A trade with CT times (`clock`, from `trade_clock(s)`), its target and stop path."""
     return {
         "setup": setup,
         "direction": direction,
         "session": session,
-        "entry_t": wall_of(entry_ts, tz),
-        "entry_ts": iso_utc(entry_ts),
-        "entry_ct": ct_text(entry_ts, tz),
-        "exit_t": None if exit_ts is None else wall_of(exit_ts - timedelta(seconds=1), tz),
-        "exit_ts": None if exit_ts is None else iso_utc(exit_ts),
-        "exit_ct": None if exit_ts is None else ct_text(exit_ts, tz),
+        "entry_t": clock["entry_t"],
+        "entry_ts": clock["entry_ts"],
+        "entry_ct": clock["entry_ct"],
+        "exit_t": clock["exit_t"],
+        "exit_ts": clock["exit_ts"],
+        "exit_ct": clock["exit_ct"],
         "entry_price": _num(entry_price),
         "exit_price": _num(exit_price),
         "exit_reason": exit_reason,
@@ -342,15 +451,18 @@ def trade_record(
 
 def equity_records(points: Iterable[tuple[datetime, float]], tz: ZoneInfo) -> list[dict[str, Any]]:
     """Cumulative points after each closed trade with the drawdown from the running peak (both in points)."""
+    points = list(points)
+    # Each instant to the microsecond, as a datetime holds it (`clock_columns` gives the three time fields).
+    t, iso, ct = clock_columns(pd.DatetimeIndex([ts for ts, _ in points], dtype="datetime64[us, UTC]"), tz)
     out = []
     peak = 0.0
-    for ts, equity in points:
+    for j, (_, equity) in enumerate(points):
         peak = max(peak, equity)
         out.append(
             {
-                "t": wall_of(ts, tz),
-                "ts": iso_utc(ts),
-                "ct": ct_text(ts, tz),
+                "t": t[j],
+                "ts": iso[j],
+                "ct": ct[j],
                 "equity_pts": round(equity, 4),
                 "drawdown_pts": round(equity - peak, 4),
             }
