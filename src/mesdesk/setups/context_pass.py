@@ -1,0 +1,311 @@
+"""The context's compiled pass: every series `context.build_context` keeps, for the kept bars only.
+
+`context_pass` finds the kept bars and fills their columns in a few loops inside one compiled
+function (one machine-code library to load from numba's cache instead of one per indicator, and no
+whole-series temporaries). Each loop repeats the arithmetic of the function it stands for, in the same
+order: the EMAs and Wilder's ATR as `recursions.first_order` runs them, the session VWAP as
+`recursions.session_vwap_kernel`, the volume multiple as `recursions.volume_multiple_kernel`, so every
+value is the same bit for bit (tests/setups/test_context.py holds the pass equal to those functions).
+The context imports this module on first use, so importing the setups does not load numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mesdesk.recursions import compiled
+from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
+
+NS_PER_5MIN = 5 * NS_PER_MIN
+TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
+
+
+@compiled
+def kept_rows(
+    open_ns: np.ndarray, change_ns: np.ndarray, run_offset_ns: np.ndarray, first_minute: float, end_minute: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and CT wall times (ns) of the bars opening at CT wall minutes in [`first_minute`, `end_minute`).
+
+    The CT offset of a bar is ``run_offset_ns[r]``, ``r`` being the number of `change_ns` instants at or
+    before its open (`context.ct_offset_runs`).
+    """
+    n = open_ns.shape[0]
+    src = np.empty(n, dtype=np.int64)
+    wall = np.empty(n, dtype=np.int64)
+    m = 0
+    r = 0
+    for i in range(n):
+        while r < change_ns.shape[0] and open_ns[i] >= change_ns[r]:
+            r += 1
+        wall_ns = open_ns[i] + run_offset_ns[r]
+        minute_open = (wall_ns // NS_PER_MIN) % (24 * 60)
+        if minute_open >= first_minute and minute_open < end_minute:
+            src[m] = i
+            wall[m] = wall_ns
+            m += 1
+    return src[:m].copy(), wall[:m].copy()
+
+
+@compiled
+def emas_at(
+    close: np.ndarray, src: np.ndarray, fast_period: int, slow_period: int, slope_bars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`indicators.ema` of all closes (fast and slow) at the bars `src`, and the fast EMA's change over
+    `slope_bars` bars there (NaN where fewer bars precede)."""
+    m = src.shape[0]
+    fast = np.empty(m)
+    slow = np.empty(m)
+    slope = np.empty(m)
+    if m == 0:
+        return fast, slow, slope
+    alpha_fast = 2.0 / (fast_period + 1.0)
+    alpha_slow = 2.0 / (slow_period + 1.0)
+    a1_fast = alpha_fast - 1.0
+    a1_slow = alpha_slow - 1.0
+    z_fast = (1.0 - alpha_fast) * close[0]
+    z_slow = (1.0 - alpha_slow) * close[0]
+    recent = np.empty(slope_bars + 1)  # the fast EMA of the last slope_bars + 1 bars, by i % (slope_bars + 1)
+    p = 0
+    for i in range(src[m - 1] + 1):
+        x = close[i]
+        y_fast = z_fast + alpha_fast * x
+        z_fast = x * 0.0 - y_fast * a1_fast
+        y_slow = z_slow + alpha_slow * x
+        z_slow = x * 0.0 - y_slow * a1_slow
+        recent[i % (slope_bars + 1)] = y_fast
+        if src[p] == i:
+            fast[p] = y_fast
+            slow[p] = y_slow
+            slope[p] = y_fast - recent[(i - slope_bars) % (slope_bars + 1)] if i >= slope_bars else np.nan
+            p += 1
+    return fast, slow, slope
+
+
+@compiled
+def wilder_true_range_at(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, src: np.ndarray, period: int
+) -> np.ndarray:
+    """`indicators.wilder` of the true ranges of the bars `src` (each with its real previous close)."""
+    m = src.shape[0]
+    out = np.empty(m)
+    alpha = 1.0 / period
+    a1 = alpha - 1.0
+    z = 0.0
+    for p in range(m):
+        i = src[p]
+        prev_close = close[max(i - 1, 0)]
+        h = high[i]
+        lo = low[i]
+        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
+        if p == 0:
+            z = (1.0 - alpha) * tr
+        y = z + alpha * tr
+        z = tr * 0.0 - y * a1
+        out[p] = y
+    return out
+
+
+@compiled
+def rth_vwap(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, trading_day: np.ndarray, rth: np.ndarray
+) -> np.ndarray:
+    """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours)."""
+    m = high.shape[0]
+    out = np.empty(m)
+    total_pv = 0.0
+    total_v = 0.0
+    base_pv = 0.0
+    base_v = 0.0
+    key = -1
+    for p in range(m):
+        tp = (high[p] + low[p] + close[p]) / 3.0
+        previous = key
+        key = trading_day[p] * 3 + (1 if rth[p] else 0)
+        if p == 0:
+            total_pv = tp * volume[p]
+            total_v = volume[p]
+        else:
+            if key != previous:
+                base_pv = total_pv
+                base_v = total_v
+            total_pv += tp * volume[p]
+            total_v += volume[p]
+        pv = total_pv - base_pv
+        cv = total_v - base_v
+        out[p] = pv / cv if cv > 0 else tp
+    return out
+
+
+@compiled
+def volume_multiple_at(
+    volume: np.ndarray, day: np.ndarray, slot: np.ndarray, lookback_days: int, min_days: int
+) -> np.ndarray:
+    """`indicators.volume_multiple` of kept bars: `day` a dense rank from 0, `slot` any integers."""
+    m = volume.shape[0]
+    out = np.full(m, np.nan)
+    if m == 0:
+        return out
+    first_slot = slot.min()
+    n_slots = slot.max() - first_slot + 1
+    size = (day[m - 1] + 2) * n_slots
+    total = np.zeros(size)  # row r (r = day + 1) sums the volume of that day's slot; row 0 stays empty
+    count = np.zeros(size)
+    for p in range(m):
+        cell = (day[p] + 1) * n_slots + slot[p] - first_slot
+        total[cell] += volume[p]
+        count[cell] += 1.0
+    for cell in range(n_slots, size):  # running sums down the days: row r holds days 0..r-1
+        total[cell] = total[cell - n_slots] + total[cell]
+        count[cell] = count[cell - n_slots] + count[cell]
+    for p in range(m):
+        before = day[p] * n_slots + slot[p] - first_slot
+        first = max(day[p] - lookback_days, 0) * n_slots + slot[p] - first_slot
+        n = count[before] - count[first]
+        if n >= min_days and n > 0:
+            mean = (total[before] - total[first]) / n
+            if mean > 0:
+                out[p] = volume[p] / mean
+    return out
+
+
+@compiled
+def binned_atr_asof(
+    open_ns: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    width_ns: int,
+    span_ns: int,
+    period: int,
+    query_ns: np.ndarray,
+) -> np.ndarray:
+    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
+
+    One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
+    and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
+    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
+    """
+    n = open_ns.shape[0]
+    out = np.full(query_ns.shape[0], np.nan)
+    if n == 0:
+        return out
+    known = np.empty(n, dtype=np.int64)
+    value = np.empty(n)
+    alpha = 1.0 / period
+    a1 = alpha - 1.0
+    data_end = open_ns[n - 1] + span_ns
+    m = 0
+    z = 0.0
+    prev_close = 0.0
+    i = 0
+    while i < n:
+        start = open_ns[i] // width_ns * width_ns
+        h = high[i]
+        lo = low[i]
+        j = i + 1
+        while j < n and open_ns[j] // width_ns * width_ns == start:
+            h = max(h, high[j])
+            lo = min(lo, low[j])
+            j += 1
+        end = start + width_ns
+        if end > data_end:  # only the last bin can still be open
+            break
+        c = close[j - 1]
+        if m == 0:
+            prev_close = c
+        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
+        if m == 0:
+            z = (1.0 - alpha) * tr
+        y = z + alpha * tr
+        z = tr * 0.0 - y * a1
+        known[m] = end
+        value[m] = y
+        m += 1
+        prev_close = c
+        i = j
+    k = 0
+    for q in range(query_ns.shape[0]):
+        while k < m and known[k] <= query_ns[q]:
+            k += 1
+        if k > 0:
+            out[q] = value[k - 1]
+    return out
+
+
+@compiled
+def context_pass(
+    open_ns: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    change_ns: np.ndarray,
+    run_offset_ns: np.ndarray,
+    first_minute: float,
+    end_minute: int,
+    span_ns: int,
+    periods: np.ndarray,
+    with_rth_vwap: bool,
+) -> tuple[np.ndarray, ...]:
+    """The kept bars and their series, in `BarContext`'s terms.
+
+    `periods` holds ema_fast, ema_slow, slope_bars, atr_period, volume_lookback_days, volume_min_days.
+    Returns source_index, open, high, low, close, volume (float), close_ns,
+    trading_day (days since 1970-01-01), day, minute_open, rth, ema_fast, ema_slow, ema_slope, atr_bar,
+    atr_5m, volume_multiple and the RTH-anchored VWAP (empty unless `with_rth_vwap`).
+    """
+    src, wall = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute)
+    m = src.shape[0]
+    o = np.empty(m)
+    h = np.empty(m)
+    lo = np.empty(m)
+    c = np.empty(m)
+    v = np.empty(m)
+    close_ns = np.empty(m, dtype=np.int64)
+    trading_day = np.empty(m, dtype=np.int64)
+    day = np.empty(m, dtype=np.int64)
+    slot = np.empty(m, dtype=np.int64)
+    minute = np.empty(m, dtype=np.int64)
+    rth = np.empty(m, dtype=np.bool_)
+    rank = -1
+    for p in range(m):
+        i = src[p]
+        o[p] = open_[i]
+        h[p] = high[i]
+        lo[p] = low[i]
+        c[p] = close[i]
+        v[p] = volume[i]
+        close_ns[p] = open_ns[i] + span_ns
+        shifted = wall[p] + TRADING_DAY_SHIFT_NS
+        trading_day[p] = shifted // NS_PER_DAY
+        if p == 0 or trading_day[p] != trading_day[p - 1]:
+            rank += 1
+        day[p] = rank
+        slot[p] = (shifted % NS_PER_DAY) // span_ns
+        minute[p] = (wall[p] // NS_PER_MIN) % (24 * 60)
+        rth[p] = minute[p] >= RTH_OPEN_MIN
+    fast, slow, slope = emas_at(close, src, periods[0], periods[1], periods[2])
+    atr_5m = (
+        binned_atr_asof(open_ns, high, low, close, NS_PER_5MIN, span_ns, periods[3], close_ns) if m else np.empty(0)
+    )
+    return (
+        src,
+        o,
+        h,
+        lo,
+        c,
+        v,
+        close_ns,
+        trading_day,
+        day,
+        minute,
+        rth,
+        fast,
+        slow,
+        slope,
+        wilder_true_range_at(high, low, close, src, periods[3]),
+        atr_5m,
+        volume_multiple_at(v, day, slot, periods[4], periods[5]),
+        rth_vwap(h, lo, c, v, trading_day, rth) if with_rth_vwap else np.empty(0),
+    )
