@@ -154,9 +154,12 @@ def reference_context(
 def random_bars(rng: np.random.Generator, timeframe: Timeframe) -> pd.DataFrame:
     """Bars with gaps of a few bars to days, across a DST change, prices off the tick grid, zero volumes."""
     span = int(pd.Timedelta(timeframe.span).value)
-    n = int(rng.integers(1, 3000))
-    steps = rng.choice([1, 1, 1, 1, 2, 7, 60, 1000], size=n) * max(1, 60_000_000_000 // span)
-    start = int(rng.choice([1_741_300_000, 1_762_000_000, 1_750_000_000])) * 10**9 // span * span
+    n = int(rng.integers(100, 3000))
+    steps = rng.choice([1, 1, 1, 1, 2, 7, 60, 1000], size=n)
+    steps[:100] = rng.choice([1, 2], size=100)  # the first day reaches its RTH bars
+    steps *= max(1, 60_000_000_000 // span)
+    # 08:00 CT before the March and the November DST change, and in June
+    start = int(rng.choice([1_741_356_000, 1_761_915_600, 1_749_646_800])) * 10**9
     open_ns = start + np.cumsum(steps) * span
     close = 5000.0 + np.cumsum(rng.normal(0, 1.3, n))
     open_ = close + rng.normal(0, 0.5, n)

@@ -11,6 +11,8 @@ The context imports this module on first use, so importing the setups does not l
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mesdesk.recursions import compiled
@@ -21,25 +23,49 @@ TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading d
 
 
 @compiled
+def minute_segment(wall_ns: int, first_minute: float, end_minute: int) -> tuple[int, int, bool]:
+    """The CT wall span [start, end) (ns) around `wall_ns` in which "the minute of the day is in
+    [`first_minute`, `end_minute`)" keeps one answer, and that answer."""
+    minute = (wall_ns // NS_PER_MIN) % (24 * 60)
+    midnight = wall_ns // NS_PER_MIN * NS_PER_MIN - minute * NS_PER_MIN
+    first = min(max(math.ceil(first_minute), 0), 24 * 60)  # the first whole minute >= first_minute
+    end = min(max(end_minute, 0), 24 * 60)
+    lo = 0
+    hi = 24 * 60
+    for edge in (first, end):
+        if edge <= minute:
+            lo = max(lo, edge)
+        else:
+            hi = min(hi, edge)
+    kept = minute >= first_minute and minute < end_minute
+    return midnight + lo * NS_PER_MIN, midnight + hi * NS_PER_MIN, kept
+
+
+@compiled
 def kept_rows(
     open_ns: np.ndarray, change_ns: np.ndarray, run_offset_ns: np.ndarray, first_minute: float, end_minute: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions and CT wall times (ns) of the bars opening at CT wall minutes in [`first_minute`, `end_minute`).
 
     The CT offset of a bar is ``run_offset_ns[r]``, ``r`` being the number of `change_ns` instants at or
-    before its open (`context.ct_offset_runs`).
+    before its open (`context.ct_offset_runs`). The minute is worked out again only when a bar leaves
+    the span of wall times that share its answer (`minute_segment`): a few times a day.
     """
     n = open_ns.shape[0]
     src = np.empty(n, dtype=np.int64)
     wall = np.empty(n, dtype=np.int64)
     m = 0
     r = 0
+    start = 0
+    end = 0  # an empty span: the first bar works its minute out
+    kept = False
     for i in range(n):
         while r < change_ns.shape[0] and open_ns[i] >= change_ns[r]:
             r += 1
         wall_ns = open_ns[i] + run_offset_ns[r]
-        minute_open = (wall_ns // NS_PER_MIN) % (24 * 60)
-        if minute_open >= first_minute and minute_open < end_minute:
+        if wall_ns < start or wall_ns >= end:
+            start, end, kept = minute_segment(wall_ns, first_minute, end_minute)
+        if kept:
             src[m] = i
             wall[m] = wall_ns
             m += 1
@@ -184,6 +210,7 @@ def binned_atr_asof(
     One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
     and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
     then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
+    `open_ns` must increase strictly (a bin's bars are the ones that open before its end).
     """
     n = open_ns.shape[0]
     out = np.full(query_ns.shape[0], np.nan)
@@ -202,12 +229,12 @@ def binned_atr_asof(
         start = open_ns[i] // width_ns * width_ns
         h = high[i]
         lo = low[i]
+        end = start + width_ns
         j = i + 1
-        while j < n and open_ns[j] // width_ns * width_ns == start:
+        while j < n and open_ns[j] < end:  # the opens increase: the later bars of the bin
             h = max(h, high[j])
             lo = min(lo, low[j])
             j += 1
-        end = start + width_ns
         if end > data_end:  # only the last bin can still be open
             break
         c = close[j - 1]
@@ -269,6 +296,9 @@ def context_pass(
     minute = np.empty(m, dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
     rank = -1
+    tday = 0
+    day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
+    day_end = 0
     for p in range(m):
         i = src[p]
         o[p] = open_[i]
@@ -278,12 +308,18 @@ def context_pass(
         v[p] = volume[i]
         close_ns[p] = open_ns[i] + span_ns
         shifted = wall[p] + TRADING_DAY_SHIFT_NS
-        trading_day[p] = shifted // NS_PER_DAY
-        if p == 0 or trading_day[p] != trading_day[p - 1]:
-            rank += 1
+        if shifted < day_start or shifted >= day_end:
+            new_day = shifted // NS_PER_DAY
+            if rank < 0 or new_day != tday:
+                rank += 1
+            tday = new_day
+            day_start = tday * NS_PER_DAY
+            day_end = day_start + NS_PER_DAY
+        trading_day[p] = tday
         day[p] = rank
-        slot[p] = (shifted % NS_PER_DAY) // span_ns
-        minute[p] = (wall[p] // NS_PER_MIN) % (24 * 60)
+        into_day = shifted - day_start  # shifted % NS_PER_DAY
+        slot[p] = into_day // span_ns
+        minute[p] = (into_day // NS_PER_MIN + 17 * 60) % (24 * 60)  # of the CT wall day: 17:00 is the day's 0
         rth[p] = minute[p] >= RTH_OPEN_MIN
     fast, slow, slope = emas_at(close, src, periods[0], periods[1], periods[2])
     atr_5m = (
