@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
-from mesdesk.calendar import RTH_OPEN_CT, ct_wall
+from mesdesk.calendar import CT, RTH_OPEN_CT
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.indicators import session_vwap
 from mesdesk.timeframes import Timeframe
@@ -119,13 +119,14 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
 def ct_offset_runs(first_ns: int, last_ns: int) -> tuple[IntArray, IntArray]:
     """The Central offsets (ns) from one UTC instant to another: the instants where it changes, each run's offset.
 
-    The offset changes only on whole UTC hours, so `calendar.ct_wall` of every UTC hour from the
-    first instant to the last gives it exactly. An instant ``t`` has offset ``run_offset[r]``, ``r``
-    being the number of change instants at or before ``t``.
+    The offset changes only on whole UTC hours, so converting every UTC hour from the first instant
+    to the last to Central Time (as `calendar.ct_wall` does, here without its search for distinct
+    hours) gives it exactly. An instant ``t`` has offset ``run_offset[r]``, ``r`` being the number of
+    change instants at or before ``t``.
     """
     hour_ns = 3600 * 1_000_000_000
     hours = np.arange(first_ns // hour_ns, last_ns // hour_ns + 1, dtype=np.int64) * hour_ns
-    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(hours, unit="ns", utc=True))).asi8) - hours
+    offset = np.asarray(pd.DatetimeIndex(hours, tz="UTC").tz_convert(CT).tz_localize(None).asi8) - hours
     change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
     return hours[change], offset[np.concatenate(([0], change))]
 
