@@ -21,7 +21,7 @@ from mesdesk.setups.context import (
     ct_offset_runs,
     ct_wall_ns,
 )
-from mesdesk.setups.context_pass import binned_atr_asof, kept_rows
+from mesdesk.setups.context_pass import binned_atr_into, kept_rows
 from mesdesk.timeframes import Timeframe
 
 
@@ -74,7 +74,11 @@ def test_compiled_5m_atr_equals_bins_then_atr_then_asof(seed: int, timeframe: Ti
     query = np.unique(np.r_[rng.choice(closes, size=min(n, 50), replace=False), closes[-1:]]) if n else closes
     known, h, lo, c = clock_bins_hlc(open_ns, high, low, close, span, Timeframe.M5)
     want = align_asof(known, atr(h, lo, c, period), query)
-    got = binned_atr_asof(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period, query)
+    got = np.empty(query.size)
+    binned_atr_into(
+        *(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period),
+        *(query, got, np.empty(n, dtype=np.int64), np.empty(n)),
+    )
     np.testing.assert_array_equal(got, want)
     assert got.tobytes() == want.tobytes()
 
@@ -92,7 +96,9 @@ def test_kept_rows_equal_the_minute_mask_of_the_wall_clock(seed: int, first: flo
     wall = ct_wall_ns(utc)
     minute = wall // NS_PER_MIN % (24 * 60)
     want = np.flatnonzero((minute >= first) & (minute < end))
-    src, got_wall = kept_rows(utc, *ct_offset_runs(int(utc[0]), int(utc[-1])), first, end)
+    src, got_wall = np.empty(utc.size, dtype=np.int64), np.empty(utc.size, dtype=np.int64)
+    m = kept_rows(utc, *ct_offset_runs(int(utc[0]), int(utc[-1])), first, end, src, got_wall)
+    src, got_wall = src[:m], got_wall[:m]
     np.testing.assert_array_equal(src, want)
     np.testing.assert_array_equal(got_wall, wall[want])
     assert src.dtype == got_wall.dtype == np.int64

@@ -158,7 +158,7 @@ def build_context(
     RTH-anchored VWAP and the volume multiple (same minute of earlier days) only need those bars.
     `source_index` maps the kept bars back to positions in `bars`.
     """
-    from mesdesk.setups.context_pass import context_pass
+    from mesdesk.setups import context_pass as kernel
 
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
@@ -175,67 +175,53 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    (
-        src,
-        o,
-        h,
-        lo,
-        c,
-        v,
-        close_ns,
-        tday_int,
-        day,
-        minute,
-        rth,
-        ema_fast,
-        ema_slow,
-        slope,
-        atr_bar,
-        atr_5m,
-        vm,
-        vwap,
-    ) = context_pass(
+    floats = np.empty((len(kernel.FLOAT_ROWS), open_ns.size))
+    ints = np.empty((len(kernel.INT_ROWS), open_ns.size), dtype=np.int64)
+    rth_all = np.empty(open_ns.size, dtype=np.bool_)
+    m = kernel.context_pass(
         open_ns,
-        o_all,
-        h_all,
-        lo_all,
-        c_all,
-        volume,
+        (o_all, h_all, lo_all, c_all, volume),
         change_ns,
         run_offset,
         float(RTH_OPEN_MIN - pre_open_minutes),
         config.rth_end_min,
         span_ns,
+        span_ns / NS_PER_MIN,
         periods,
         config.vwap_anchor == "rth",
+        floats,
+        ints,
+        rth_all,
     )
-    if src.size and timeframe.span > Timeframe.M5.span:
+    if m and timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
+    kept: dict[str, FloatArray] = {name: floats[row, :m] for row, name in enumerate(kernel.FLOAT_ROWS)}
+    kept_int: dict[str, IntArray] = {name: ints[row, :m] for row, name in enumerate(kernel.INT_ROWS)}
+    src, minute, day = kept_int["source_index"], kept_int["minute_open"], kept_int["day"]
     if config.vwap_anchor == "trading_day":
         all_tday = np.asarray((ct_wall_ns(open_ns) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
-        vwap = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
-    bar_minutes = span_ns / NS_PER_MIN
+        kept["vwap"] = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     return BarContext(
-        open=o,
-        high=h,
-        low=lo,
-        close=c,
+        open=kept["open"],
+        high=kept["high"],
+        low=kept["low"],
+        close=kept["close"],
         source_index=src,
-        close_ns=close_ns,
-        bar_minutes=bar_minutes,
-        trading_day=tday_int.astype("datetime64[D]"),
+        close_ns=kept_int["close_ns"],
+        bar_minutes=span_ns / NS_PER_MIN,
+        trading_day=kept_int["trading_day"].view("datetime64[D]"),
         day=day,
         n_days=int(day[-1]) + 1 if day.size else 0,
         minute_open=minute,
-        minutes_since_open=(minute - RTH_OPEN_MIN).astype(np.float64) + bar_minutes,
-        rth=rth,
-        ema_fast=ema_fast,
-        ema_slow=ema_slow,
-        ema_slope=slope,
-        vwap=vwap,
-        atr_5m=atr_5m,
-        atr_bar=atr_bar,
-        volume_multiple=vm,
+        minutes_since_open=kept["minutes_since_open"],
+        rth=rth_all[:m],
+        ema_fast=kept["ema_fast"],
+        ema_slow=kept["ema_slow"],
+        ema_slope=kept["ema_slope"],
+        vwap=kept["vwap"],
+        atr_5m=kept["atr_5m"],
+        atr_bar=kept["atr_bar"],
+        volume_multiple=kept["volume_multiple"],
     )
 
 

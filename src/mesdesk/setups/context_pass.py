@@ -6,6 +6,11 @@ whole-series temporaries). Each loop repeats the arithmetic of the function it s
 order: the EMAs and Wilder's ATR as `recursions.first_order` runs them, the session VWAP as
 `recursions.session_vwap_kernel`, the volume multiple as `recursions.volume_multiple_kernel`, so every
 value is the same bit for bit (tests/setups/test_context.py holds the pass equal to those functions).
+
+The caller hands in the output rows (numpy arrays of one row per series, as long as the input) and
+the pass fills the first m of each, m being the number of kept bars it returns: numpy allocates big
+arrays on huge pages where the system offers them, which makes writing the outputs several times
+cheaper than arrays allocated inside the compiled code (a page fault every 4 KiB).
 The context imports this module on first use, so importing the setups does not load numba.
 """
 
@@ -20,6 +25,14 @@ from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 
 NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
+FLOAT_ROWS = (
+    *("open", "high", "low", "close", "volume", "ema_fast", "ema_slow", "ema_slope"),
+    *("atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open", "bin_atr"),
+)
+INT_ROWS = ("source_index", "wall_ns", "close_ns", "trading_day", "day", "minute_open", "slot", "bin_end")
+F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_VOLUME, F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE = range(8)
+F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN, F_BIN_ATR = range(8, 14)
+I_SRC, I_WALL, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT, I_BIN_END = range(8)
 
 
 @compiled
@@ -43,23 +56,27 @@ def minute_segment(wall_ns: int, first_minute: float, end_minute: int) -> tuple[
 
 @compiled
 def kept_rows(
-    open_ns: np.ndarray, change_ns: np.ndarray, run_offset_ns: np.ndarray, first_minute: float, end_minute: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and CT wall times (ns) of the bars opening at CT wall minutes in [`first_minute`, `end_minute`).
+    open_ns: np.ndarray,
+    change_ns: np.ndarray,
+    run_offset_ns: np.ndarray,
+    first_minute: float,
+    end_minute: int,
+    src: np.ndarray,
+    wall: np.ndarray,
+) -> int:
+    """Positions (into `src`) and CT wall times (ns, into `wall`) of the bars opening at CT wall minutes
+    in [`first_minute`, `end_minute`); returns how many.
 
     The CT offset of a bar is ``run_offset_ns[r]``, ``r`` being the number of `change_ns` instants at or
     before its open (`context.ct_offset_runs`). The minute is worked out again only when a bar leaves
     the span of wall times that share its answer (`minute_segment`): a few times a day.
     """
-    n = open_ns.shape[0]
-    src = np.empty(n, dtype=np.int64)
-    wall = np.empty(n, dtype=np.int64)
     m = 0
     r = 0
     start = 0
     end = 0  # an empty span: the first bar works its minute out
     kept = False
-    for i in range(n):
+    for i in range(open_ns.shape[0]):
         while r < change_ns.shape[0] and open_ns[i] >= change_ns[r]:
             r += 1
         wall_ns = open_ns[i] + run_offset_ns[r]
@@ -69,21 +86,25 @@ def kept_rows(
             src[m] = i
             wall[m] = wall_ns
             m += 1
-    return src[:m].copy(), wall[:m].copy()
+    return m
 
 
 @compiled
 def emas_at(
-    close: np.ndarray, src: np.ndarray, fast_period: int, slow_period: int, slope_bars: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    close: np.ndarray,
+    src: np.ndarray,
+    fast_period: int,
+    slow_period: int,
+    slope_bars: int,
+    fast: np.ndarray,
+    slow: np.ndarray,
+    slope: np.ndarray,
+) -> None:
     """`indicators.ema` of all closes (fast and slow) at the bars `src`, and the fast EMA's change over
-    `slope_bars` bars there (NaN where fewer bars precede)."""
+    `slope_bars` bars there (NaN where fewer bars precede), into `fast`, `slow` and `slope`."""
     m = src.shape[0]
-    fast = np.empty(m)
-    slow = np.empty(m)
-    slope = np.empty(m)
     if m == 0:
-        return fast, slow, slope
+        return
     alpha_fast = 2.0 / (fast_period + 1.0)
     alpha_slow = 2.0 / (slow_period + 1.0)
     a1_fast = alpha_fast - 1.0
@@ -104,20 +125,17 @@ def emas_at(
             slow[p] = y_slow
             slope[p] = y_fast - recent[(i - slope_bars) % (slope_bars + 1)] if i >= slope_bars else np.nan
             p += 1
-    return fast, slow, slope
 
 
 @compiled
 def wilder_true_range_at(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray, src: np.ndarray, period: int
-) -> np.ndarray:
-    """`indicators.wilder` of the true ranges of the bars `src` (each with its real previous close)."""
-    m = src.shape[0]
-    out = np.empty(m)
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, src: np.ndarray, period: int, out: np.ndarray
+) -> None:
+    """`indicators.wilder` of the true ranges of the bars `src` (each with its real previous close), into `out`."""
     alpha = 1.0 / period
     a1 = alpha - 1.0
     z = 0.0
-    for p in range(m):
+    for p in range(src.shape[0]):
         i = src[p]
         prev_close = close[max(i - 1, 0)]
         h = high[i]
@@ -128,22 +146,25 @@ def wilder_true_range_at(
         y = z + alpha * tr
         z = tr * 0.0 - y * a1
         out[p] = y
-    return out
 
 
 @compiled
 def rth_vwap(
-    high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, trading_day: np.ndarray, rth: np.ndarray
-) -> np.ndarray:
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+    trading_day: np.ndarray,
+    rth: np.ndarray,
+    out: np.ndarray,
+) -> None:
     """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours)."""
-    m = high.shape[0]
-    out = np.empty(m)
     total_pv = 0.0
     total_v = 0.0
     base_pv = 0.0
     base_v = 0.0
     key = -1
-    for p in range(m):
+    for p in range(high.shape[0]):
         tp = (high[p] + low[p] + close[p]) / 3.0
         previous = key
         key = trading_day[p] * 3 + (1 if rth[p] else 0)
@@ -159,18 +180,17 @@ def rth_vwap(
         pv = total_pv - base_pv
         cv = total_v - base_v
         out[p] = pv / cv if cv > 0 else tp
-    return out
 
 
 @compiled
 def volume_multiple_at(
-    volume: np.ndarray, day: np.ndarray, slot: np.ndarray, lookback_days: int, min_days: int
-) -> np.ndarray:
-    """`indicators.volume_multiple` of kept bars: `day` a dense rank from 0, `slot` any integers."""
+    volume: np.ndarray, day: np.ndarray, slot: np.ndarray, lookback_days: int, min_days: int, out: np.ndarray
+) -> None:
+    """`indicators.volume_multiple` of kept bars (`day` a dense rank from 0, `slot` any integers), into `out`."""
     m = volume.shape[0]
-    out = np.full(m, np.nan)
+    out[:] = np.nan
     if m == 0:
-        return out
+        return
     first_slot = slot.min()
     n_slots = slot.max() - first_slot + 1
     size = (day[m - 1] + 2) * n_slots
@@ -191,11 +211,10 @@ def volume_multiple_at(
             mean = (total[before] - total[first]) / n
             if mean > 0:
                 out[p] = volume[p] / mean
-    return out
 
 
 @compiled
-def binned_atr_asof(
+def binned_atr_into(
     open_ns: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
@@ -204,20 +223,22 @@ def binned_atr_asof(
     span_ns: int,
     period: int,
     query_ns: np.ndarray,
-) -> np.ndarray:
-    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
+    out: np.ndarray,
+    known: np.ndarray,
+    value: np.ndarray,
+) -> None:
+    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`, into `out`.
 
     One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
     and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
     then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
-    `open_ns` must increase strictly (a bin's bars are the ones that open before its end).
+    `open_ns` must increase strictly (a bin's bars are the ones that open before its end); `known` and
+    `value` are scratch rows as long as the bars (the bins' ends and ATRs).
     """
     n = open_ns.shape[0]
-    out = np.full(query_ns.shape[0], np.nan)
+    out[:] = np.nan
     if n == 0:
-        return out
-    known = np.empty(n, dtype=np.int64)
-    value = np.empty(n)
+        return
     alpha = 1.0 / period
     a1 = alpha - 1.0
     data_end = open_ns[n - 1] + span_ns
@@ -256,57 +277,37 @@ def binned_atr_asof(
             k += 1
         if k > 0:
             out[q] = value[k - 1]
-    return out
 
 
 @compiled
-def context_pass(
+def kept_columns(
     open_ns: np.ndarray,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    volume: np.ndarray,
-    change_ns: np.ndarray,
-    run_offset_ns: np.ndarray,
-    first_minute: float,
-    end_minute: int,
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    m: int,
     span_ns: int,
-    periods: np.ndarray,
-    with_rth_vwap: bool,
-) -> tuple[np.ndarray, ...]:
-    """The kept bars and their series, in `BarContext`'s terms.
-
-    `periods` holds ema_fast, ema_slow, slope_bars, atr_period, volume_lookback_days, volume_min_days.
-    Returns source_index, open, high, low, close, volume (float), close_ns,
-    trading_day (days since 1970-01-01), day, minute_open, rth, ema_fast, ema_slow, ema_slope, atr_bar,
-    atr_5m, volume_multiple and the RTH-anchored VWAP (empty unless `with_rth_vwap`).
-    """
-    src, wall = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute)
-    m = src.shape[0]
-    o = np.empty(m)
-    h = np.empty(m)
-    lo = np.empty(m)
-    c = np.empty(m)
-    v = np.empty(m)
-    close_ns = np.empty(m, dtype=np.int64)
-    trading_day = np.empty(m, dtype=np.int64)
-    day = np.empty(m, dtype=np.int64)
-    slot = np.empty(m, dtype=np.int64)
-    minute = np.empty(m, dtype=np.int64)
-    rth = np.empty(m, dtype=np.bool_)
+    bar_minutes: float,
+    floats: np.ndarray,
+    ints: np.ndarray,
+    rth: np.ndarray,
+) -> None:
+    """The kept bars' prices, volume, close time, trading day (days since 1970-01-01), dense day rank,
+    slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, from
+    `ints[I_SRC]` and `ints[I_WALL]`."""
+    open_, high, low, close, volume = bars
+    src = ints[I_SRC]
+    wall = ints[I_WALL]
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
     day_end = 0
     for p in range(m):
         i = src[p]
-        o[p] = open_[i]
-        h[p] = high[i]
-        lo[p] = low[i]
-        c[p] = close[i]
-        v[p] = volume[i]
-        close_ns[p] = open_ns[i] + span_ns
+        floats[F_OPEN, p] = open_[i]
+        floats[F_HIGH, p] = high[i]
+        floats[F_LOW, p] = low[i]
+        floats[F_CLOSE, p] = close[i]
+        floats[F_VOLUME, p] = volume[i]
+        ints[I_CLOSE_NS, p] = open_ns[i] + span_ns
         shifted = wall[p] + TRADING_DAY_SHIFT_NS
         if shifted < day_start or shifted >= day_end:
             new_day = shifted // NS_PER_DAY
@@ -315,33 +316,70 @@ def context_pass(
             tday = new_day
             day_start = tday * NS_PER_DAY
             day_end = day_start + NS_PER_DAY
-        trading_day[p] = tday
-        day[p] = rank
+        ints[I_TRADING_DAY, p] = tday
+        ints[I_DAY, p] = rank
         into_day = shifted - day_start  # shifted % NS_PER_DAY
-        slot[p] = into_day // span_ns
-        minute[p] = (into_day // NS_PER_MIN + 17 * 60) % (24 * 60)  # of the CT wall day: 17:00 is the day's 0
-        rth[p] = minute[p] >= RTH_OPEN_MIN
-    fast, slow, slope = emas_at(close, src, periods[0], periods[1], periods[2])
-    atr_5m = (
-        binned_atr_asof(open_ns, high, low, close, NS_PER_5MIN, span_ns, periods[3], close_ns) if m else np.empty(0)
-    )
-    return (
-        src,
-        o,
-        h,
-        lo,
-        c,
-        v,
-        close_ns,
-        trading_day,
-        day,
-        minute,
-        rth,
-        fast,
-        slow,
-        slope,
-        wilder_true_range_at(high, low, close, src, periods[3]),
-        atr_5m,
-        volume_multiple_at(v, day, slot, periods[4], periods[5]),
-        rth_vwap(h, lo, c, v, trading_day, rth) if with_rth_vwap else np.empty(0),
-    )
+        ints[I_SLOT, p] = into_day // span_ns
+        minute = (into_day // NS_PER_MIN + 17 * 60) % (24 * 60)  # of the CT wall day: 17:00 is the day's 0
+        ints[I_MINUTE, p] = minute
+        rth[p] = minute >= RTH_OPEN_MIN
+        floats[F_MINUTES_SINCE_OPEN, p] = float(minute - RTH_OPEN_MIN) + bar_minutes
+
+
+@compiled
+def context_pass(
+    open_ns: np.ndarray,
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    change_ns: np.ndarray,
+    run_offset_ns: np.ndarray,
+    first_minute: float,
+    end_minute: int,
+    span_ns: int,
+    bar_minutes: float,
+    periods: np.ndarray,
+    with_rth_vwap: bool,
+    floats: np.ndarray,
+    ints: np.ndarray,
+    rth: np.ndarray,
+) -> int:
+    """The kept bars and their series, in `BarContext`'s terms; returns m, the number of kept bars.
+
+    `bars` are the open, high, low, close and volume of all bars; `periods` holds ema_fast, ema_slow,
+    slope_bars, atr_period, volume_lookback_days, volume_min_days. Fills the first m of each row of
+    `floats` (`FLOAT_ROWS`), `ints` (`INT_ROWS`) and of `rth`; the VWAP row only if `with_rth_vwap`.
+    The rows named bin_atr and bin_end are scratch.
+    """
+    _, high, low, close, _ = bars
+    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, ints[I_SRC], ints[I_WALL])
+    kept_columns(open_ns, bars, m, span_ns, bar_minutes, floats, ints, rth)
+    src = ints[I_SRC, :m]
+    emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
+    wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
+    if m:
+        binned_atr_into(
+            open_ns,
+            high,
+            low,
+            close,
+            NS_PER_5MIN,
+            span_ns,
+            periods[3],
+            ints[I_CLOSE_NS, :m],
+            floats[F_ATR_5M, :m],
+            ints[I_BIN_END],
+            floats[F_BIN_ATR],
+        )
+    day = ints[I_DAY, :m]
+    slot = ints[I_SLOT, :m]
+    volume_multiple_at(floats[F_VOLUME, :m], day, slot, periods[4], periods[5], floats[F_VOLUME_MULTIPLE, :m])
+    if with_rth_vwap:
+        rth_vwap(
+            floats[F_HIGH, :m],
+            floats[F_LOW, :m],
+            floats[F_CLOSE, :m],
+            floats[F_VOLUME, :m],
+            ints[I_TRADING_DAY, :m],
+            rth[:m],
+            floats[F_VWAP, :m],
+        )
+    return m
