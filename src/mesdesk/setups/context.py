@@ -97,6 +97,7 @@ class BarContext:
 
 
 def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """The bars' index in UTC, nanoseconds, once the columns, the prices and the order are checked."""
     missing = [c for c in BAR_COLUMNS if c not in bars.columns]
     if missing:
         raise DataError(f"detect_candidates: missing column(s) {', '.join(missing)}")
@@ -109,7 +110,9 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
             raise DataError(
                 f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
             )
-    index = bars.index.tz_convert("UTC").as_unit("ns")
+    index = bars.index.tz_convert("UTC")
+    if index.unit != "ns":  # as_unit copies even when the unit is already ns
+        index = index.as_unit("ns")
     ns = index.asi8
     if len(index) > 1 and not (ns[1:] > ns[:-1]).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
@@ -162,7 +165,7 @@ def build_context(
 
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
-    open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+    open_ns = np.asarray(index.asi8, dtype=np.int64)
     change_ns, run_offset = ct_offset_runs(int(open_ns[0]), int(open_ns[-1])) if open_ns.size else (open_ns, open_ns)
     o_all, h_all, lo_all, c_all = (
         np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in BAR_COLUMNS[:4]
