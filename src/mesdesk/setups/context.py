@@ -178,8 +178,8 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    floats = np.empty((len(kernel.FLOAT_ROWS), open_ns.size))
-    ints = np.empty((len(kernel.INT_ROWS), open_ns.size), dtype=np.int64)
+    float_buffer = np.empty(kernel.FLOAT_BUFFER_ROWS * open_ns.size)
+    int_buffer = np.empty(kernel.INT_BUFFER_ROWS * open_ns.size, dtype=np.int64)
     rth_all = np.empty(open_ns.size, dtype=np.bool_)
     m = kernel.context_pass(
         open_ns,
@@ -192,14 +192,16 @@ def build_context(
         span_ns / NS_PER_MIN,
         periods,
         config.vwap_anchor == "rth",
-        floats,
-        ints,
+        float_buffer,
+        int_buffer,
         rth_all,
     )
     if m and timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    kept: dict[str, FloatArray] = {name: floats[row, :m] for row, name in enumerate(kernel.FLOAT_ROWS)}
-    kept_int: dict[str, IntArray] = {name: ints[row, :m] for row, name in enumerate(kernel.INT_ROWS)}
+    floats = float_buffer[: kernel.N_FLOAT * m].reshape(kernel.N_FLOAT, m)  # the packed rows
+    ints = int_buffer[: kernel.N_INT * m].reshape(kernel.N_INT, m)
+    kept: dict[str, FloatArray] = dict(zip(kernel.FLOAT_ROWS, floats, strict=True))
+    kept_int: dict[str, IntArray] = dict(zip(kernel.INT_ROWS, ints, strict=True))
     src, minute, day = kept_int["source_index"], kept_int["minute_open"], kept_int["day"]
     if config.vwap_anchor == "trading_day":
         all_tday = np.asarray((ct_wall_ns(open_ns) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)

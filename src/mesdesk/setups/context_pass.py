@@ -7,10 +7,11 @@ order: the EMAs and Wilder's ATR as `recursions.first_order` runs them, the sess
 `recursions.session_vwap_kernel`, the volume multiple as `recursions.volume_multiple_kernel`, so every
 value is the same bit for bit (tests/setups/test_context.py holds the pass equal to those functions).
 
-The caller hands in the output rows (numpy arrays of one row per series, as long as the input) and
-the pass fills the first m of each, m being the number of kept bars it returns: numpy allocates big
-arrays on huge pages where the system offers them, which makes writing the outputs several times
-cheaper than arrays allocated inside the compiled code (a page fault every 4 KiB).
+The caller hands in two flat numpy buffers (floats, ints) of `buffer_rows` times the number of bars;
+the pass packs its outputs at their front as rows of m values, m being the number of kept bars it
+returns (`rows` shows them as a (rows, m) array). numpy allocates big arrays on huge pages where the
+system offers them and only the m * rows values written are touched, which makes writing the outputs
+several times cheaper than arrays allocated inside the compiled code (a page fault every 4 KiB).
 The context imports this module on first use, so importing the setups does not load numba.
 """
 
@@ -27,12 +28,24 @@ NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
 FLOAT_ROWS = (
     *("open", "high", "low", "close", "volume", "ema_fast", "ema_slow", "ema_slope"),
-    *("atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open", "bin_atr"),
+    *("atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open"),
 )
-INT_ROWS = ("source_index", "wall_ns", "close_ns", "trading_day", "day", "minute_open", "slot", "bin_end")
+INT_ROWS = ("source_index", "close_ns", "trading_day", "day", "minute_open", "slot")
 F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_VOLUME, F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE = range(8)
-F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN, F_BIN_ATR = range(8, 14)
-I_SRC, I_WALL, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT, I_BIN_END = range(8)
+F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(8, 13)
+I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
+
+
+N_FLOAT = len(FLOAT_ROWS)
+N_INT = len(INT_ROWS)
+FLOAT_BUFFER_ROWS = N_FLOAT + 1  # and a row of scratch: the 5m bins' ATR
+INT_BUFFER_ROWS = N_INT + 2  # and two rows of scratch: the kept bars' CT wall clock, the 5m bins' ends
+
+
+@compiled
+def rows(buffer: np.ndarray, count: int, m: int) -> np.ndarray:
+    """The first `count` rows of m values packed at the front of `buffer`, as a (count, m) view."""
+    return buffer[: count * m].reshape((count, m))
 
 
 @compiled
@@ -283,7 +296,7 @@ def binned_atr_into(
 def kept_columns(
     open_ns: np.ndarray,
     bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    m: int,
+    wall: np.ndarray,
     span_ns: int,
     bar_minutes: float,
     floats: np.ndarray,
@@ -291,16 +304,15 @@ def kept_columns(
     rth: np.ndarray,
 ) -> None:
     """The kept bars' prices, volume, close time, trading day (days since 1970-01-01), dense day rank,
-    slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, from
-    `ints[I_SRC]` and `ints[I_WALL]`."""
+    slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the
+    (rows, m) arrays `floats` and `ints`, from their positions (``ints[I_SRC]``) and CT `wall` clock."""
     open_, high, low, close, volume = bars
     src = ints[I_SRC]
-    wall = ints[I_WALL]
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
     day_end = 0
-    for p in range(m):
+    for p in range(src.shape[0]):
         i = src[p]
         floats[F_OPEN, p] = open_[i]
         floats[F_HIGH, p] = high[i]
@@ -338,21 +350,26 @@ def context_pass(
     bar_minutes: float,
     periods: np.ndarray,
     with_rth_vwap: bool,
-    floats: np.ndarray,
-    ints: np.ndarray,
+    float_buffer: np.ndarray,
+    int_buffer: np.ndarray,
     rth: np.ndarray,
 ) -> int:
     """The kept bars and their series, in `BarContext`'s terms; returns m, the number of kept bars.
 
     `bars` are the open, high, low, close and volume of all bars; `periods` holds ema_fast, ema_slow,
-    slope_bars, atr_period, volume_lookback_days, volume_min_days. Fills the first m of each row of
-    `floats` (`FLOAT_ROWS`), `ints` (`INT_ROWS`) and of `rth`; the VWAP row only if `with_rth_vwap`.
-    The rows named bin_atr and bin_end are scratch.
+    slope_bars, atr_period, volume_lookback_days, volume_min_days. The buffers hold `FLOAT_BUFFER_ROWS`
+    and `INT_BUFFER_ROWS` times as many values as there are bars; the outputs are packed at their
+    front (``rows(float_buffer, N_FLOAT, m)`` in the order of `FLOAT_ROWS`, likewise the ints) and in
+    the first m of `rth`. The VWAP row is filled only if `with_rth_vwap`.
     """
+    n = open_ns.shape[0]
     _, high, low, close, _ = bars
-    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, ints[I_SRC], ints[I_WALL])
-    kept_columns(open_ns, bars, m, span_ns, bar_minutes, floats, ints, rth)
-    src = ints[I_SRC, :m]
+    wall = int_buffer[N_INT * n : (N_INT + 1) * n]  # scratch rows lie past the packed outputs' reach
+    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, int_buffer[:n], wall)
+    floats = rows(float_buffer, N_FLOAT, m)
+    ints = rows(int_buffer, N_INT, m)  # row 0, the positions, is where kept_rows wrote them
+    kept_columns(open_ns, bars, wall[:m], span_ns, bar_minutes, floats, ints, rth[:m])
+    src = ints[I_SRC]
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
     if m:
@@ -364,22 +381,20 @@ def context_pass(
             NS_PER_5MIN,
             span_ns,
             periods[3],
-            ints[I_CLOSE_NS, :m],
-            floats[F_ATR_5M, :m],
-            ints[I_BIN_END],
-            floats[F_BIN_ATR],
+            ints[I_CLOSE_NS],
+            floats[F_ATR_5M],
+            int_buffer[(N_INT + 1) * n :],
+            float_buffer[N_FLOAT * n :],
         )
-    day = ints[I_DAY, :m]
-    slot = ints[I_SLOT, :m]
-    volume_multiple_at(floats[F_VOLUME, :m], day, slot, periods[4], periods[5], floats[F_VOLUME_MULTIPLE, :m])
+    volume_multiple_at(floats[F_VOLUME], ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
     if with_rth_vwap:
         rth_vwap(
-            floats[F_HIGH, :m],
-            floats[F_LOW, :m],
-            floats[F_CLOSE, :m],
-            floats[F_VOLUME, :m],
-            ints[I_TRADING_DAY, :m],
+            floats[F_HIGH],
+            floats[F_LOW],
+            floats[F_CLOSE],
+            floats[F_VOLUME],
+            ints[I_TRADING_DAY],
             rth[:m],
-            floats[F_VWAP, :m],
+            floats[F_VWAP],
         )
     return m
