@@ -178,10 +178,7 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    float_buffer = np.empty(kernel.FLOAT_BUFFER_ROWS * open_ns.size)
-    int_buffer = np.empty(kernel.INT_BUFFER_ROWS * open_ns.size, dtype=np.int64)
-    rth_all = np.empty(open_ns.size, dtype=np.bool_)
-    m = kernel.context_pass(
+    floats, ints, rth = kernel.context_pass(
         open_ns,
         (o_all, h_all, lo_all, c_all, volume),
         change_ns,
@@ -192,14 +189,10 @@ def build_context(
         span_ns / NS_PER_MIN,
         periods,
         config.vwap_anchor == "rth",
-        float_buffer,
-        int_buffer,
-        rth_all,
     )
+    m = rth.size
     if m and timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    floats = float_buffer[: kernel.N_FLOAT * m].reshape(kernel.N_FLOAT, m)  # the packed rows
-    ints = int_buffer[: kernel.N_INT * m].reshape(kernel.N_INT, m)
     kept: dict[str, FloatArray] = dict(zip(kernel.FLOAT_ROWS, floats, strict=True))
     kept_int: dict[str, IntArray] = dict(zip(kernel.INT_ROWS, ints, strict=True))
     src, minute, day = kept_int["source_index"], kept_int["minute_open"], kept_int["day"]
@@ -219,7 +212,7 @@ def build_context(
         n_days=int(day[-1]) + 1 if day.size else 0,
         minute_open=minute,
         minutes_since_open=kept["minutes_since_open"],
-        rth=rth_all[:m],
+        rth=rth,
         ema_fast=kept["ema_fast"],
         ema_slow=kept["ema_slow"],
         ema_slope=kept["ema_slope"],

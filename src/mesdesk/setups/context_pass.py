@@ -7,11 +7,11 @@ order: the EMAs and Wilder's ATR as `recursions.first_order` runs them, the sess
 `recursions.session_vwap_kernel`, the volume multiple as `recursions.volume_multiple_kernel`, so every
 value is the same bit for bit (tests/setups/test_context.py holds the pass equal to those functions).
 
-The caller hands in two flat numpy buffers (floats, ints) of `buffer_rows` times the number of bars;
-the pass packs its outputs at their front as rows of m values, m being the number of kept bars it
-returns (`rows` shows them as a (rows, m) array). numpy allocates big arrays on huge pages where the
-system offers them and only the m * rows values written are touched, which makes writing the outputs
-several times cheaper than arrays allocated inside the compiled code (a page fault every 4 KiB).
+The pass allocates its outputs once it knows m, the number of kept bars: one (rows, m) array of
+floats and one of ints, so only the memory it writes is touched. (Rows as long as the input cost more
+page faults; numpy's large arrays ask for huge pages, and on a fragmented system a call now and then
+waits ~0.1 s while the kernel compacts memory for them.)
+
 The context imports this module on first use, so importing the setups does not load numba.
 """
 
@@ -38,14 +38,6 @@ I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
 
 N_FLOAT = len(FLOAT_ROWS)
 N_INT = len(INT_ROWS)
-FLOAT_BUFFER_ROWS = N_FLOAT + 1  # and a row of scratch: the 5m bins' ATR
-INT_BUFFER_ROWS = N_INT + 2  # and two rows of scratch: the kept bars' CT wall clock, the 5m bins' ends
-
-
-@compiled
-def rows(buffer: np.ndarray, count: int, m: int) -> np.ndarray:
-    """The first `count` rows of m values packed at the front of `buffer`, as a (count, m) view."""
-    return buffer[: count * m].reshape((count, m))
 
 
 @compiled
@@ -350,25 +342,24 @@ def context_pass(
     bar_minutes: float,
     periods: np.ndarray,
     with_rth_vwap: bool,
-    float_buffer: np.ndarray,
-    int_buffer: np.ndarray,
-    rth: np.ndarray,
-) -> int:
-    """The kept bars and their series, in `BarContext`'s terms; returns m, the number of kept bars.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept bars and their series, in `BarContext`'s terms: a (`N_FLOAT`, m) float array in the
+    order of `FLOAT_ROWS`, a (`N_INT`, m) int array in the order of `INT_ROWS` and the m RTH flags.
 
     `bars` are the open, high, low, close and volume of all bars; `periods` holds ema_fast, ema_slow,
-    slope_bars, atr_period, volume_lookback_days, volume_min_days. The buffers hold `FLOAT_BUFFER_ROWS`
-    and `INT_BUFFER_ROWS` times as many values as there are bars; the outputs are packed at their
-    front (``rows(float_buffer, N_FLOAT, m)`` in the order of `FLOAT_ROWS`, likewise the ints) and in
-    the first m of `rth`. The VWAP row is filled only if `with_rth_vwap`.
+    slope_bars, atr_period, volume_lookback_days, volume_min_days. The VWAP row is filled only if
+    `with_rth_vwap`.
     """
     n = open_ns.shape[0]
     _, high, low, close, _ = bars
-    wall = int_buffer[N_INT * n : (N_INT + 1) * n]  # scratch rows lie past the packed outputs' reach
-    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, int_buffer[:n], wall)
-    floats = rows(float_buffer, N_FLOAT, m)
-    ints = rows(int_buffer, N_INT, m)  # row 0, the positions, is where kept_rows wrote them
-    kept_columns(open_ns, bars, wall[:m], span_ns, bar_minutes, floats, ints, rth[:m])
+    src_all = np.empty(n, dtype=np.int64)
+    wall = np.empty(n, dtype=np.int64)
+    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, src_all, wall)
+    floats = np.empty((N_FLOAT, m))
+    ints = np.empty((N_INT, m), dtype=np.int64)
+    rth = np.empty(m, dtype=np.bool_)
+    ints[I_SRC] = src_all[:m]
+    kept_columns(open_ns, bars, wall[:m], span_ns, bar_minutes, floats, ints, rth)
     src = ints[I_SRC]
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
@@ -383,8 +374,8 @@ def context_pass(
             periods[3],
             ints[I_CLOSE_NS],
             floats[F_ATR_5M],
-            int_buffer[(N_INT + 1) * n :],
-            float_buffer[N_FLOAT * n :],
+            src_all,  # scratch for the bins' ends: the positions are in ints by now
+            np.empty(n),
         )
     volume_multiple_at(floats[F_VOLUME], ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
     if with_rth_vwap:
@@ -394,7 +385,7 @@ def context_pass(
             floats[F_CLOSE],
             floats[F_VOLUME],
             ints[I_TRADING_DAY],
-            rth[:m],
+            rth,
             floats[F_VWAP],
         )
-    return m
+    return floats, ints, rth
