@@ -193,11 +193,15 @@ def volume_multiple_at(
 ) -> None:
     """`indicators.volume_multiple` of kept bars (`day` a dense rank from 0, `slot` any integers), into `out`."""
     m = volume.shape[0]
-    out[:] = np.nan
     if m == 0:
         return
-    first_slot = slot.min()
-    n_slots = slot.max() - first_slot + 1
+    first_slot = slot[0]
+    last_slot = slot[0]
+    for p in range(m):
+        out[p] = np.nan
+        first_slot = min(first_slot, slot[p])
+        last_slot = max(last_slot, slot[p])
+    n_slots = last_slot - first_slot + 1
     size = (day[m - 1] + 2) * n_slots
     total = np.zeros(size)  # row r (r = day + 1) sums the volume of that day's slot; row 0 stays empty
     count = np.zeros(size)
@@ -241,7 +245,8 @@ def binned_atr_into(
     `value` are scratch rows as long as the bars (the bins' ends and ATRs).
     """
     n = open_ns.shape[0]
-    out[:] = np.nan
+    for q in range(query_ns.shape[0]):
+        out[q] = np.nan
     if n == 0:
         return
     alpha = 1.0 / period
@@ -288,6 +293,7 @@ def binned_atr_into(
 def kept_columns(
     open_ns: np.ndarray,
     bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    src: np.ndarray,
     wall: np.ndarray,
     span_ns: int,
     bar_minutes: float,
@@ -297,15 +303,16 @@ def kept_columns(
 ) -> None:
     """The kept bars' prices, volume, close time, trading day (days since 1970-01-01), dense day rank,
     slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the
-    (rows, m) arrays `floats` and `ints`, from their positions (``ints[I_SRC]``) and CT `wall` clock."""
+    (rows, m) arrays `floats` and `ints` (the positions `src` too), from the positions and the CT
+    `wall` clock."""
     open_, high, low, close, volume = bars
-    src = ints[I_SRC]
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
     day_end = 0
     for p in range(src.shape[0]):
         i = src[p]
+        ints[I_SRC, p] = i
         floats[F_OPEN, p] = open_[i]
         floats[F_HIGH, p] = high[i]
         floats[F_LOW, p] = low[i]
@@ -358,8 +365,7 @@ def context_pass(
     floats = np.empty((N_FLOAT, m))
     ints = np.empty((N_INT, m), dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
-    ints[I_SRC] = src_all[:m]
-    kept_columns(open_ns, bars, wall[:m], span_ns, bar_minutes, floats, ints, rth)
+    kept_columns(open_ns, bars, src_all[:m], wall[:m], span_ns, bar_minutes, floats, ints, rth)
     src = ints[I_SRC]
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
