@@ -15,9 +15,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
-from mesdesk.calendar import RTH_OPEN_CT, ct_wall
+from mesdesk.calendar import CT, RTH_OPEN_CT
 from mesdesk.errors import ConfigError, DataError
-from mesdesk.indicators import ema, group_starts, session_vwap, volume_multiple, wilder
+from mesdesk.indicators import session_vwap
 from mesdesk.timeframes import Timeframe
 
 FloatArray = npt.NDArray[np.float64]
@@ -97,6 +97,7 @@ class BarContext:
 
 
 def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """The bars' index in UTC, nanoseconds, once the columns, the prices and the order are checked."""
     missing = [c for c in BAR_COLUMNS if c not in bars.columns]
     if missing:
         raise DataError(f"detect_candidates: missing column(s) {', '.join(missing)}")
@@ -109,56 +110,40 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
             raise DataError(
                 f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
             )
-    index = bars.index.tz_convert("UTC").as_unit("ns")
+    index = bars.index.tz_convert("UTC")
+    if index.unit != "ns":  # as_unit copies even when the unit is already ns
+        index = index.as_unit("ns")
     ns = index.asi8
     if len(index) > 1 and not (ns[1:] > ns[:-1]).all():
         raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
     return index
 
 
-def _atr_5m(bars: pd.DataFrame, open_ns: IntArray, timeframe: Timeframe, period: int, close_ns: IntArray) -> FloatArray:
-    """ATR (points) of complete 5m bins, as known at each decision bar's close."""
-    if timeframe.span > Timeframe.M5.span:
-        raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
-    from mesdesk.setups.scans import binned_atr_asof
+def ct_offset_runs(first_ns: int, last_ns: int) -> tuple[IntArray, IntArray]:
+    """The Central offsets (ns) from one UTC instant to another: the instants where it changes, each run's offset.
 
-    out: FloatArray = binned_atr_asof(
-        open_ns,
-        bars["high"].to_numpy(dtype=np.float64),
-        bars["low"].to_numpy(dtype=np.float64),
-        bars["close"].to_numpy(dtype=np.float64),
-        int(pd.Timedelta(Timeframe.M5.span).value),
-        int(pd.Timedelta(timeframe.span).value),
-        period,
-        close_ns,
-    )
-    return out
-
-
-def _vwap_keys(tday_int: IntArray, minute_open: IntArray, rth: BoolArray, anchor: VwapAnchor) -> IntArray:
-    if anchor == "trading_day":
-        return tday_int
-    # Pre-open, regular hours and post-close of one trading day each get their own key.
-    segment = np.where(rth, 1, np.where(minute_open < RTH_OPEN_MIN, 0, 2))
-    return np.asarray(tday_int * 3 + segment, dtype=np.int64)
+    The offset changes only on whole UTC hours, so converting every UTC hour from the first instant
+    to the last to Central Time (as `calendar.ct_wall` does, here without its search for distinct
+    hours) gives it exactly. An instant ``t`` has offset ``run_offset[r]``, ``r`` being the number of
+    change instants at or before ``t``.
+    """
+    hour_ns = 3600 * 1_000_000_000
+    hours = np.arange(first_ns // hour_ns, last_ns // hour_ns + 1, dtype=np.int64) * hour_ns
+    offset = np.asarray(pd.DatetimeIndex(hours, tz="UTC").tz_convert(CT).tz_localize(None).asi8) - hours
+    change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
+    return hours[change], offset[np.concatenate(([0], change))]
 
 
 def ct_wall_ns(utc_ns: IntArray) -> IntArray:
     """Central wall-clock nanoseconds of sorted UTC instants.
 
-    The Central offset changes only on whole UTC hours, so `calendar.ct_wall` of every UTC hour
-    from the first instant to the last gives the exact offset; the instants are then shifted in a
-    few slices, one per run of equal offsets (a DST change starts a new run), which keeps a million
-    bars at a few milliseconds.
+    The instants are shifted in a few slices, one per run of equal offsets (`ct_offset_runs`; a DST
+    change starts a new run), which keeps a million bars at a few milliseconds.
     """
     if utc_ns.size == 0:
         return utc_ns.copy()
-    hour_ns = 3600 * 1_000_000_000
-    hours = np.arange(utc_ns[0] // hour_ns, utc_ns[-1] // hour_ns + 1, dtype=np.int64) * hour_ns
-    offset = np.asarray(ct_wall(pd.DatetimeIndex(pd.to_datetime(hours, unit="ns", utc=True))).asi8) - hours
-    change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
-    edges = np.concatenate(([0], np.searchsorted(utc_ns, hours[change]), [utc_ns.size]))
-    run_offset = offset[np.concatenate(([0], change))]
+    change_ns, run_offset = ct_offset_runs(int(utc_ns[0]), int(utc_ns[-1]))
+    edges = np.concatenate(([0], np.searchsorted(utc_ns, change_ns), [utc_ns.size]))
     out = np.empty_like(utc_ns, dtype=np.int64)
     for k, shift in enumerate(run_offset.tolist()):
         out[edges[k] : edges[k + 1]] = utc_ns[edges[k] : edges[k + 1]] + shift
@@ -168,76 +153,73 @@ def ct_wall_ns(utc_ns: IntArray) -> IntArray:
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
-    """Compute every shared series (numpy, plus compiled one-pass loops), keeping only the bars the setups can use.
+    """Compute every shared series in one compiled pass (`context_pass`), keeping only the bars the setups can use.
 
-    The EMAs, the bar ATR and the 5m ATR run over all bars (so they are warm at the open); the
-    context then keeps the bars from `pre_open_minutes` before 08:30 CT to the RTH end of each day
-    (setups only complete on RTH bars and look back a few bars). The RTH-anchored VWAP and the
-    volume multiple (same minute of earlier days) only need those bars. `source_index` maps the
-    kept bars back to positions in `bars`.
+    The EMAs and the 5m ATR run over all bars (so they are warm at the open); the context keeps the
+    bars from `pre_open_minutes` before 08:30 CT to the RTH end of each day (setups only complete on
+    RTH bars and look back a few bars). The bar ATR (true ranges with the real previous close), the
+    RTH-anchored VWAP and the volume multiple (same minute of earlier days) only need those bars.
+    `source_index` maps the kept bars back to positions in `bars`.
     """
-    from mesdesk.setups.scans import kept_bars
+    from mesdesk.setups import context_pass as kernel
 
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
-    open_ns = np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
-    wall_ns = ct_wall_ns(open_ns)
-    src, minute = kept_bars(wall_ns, float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min)
-
-    c_all = bars["close"].to_numpy(dtype=np.float64)
-    h_all = bars["high"].to_numpy(dtype=np.float64)
-    lo_all = bars["low"].to_numpy(dtype=np.float64)
-    ema_fast_all = ema(c_all, config.ema_fast)
-    k = config.slope_bars
-    # The slope only at the kept bars (NaN for the first k bars of the input).
-    ema_fast = ema_fast_all[src]
-    slope = ema_fast - ema_fast_all[np.maximum(src - k, 0)]
-    slope[src < k] = np.nan
-    # Bar ATR over the kept bars only (true ranges use the real previous close), a feature.
-    prev_close = c_all[np.maximum(src - 1, 0)]
-    h, lo = h_all[src], lo_all[src]
-    true_range = np.maximum(h - lo, np.maximum(np.abs(h - prev_close), np.abs(lo - prev_close)))
-    atr_bar = wilder(true_range, config.atr_period) if src.size else prev_close
-
-    o = bars["open"].to_numpy(dtype=np.float64)[src]
-    c = c_all[src]
-    volume = bars["volume"].to_numpy()
-    v = volume[src].astype(np.float64)  # the kept bars only (the whole-day VWAP converts its own)
-    close_ns = open_ns[src] + span_ns
-    shifted = wall_ns[src] + 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
-    tday_int = np.asarray(shifted // NS_PER_DAY, dtype=np.int64)
-    day = np.asarray(np.cumsum(group_starts(tday_int)) - 1, dtype=np.int64)
-    rth = minute >= RTH_OPEN_MIN
-    bar_minutes = span_ns / NS_PER_MIN
-
-    if config.vwap_anchor == "rth":
-        vwap = session_vwap(h, lo, c, v, _vwap_keys(tday_int, minute, rth, "rth"))
-    else:
-        all_tday = np.asarray((wall_ns + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
-        vwap = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
-    slot = np.asarray((shifted % NS_PER_DAY) // span_ns, dtype=np.int64)
-    vm = volume_multiple(v, day, slot, config.volume_lookback_days, config.volume_min_days) if src.size else v
+    open_ns = np.asarray(index.asi8, dtype=np.int64)
+    change_ns, run_offset = ct_offset_runs(int(open_ns[0]), int(open_ns[-1])) if open_ns.size else (open_ns, open_ns)
+    o_all, h_all, lo_all, c_all = (
+        np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in BAR_COLUMNS[:4]
+    )
+    volume = np.ascontiguousarray(bars["volume"].to_numpy())
+    periods = np.array(
+        [
+            *(config.ema_fast, config.ema_slow, config.slope_bars, config.atr_period),
+            *(config.volume_lookback_days, config.volume_min_days),
+        ],
+        dtype=np.int64,
+    )
+    floats, ints, rth = kernel.context_pass(
+        open_ns,
+        (o_all, h_all, lo_all, c_all, volume),
+        change_ns,
+        run_offset,
+        float(RTH_OPEN_MIN - pre_open_minutes),
+        config.rth_end_min,
+        span_ns,
+        span_ns / NS_PER_MIN,
+        periods,
+        config.vwap_anchor == "rth",
+    )
+    m = rth.size
+    if m and timeframe.span > Timeframe.M5.span:
+        raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")
+    kept: dict[str, FloatArray] = dict(zip(kernel.FLOAT_ROWS, floats, strict=True))
+    kept_int: dict[str, IntArray] = dict(zip(kernel.INT_ROWS, ints, strict=True))
+    src, minute, day = kept_int["source_index"], kept_int["minute_open"], kept_int["day"]
+    if config.vwap_anchor == "trading_day":
+        all_tday = np.asarray((ct_wall_ns(open_ns) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
+        kept["vwap"] = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     return BarContext(
-        open=o,
-        high=h,
-        low=lo,
-        close=c,
+        open=kept["open"],
+        high=kept["high"],
+        low=kept["low"],
+        close=kept["close"],
         source_index=src,
-        close_ns=close_ns,
-        bar_minutes=bar_minutes,
-        trading_day=tday_int.astype("datetime64[D]"),
+        close_ns=kept_int["close_ns"],
+        bar_minutes=span_ns / NS_PER_MIN,
+        trading_day=kept_int["trading_day"].view("datetime64[D]"),
         day=day,
         n_days=int(day[-1]) + 1 if day.size else 0,
         minute_open=minute,
-        minutes_since_open=(minute - RTH_OPEN_MIN).astype(np.float64) + bar_minutes,
+        minutes_since_open=kept["minutes_since_open"],
         rth=rth,
-        ema_fast=ema_fast,
-        ema_slow=ema(c_all, config.ema_slow)[src],
-        ema_slope=slope,
-        vwap=vwap,
-        atr_5m=_atr_5m(bars, open_ns, timeframe, config.atr_period, close_ns) if src.size else np.empty(0),
-        atr_bar=atr_bar,
-        volume_multiple=vm,
+        ema_fast=kept["ema_fast"],
+        ema_slow=kept["ema_slow"],
+        ema_slope=kept["ema_slope"],
+        vwap=kept["vwap"],
+        atr_5m=kept["atr_5m"],
+        atr_bar=kept["atr_bar"],
+        volume_multiple=kept["volume_multiple"],
     )
 
 

@@ -1,10 +1,9 @@
-"""The setups' one-pass loops, compiled with numba: the three scans and two passes of the context.
+"""The setups' one-pass loops, compiled with numba: the three scans.
 
-Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `vwap_rejection`) or the
-vectorised steps it replaced in `context`, bar by bar with the same comparisons and arithmetic, so the
-candidates are the same bit for bit (tests/setups/test_setup_scans.py and test_context.py hold them
-equal to the vectorised versions). The setup modules import this one on first use, so importing the
-setups (the API, the services) does not load numba.
+Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `vwap_rejection`) bar by
+bar with the same comparisons and arithmetic, so the candidates are the same bit for bit
+(tests/setups/test_setup_scans.py holds them equal to the vectorised versions). The setup modules
+import this one on first use, so importing the setups (the API, the services) does not load numba.
 """
 
 from __future__ import annotations
@@ -12,87 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from mesdesk.recursions import compiled
-from mesdesk.setups.context import NS_PER_MIN
-
-
-@compiled
-def kept_bars(wall_ns: np.ndarray, first_minute: float, end_minute: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and CT wall minutes (of the day) of the bars opening in [`first_minute`, `end_minute`)."""
-    n = wall_ns.shape[0]
-    src = np.empty(n, dtype=np.int64)
-    minute = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        minute_open = (wall_ns[i] // NS_PER_MIN) % (24 * 60)
-        if minute_open >= first_minute and minute_open < end_minute:
-            src[m] = i
-            minute[m] = minute_open
-            m += 1
-    return src[:m].copy(), minute[:m].copy()
-
-
-@compiled
-def binned_atr_asof(
-    open_ns: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    width_ns: int,
-    span_ns: int,
-    period: int,
-    query_ns: np.ndarray,
-) -> np.ndarray:
-    """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`.
-
-    One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
-    and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
-    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
-    """
-    n = open_ns.shape[0]
-    out = np.full(query_ns.shape[0], np.nan)
-    if n == 0:
-        return out
-    known = np.empty(n, dtype=np.int64)
-    value = np.empty(n)
-    alpha = 1.0 / period
-    a1 = alpha - 1.0
-    data_end = open_ns[n - 1] + span_ns
-    m = 0
-    z = 0.0
-    prev_close = 0.0
-    i = 0
-    while i < n:
-        start = open_ns[i] // width_ns * width_ns
-        h = high[i]
-        lo = low[i]
-        j = i + 1
-        while j < n and open_ns[j] // width_ns * width_ns == start:
-            h = max(h, high[j])
-            lo = min(lo, low[j])
-            j += 1
-        end = start + width_ns
-        if end > data_end:  # only the last bin can still be open
-            break
-        c = close[j - 1]
-        if m == 0:
-            prev_close = c
-        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
-        if m == 0:
-            z = (1.0 - alpha) * tr
-        y = z + alpha * tr
-        z = tr * 0.0 - y * a1
-        known[m] = end
-        value[m] = y
-        m += 1
-        prev_close = c
-        i = j
-    k = 0
-    for q in range(query_ns.shape[0]):
-        while k < m and known[k] <= query_ns[q]:
-            k += 1
-        if k > 0:
-            out[q] = value[k - 1]
-    return out
 
 
 @compiled
