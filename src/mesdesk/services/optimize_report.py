@@ -15,10 +15,10 @@ What it shows, all from the `OptimizeResult`:
   target-first (the bound), drawn by the vendored chart library (zoom, hover);
 - the stability table.
 
-The heatmap, the scatter and the histogram are written here as plain HTML and SVG from the numbers:
-matplotlib took about 1.5 s of a 5.3 s 1,000-configuration sweep (`benchmarks/optimize.py`) to draw
-them as PNGs, which could not be hovered; the chart library draws time series only. `window.REPORT`
-holds the data of every chart.
+The heatmap, the scatter and the histogram are written here as plain HTML and SVG from the numbers
+(the chart library draws time series only). matplotlib drew them as PNGs that could not be hovered,
+in 0.5-0.8 s of the 1,000-configuration benchmark's 5 s (`benchmarks/optimize.py`), 0.9-1.8 s with
+its import; this page takes 0.03-0.06 s. `window.REPORT` holds the numbers of every chart.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class FoldPoints:
 
 
 def fold_points(result: OptimizeResult) -> list[FoldPoints]:
+    """Every configuration's objective on each fold's train days (with the minimum trades) and test days."""
     m, spec = result.matrix, result.spec
     return [
         FoldPoints(
