@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(name="chromium")
+def fixture_chromium() -> str:
+    """The headless Chromium of the browser tests (MESDESK_CHROMIUM, else on PATH); the test is skipped without it."""
+    wanted = os.environ.get("MESDESK_CHROMIUM", "/usr/bin/chromium")
+    path = wanted if os.path.exists(wanted) else shutil.which("chromium")
+    if not path:
+        pytest.skip(f"no Chromium at {wanted} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    return path
 
 
 def make_bars(

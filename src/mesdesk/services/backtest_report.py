@@ -44,7 +44,8 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 EMBED_DAYS = 40  # days embedded with their bars, at most (`choose_days`): about 6 MB of 1m bars
 
 
-def _static(name: str) -> str:
+def static_text(name: str) -> str:
+    """A file of the page components (`api/static`), as text."""
     return (STATIC / name).read_text(encoding="utf-8")
 
 
@@ -108,10 +109,10 @@ def standalone_page(title: str, body: str, data: Mapping[str, Any], script: str,
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title>"
-        f"<style>{_static(COMPONENT_CSS)}\n{css}</style></head><body>"
+        f"<style>{static_text(COMPONENT_CSS)}\n{css}</style></head><body>"
         f"{body}"
-        f"<script>{_script_safe(_static(VENDOR_JS))}</script>"
-        f"<script>{_script_safe(_static(COMPONENT_JS))}</script>"
+        f"<script>{_script_safe(static_text(VENDOR_JS))}</script>"
+        f"<script>{_script_safe(static_text(COMPONENT_JS))}</script>"
         f"<script>window.REPORT = {_script_safe(payload)};</script>"
         f"<script>{_script_safe(script)}</script>"
         "</body></html>"
@@ -555,8 +556,8 @@ def report_html(
     """The report page; it opens on `open_day` (else the day with the most trades), always embedded."""
     data = report_data(report, tz, open_day, max_days)
     data["open_day"] = open_day.isoformat() if open_day is not None else None
-    body = _static("report-body.html").replace("<!--EXTRAS-->", _extras(report))
-    return standalone_page("mesdesk backtest", body, data, _static("report.js"), _static("report.css"))
+    body = static_text("report-body.html").replace("<!--EXTRAS-->", _extras(report))
+    return standalone_page("mesdesk backtest", body, data, static_text("report.js"), static_text("report.css"))
 
 
 def write_report(

@@ -189,7 +189,7 @@ def run_optimize_job(
 
 def write_outputs(report: OptimizeReport, out: Path) -> tuple[Path, ...]:
     """trials.parquet, oos_trades.csv, summary.json and report.html under `out`."""
-    from mesdesk.research.report_html import write_report
+    from mesdesk.services.optimize_report import write_report
 
     out.mkdir(parents=True, exist_ok=True)
     trials = out / "trials.parquet"
