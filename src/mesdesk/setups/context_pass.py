@@ -133,23 +133,34 @@ def emas_at(
 
 
 @compiled
+def true_range(high: float, low: float, prev_close: float) -> float:
+    """A bar's (or bin's) true range against the previous close, as `indicators` computes it."""
+    return max(high - low, max(abs(high - prev_close), abs(low - prev_close)))
+
+
+@compiled
+def wilder_step(tr: float, z: float, alpha: float, first: bool) -> tuple[float, float]:
+    """One step of Wilder's average as `recursions.first_order` runs it (b0 = alpha, a1 = alpha - 1,
+    the state seeded from the first value): the average and the next state."""
+    if first:
+        z = (1.0 - alpha) * tr
+    y = z + alpha * tr
+    return y, tr * 0.0 - y * (alpha - 1.0)
+
+
+@compiled
 def wilder_true_range_at(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, src: np.ndarray, period: int, out: np.ndarray
 ) -> None:
     """`indicators.wilder` of the true ranges of the bars `src` (each with its real previous close), into `out`."""
     alpha = 1.0 / period
-    a1 = alpha - 1.0
     z = 0.0
     for p in range(src.shape[0]):
         i = src[p]
         prev_close = close[max(i - 1, 0)]
         h = high[i]
         lo = low[i]
-        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
-        if p == 0:
-            z = (1.0 - alpha) * tr
-        y = z + alpha * tr
-        z = tr * 0.0 - y * a1
+        y, z = wilder_step(true_range(h, lo, prev_close), z, alpha, p == 0)
         out[p] = y
 
 
@@ -250,7 +261,6 @@ def binned_atr_into(
     if n == 0:
         return
     alpha = 1.0 / period
-    a1 = alpha - 1.0
     data_end = open_ns[n - 1] + span_ns
     m = 0
     z = 0.0
@@ -271,11 +281,7 @@ def binned_atr_into(
         c = close[j - 1]
         if m == 0:
             prev_close = c
-        tr = max(h - lo, max(abs(h - prev_close), abs(lo - prev_close)))
-        if m == 0:
-            z = (1.0 - alpha) * tr
-        y = z + alpha * tr
-        z = tr * 0.0 - y * a1
+        y, z = wilder_step(true_range(h, lo, prev_close), z, alpha, m == 0)
         known[m] = end
         value[m] = y
         m += 1
