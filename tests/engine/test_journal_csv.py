@@ -1,4 +1,5 @@
-"""`write_csv` writes what `DataFrame.to_csv(index=False)` writes, byte for byte, on its fast path or not."""
+"""`write_csv` writes what `DataFrame.to_csv(index=False)` writes, byte for byte, on its fast path or not;
+`write_parquet` what `DataFrame.to_parquet(index=False)` writes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mesdesk.engine.journal import csv_columns, write_csv
+from mesdesk.engine.journal import csv_columns, write_csv, write_parquet
 
 
 def _floats(n: int) -> np.ndarray:
@@ -105,3 +106,29 @@ def test_other_columns_are_left_to_pandas(column: pd.Series, tmp_path: Path) -> 
     frame = pd.DataFrame({"x": column, "y": 1.5})
     assert csv_columns(frame) is None
     assert _ours_bytes(frame, tmp_path) == _pandas_bytes(frame, tmp_path)
+
+
+@pytest.mark.parametrize("rows", [600, 0])
+def test_parquet_is_written_as_pandas_writes_it(rows: int, tmp_path: Path) -> None:
+    frame = _journal_like().drop(columns="fallback").iloc[:rows]  # pyarrow refuses mixed objects either way
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    write_parquet(frame, tmp_path / "ours.parquet")
+    assert (tmp_path / "ours.parquet").read_bytes() == (tmp_path / "pandas.parquet").read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ours.parquet"), frame.reset_index(drop=True))
+
+
+def test_parquet_keeps_a_frames_attrs_as_pandas_does(tmp_path: Path) -> None:
+    frame = _journal_like(50).drop(columns="fallback")
+    frame.attrs = {"source": "test"}
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    write_parquet(frame, tmp_path / "ours.parquet")
+    assert (tmp_path / "ours.parquet").read_bytes() == (tmp_path / "pandas.parquet").read_bytes()
+    assert pd.read_parquet(tmp_path / "ours.parquet").attrs == {"source": "test"}
+
+
+def test_a_column_parquet_cannot_hold_fails_as_it_does_in_pandas(tmp_path: Path) -> None:
+    frame = _journal_like(50)  # `fallback` mixes text and numbers
+    with pytest.raises(Exception) as theirs:
+        frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    with pytest.raises(type(theirs.value)):
+        write_parquet(frame, tmp_path / "ours.parquet")

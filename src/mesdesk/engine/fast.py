@@ -311,12 +311,13 @@ def _journal(
     cols["gate"][rows[touched]] = _gate_text(config)[gate[touched]]
     asked = decision != kernel.DEC_NOT_ASKED
     asked_rows = rows[asked]
-    asked_answers = [answers[k] for k in which.tolist()]
-    cols["decision"][asked_rows] = [a.status.value for a in asked_answers]
-    cols["decision_source"][asked_rows] = [a.source for a in asked_answers]
-    cols["fallback"][asked_rows] = [a.fallback for a in asked_answers]
-    cols["confidence"][asked_rows] = [math.nan if a.confidence is None else a.confidence for a in asked_answers]
-    cols["reason"][asked_rows] = [a.reason for a in asked_answers]
+    # Each field once per distinct answer, then spread to the rows (`which`: a row's answer).
+    cols["decision"][asked_rows] = np.array([a.status.value for a in answers], dtype=object)[which]
+    cols["decision_source"][asked_rows] = np.array([a.source for a in answers], dtype=object)[which]
+    cols["fallback"][asked_rows] = np.array([a.fallback for a in answers], dtype=object)[which]
+    confidence = [math.nan if a.confidence is None else a.confidence for a in answers]
+    cols["confidence"][asked_rows] = np.array(confidence, dtype=np.float64)[which]
+    cols["reason"][asked_rows] = np.array([a.reason for a in answers], dtype=object)[which]
     traded = out_i[:, 2] != kernel.EXIT_NONE
     t_rows = rows[traded]
     for k, name in enumerate(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from functools import lru_cache
 from typing import Any
 
@@ -114,8 +114,7 @@ def _features(ctx: BarContext, i: np.ndarray, s: FloatArray, level: FloatArray, 
 @lru_cache(maxsize=4)
 def _label_table(rth_end_min: int) -> np.ndarray:
     """`calendar.session_labels` for each CT wall minute of a day (labels depend on the wall minute only)."""
-    midnight = datetime(2025, 6, 11, tzinfo=CT)
-    minutes = pd.DatetimeIndex([midnight + timedelta(minutes=m) for m in range(24 * 60)])
+    minutes = pd.date_range(datetime(2025, 6, 11, tzinfo=CT), periods=24 * 60, freq="min")  # no DST change that day
     table: np.ndarray = session_labels(minutes, rth_end=time(rth_end_min // 60, rth_end_min % 60))
     return table
 
