@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,19 +13,8 @@ from mesdesk.services.backtest_report import write_report
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("MESDESK_CHROMIUM", "/usr/bin/chromium")
 
-
-def _chromium() -> str:
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not path:
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
-    return path
-
-
-def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
+def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_path: Path, chromium: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     foreign: list[str] = []
@@ -109,9 +97,8 @@ def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_pat
 
 
 def test_a_capped_report_says_which_days_it_holds_and_how_to_draw_another(
-    backtest: BacktestReport, tmp_path: Path
+    backtest: BacktestReport, tmp_path: Path, chromium: str
 ) -> None:
-    chromium = _chromium()
     from playwright.sync_api import expect, sync_playwright
 
     (path,) = write_report(backtest, tmp_path, None, max_days=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -16,21 +15,10 @@ from mesdesk.services.paper import RunnerOptions
 
 from .server import running_server, wait_for
 
-CHROMIUM = os.environ.get("MESDESK_CHROMIUM", "/usr/bin/chromium")
-
 pytestmark = pytest.mark.browser
 
 
-def _chromium() -> str:
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not path:
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
-    return path
-
-
-def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path) -> None:
-    chromium = _chromium()
+def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path, chromium: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     settings = load_settings(
@@ -83,9 +71,8 @@ def _foreign_requests(page: object, own: tuple[str, ...]) -> list[str]:
     return seen
 
 
-def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(tmp_path: Path) -> None:
+def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(tmp_path: Path, chromium: str) -> None:
     """Trading day 2025-03-10 opens at 17:00 CT on Sunday 2025-03-09, the spring DST change day."""
-    chromium = _chromium()
     from playwright.sync_api import expect, sync_playwright
 
     settings = load_settings(
