@@ -214,10 +214,14 @@ def test_environment_switch_runs_the_reference_loop(monkeypatch: pytest.MonkeyPa
         run_backtest(bars, cands, RuleDecider(), EngineConfig())
 
 
-def test_prices_beyond_exact_rounding_fall_back_to_the_loop() -> None:
+@pytest.mark.parametrize("where", ["all", "all negative", "one low"])
+def test_prices_beyond_exact_rounding_fall_back_to_the_loop(where: str) -> None:
     rng = np.random.default_rng(8)
     bars = market(rng, DAYS[:2], end_mid_session=False)
-    bars[["open", "high", "low", "close"]] += 200_000.0
+    if where == "one low":  # a single bar's magnitude is enough
+        bars.iloc[len(bars) // 2, bars.columns.get_loc("low")] = -100_000.0
+    else:
+        bars[["open", "high", "low", "close"]] += 200_000.0 if where == "all" else -210_000.0
     cands = candidates(rng, bars, pd.Timedelta("1min"), with_passed=True)
     path = PathBars.from_frame(bars, pd.Timedelta("1min"))
     assert fast_journal(path, cands, RuleDecider(), EngineConfig(), int(path.close_ns[-1])) is None

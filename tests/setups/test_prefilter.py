@@ -154,6 +154,11 @@ def test_broken_input_is_refused_with_the_reason() -> None:
     holed.iloc[5, holed.columns.get_loc("close")] = np.nan
     with pytest.raises(DataError, match="close is not a finite price at row 5"):
         detect_candidates(holed)
+    for column, row, bad in (("high", 7, np.inf), ("low", 0, -np.inf), ("open", len(bars) - 1, np.nan)):
+        broken = bars.copy()
+        broken.iloc[row, broken.columns.get_loc(column)] = bad
+        with pytest.raises(DataError, match=f"{column} is not a finite price at row {row} "):
+            detect_candidates(broken)
     with pytest.raises(DataError, match="volume"):
         detect_candidates(bars.drop(columns="volume"))
 

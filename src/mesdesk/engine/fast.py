@@ -98,6 +98,11 @@ def _answers(decider: ScoreDecider, scores: np.ndarray) -> tuple[list[Decision],
     return answers, which.reshape(-1)
 
 
+def _largest_magnitude(*arrays: np.ndarray) -> float:
+    """max |x| over non-empty `arrays`, from their minima and maxima (no temporary array; NaN if one holds NaN)."""
+    return max(max(float(a.max()), -float(a.min())) for a in arrays)
+
+
 def _ns_of_time(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
 
@@ -147,7 +152,7 @@ def prepare(
             _kernel_path(path),
             now_ns,
         )
-    if len(path) and float(max(np.abs(path.high).max(), np.abs(path.low).max())) >= _PRICE_LIMIT:
+    if len(path) and _largest_magnitude(path.high, path.low) >= _PRICE_LIMIT:
         return None
     scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
     take_many, rank_many = decider.decide_scores(scores[rows])

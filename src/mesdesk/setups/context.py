@@ -104,7 +104,10 @@ def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
     if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
         raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
     for col in ("open", "high", "low", "close"):
-        finite = np.isfinite(bars[col].to_numpy(dtype=np.float64))
+        values = bars[col].to_numpy(dtype=np.float64)
+        if values.size and np.isfinite(values.min()) and np.isfinite(values.max()):
+            continue  # min and max are finite only when no value is NaN or infinite (no temporary array)
+        finite = np.isfinite(values)
         if not finite.all():
             bad = np.flatnonzero(~finite)
             raise DataError(
