@@ -7,6 +7,7 @@ and the gate's reason.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -187,23 +188,32 @@ def write_journal(
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` as ``frame.to_parquet(path, index=False)`` writes it, byte for byte, on this thread.
+    """Write `frame` as ``frame.to_parquet(path, index=False)`` does, with dictionary pages only for text
+    columns of few values: `pd.read_parquet` gives the same frame (dtypes, `attrs`) back.
 
-    pandas converts with pyarrow's pool of threads; on a journal (a few thousand rows, about 50
-    columns) the threads cost more CPU than they save: 16 ms against 18.6 ms per write on 1M bars'
-    journal. The file is opened as pandas opens it (`pyarrow.OSFile`), so a failed write leaves the
-    path to the caller instead of deleting it. A frame with `attrs` (pandas stores them in the
-    schema) is written by pandas itself.
+    pandas lets pyarrow dictionary-encode every column; on a journal (a few thousand rows, most numbers
+    distinct) that is two thirds of the write and makes the file larger. Here only text columns holding
+    at most half as many distinct values as rows (setup, direction, decision, gate, reason, ...) get
+    dictionary pages, and the conversion runs on this thread (pyarrow's pool of threads cost more CPU
+    than it saved): on the 1M-bar journal 7.6 ms against 16.6 ms, 1.38 MB against 1.55 MB. The file is
+    opened as pandas opens it (`pyarrow.OSFile`), so a failed write does not delete the path.
     """
-    if frame.attrs:
-        frame.to_parquet(path, index=False)
-        return
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    if frame.attrs:  # where pandas keeps them, so read_parquet restores them
+        attrs = {"PANDAS_ATTRS": json.dumps(frame.attrs)}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **attrs})
+    text = (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) for f in table.schema)
+    few = [
+        name
+        for name, is_text in zip(table.column_names, text, strict=True)
+        if is_text and 2 * pc.count_distinct(table.column(name)).as_py() <= table.num_rows
+    ]
     with pa.OSFile(str(path), "wb") as sink:
-        pq.write_table(table, sink)
+        pq.write_table(table, sink, use_dictionary=few)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
