@@ -176,3 +176,48 @@ def test_logit_bins_count_a_zero_logit_left_of_the_line(logits: list[float], fir
         assert counts[i] > 0
     if first_edge is not None:
         assert edges[0] == first_edge
+
+
+def _spots(svg: str, spot: float) -> dict[str, set[tuple[int, int]]]:
+    """The SPOT squares each fold's circles cover (the ringed choices left out)."""
+    out: dict[str, set[tuple[int, int]]] = {}
+    for fold, group in re.findall(r"<g fill='[^']+' fill-opacity='0.55' data-fold='(\d+)'>(.*?)</g>", svg):
+        cells = re.findall(r"<circle cx='([\d.]+)' cy='([\d.]+)' r='3'>", group)
+        out[fold] = {(int(float(x) // spot), int(float(y) // spot)) for x, y in cells}
+    return out
+
+
+def test_a_large_grid_draws_each_spot_once_and_loses_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mesdesk.services.optimize_report as page
+
+    rng = np.random.default_rng(5)
+    n = 30_000  # x 3 folds: above HOVER_POINTS
+    points = [page.FoldPoints(f, int(rng.integers(n)), rng.normal(f, 1, n), rng.standard_t(3, n)) for f in range(3)]
+    labels = [f"c{i}" for i in range(n)]
+    thin = page.scatter_svg(points, labels, "sharpe")
+    monkeypatch.setattr(page, "HOVER_POINTS", 10**9)
+    every = page.scatter_svg(points, labels, "sharpe")
+    drawn, wanted = _spots(thin, page.SPOT), _spots(every, page.SPOT)
+    assert drawn.keys() == wanted.keys() == {"0", "1", "2"}
+    for fold in drawn:
+        # a centre read back to 0.1 unit may cross a spot's edge: every spot of the full drawing has a drawn
+        # circle on it or next to it
+        near = {(x + dx, y + dy) for x, y in drawn[fold] for dx in (-1, 0, 1) for dy in (-1, 0, 1)}
+        assert wanted[fold] <= near
+        assert len(drawn[fold]) <= len(wanted[fold]) + 10
+        assert thin.count(f"data-fold='{fold}'>") == 2  # the fold's group and its ringed choice
+    assert thin.count("<circle") < every.count("<circle") / 10
+    assert thin.count("<title>") == 3  # only the choices carry hover text
+    assert f"{3 * n:,} points, drawn once per spot" in thin
+    assert len(thin) < 2_000_000
+
+
+def test_a_grid_within_the_hover_limit_draws_every_point_with_its_values() -> None:
+    from mesdesk.services.optimize_report import HOVER_POINTS, FoldPoints, scatter_svg
+
+    rng = np.random.default_rng(6)
+    n = HOVER_POINTS // 2
+    points = [FoldPoints(f, 0, rng.normal(0, 1, n), rng.normal(0, 1, n)) for f in range(2)]
+    svg = scatter_svg(points, [f"c{i}" for i in range(n)], "sharpe")
+    assert svg.count("r='3'>") == 2 * n
+    assert svg.count("<title>") == 2 * n + 2
