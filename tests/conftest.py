@@ -37,6 +37,14 @@ def fixture_chromium() -> str:
     return path
 
 
+@pytest.fixture(name="screenshots")
+def fixture_screenshots(tmp_path: Path) -> Path:
+    """Where a browser test saves its screenshots: MESDESK_SCREENSHOT_DIR (to look at them), else its tmp_path."""
+    folder = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def make_bars(
     start: str,
     closes: list[float] | np.ndarray,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from mesdesk.services.backtest_report import write_report
 pytestmark = pytest.mark.browser
 
 
-def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_path: Path, chromium: str) -> None:
+def test_report_walks_through_days_and_trades_offline(report_file: Path, chromium: str, screenshots: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     foreign: list[str] = []
@@ -88,9 +87,7 @@ def test_report_walks_through_days_and_trades_offline(report_file: Path, tmp_pat
 
         assert int(page.locator("#equity").get_attribute("data-points") or "0") == len(data["equity"])
         assert int(page.locator("#scatter").get_attribute("data-points") or "0") == len(data["trades"])
-        shots = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path))
-        shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "report.png"), full_page=True)
         browser.close()
     assert errors == []
     assert foreign == []

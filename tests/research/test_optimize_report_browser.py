@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_report_draws_its_charts_offline_without_errors(
-    chromium: str, evaluator: Evaluator, tmp_path: Path
+    chromium: str, evaluator: Evaluator, tmp_path: Path, screenshots: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -55,9 +54,7 @@ def test_the_report_draws_its_charts_offline_without_errors(
         assert page.locator("#scatter circle").count() > len(result.walk_forward.choices)
         assert page.locator("#logits rect").count() > 0
         assert page.locator("table.heat td").count() == 2 * 3
-        shots = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path))
-        shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "optimize-report.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "optimize-report.png"), full_page=True)
         browser.close()
     assert errors == []
     assert foreign == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from .server import running_server, wait_for
 pytestmark = pytest.mark.browser
 
 
-def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path, chromium: str) -> None:
+def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path, chromium: str, screenshots: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     settings = load_settings(
@@ -45,14 +44,12 @@ def test_dashboard_shows_replayed_trades_and_start_stop_works(tmp_path: Path, ch
             page.click("#btn-stop")
             expect(page.locator("#status-text")).to_contain_text("stopped", timeout=10_000)
             assert httpx.get(f"{base}/metrics/summary").json()["running"] is False
-            shot = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path)) / "dashboard.png"
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shot), full_page=True)
+            page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
             page.click("#btn-start")
             expect(page.locator("#status-text")).to_contain_text("running", timeout=10_000)
             assert httpx.get(f"{base}/metrics/summary").json()["running"] is True
             browser.close()
-    assert shot.stat().st_size > 10_000
+    assert (screenshots / "dashboard.png").stat().st_size > 10_000
 
 
 def _foreign_requests(page: object, own: tuple[str, ...]) -> list[str]:
@@ -71,7 +68,9 @@ def _foreign_requests(page: object, own: tuple[str, ...]) -> list[str]:
     return seen
 
 
-def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(tmp_path: Path, chromium: str) -> None:
+def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(
+    tmp_path: Path, chromium: str, screenshots: Path
+) -> None:
     """Trading day 2025-03-10 opens at 17:00 CT on Sunday 2025-03-09, the spring DST change day."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -134,8 +133,6 @@ def test_chart_shows_every_decision_live_in_ct_on_the_dst_change_session(tmp_pat
             assert f"{bar_open} CT" in text
             assert bar_open.startswith("2025-03-10 08:4")
 
-            shots = Path(os.environ.get("MESDESK_SCREENSHOT_DIR", tmp_path))
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "dashboard-mid-replay.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "dashboard-mid-replay.png"), full_page=True)
             browser.close()
     assert foreign == []
