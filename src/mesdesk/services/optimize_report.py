@@ -44,8 +44,8 @@ NOT_ENOUGH = "too few trades"
 NOT_TRIED = "not tried"
 HOVER_POINTS = 20_000  # above this many scatter points only the folds' choices carry a hover text (page size)
 # Above HOVER_POINTS a fold's points that fall on the same spot of this size (SVG units; a point is a disc
-# of radius 3) are drawn once: they would cover each other exactly, and 100,000 configurations would
-# otherwise write hundreds of thousands of circles.
+# of radius 3, so two on one spot are at most 4.2 units apart and overlap almost wholly) are drawn once:
+# 100,000 configurations would otherwise write hundreds of thousands of circles.
 SPOT = 3
 Coordinate = TypeVar("Coordinate", float, np.ndarray)  # one value or many, mapped alike
 
@@ -386,7 +386,7 @@ def scatter_svg(points: Sequence[FoldPoints], labels: Sequence[str], objective: 
         if hover
         else (
             f"{xs.size:,} points, drawn once per spot of {SPOT} units in each fold ({drawn:,} circles: the rest "
-            "would lie exactly under them); only the folds' choices carry their values on hover (the page would "
+            "would lie almost wholly under them); only the folds' choices carry their values on hover (the page would "
             "be too large)."
         )
     )
