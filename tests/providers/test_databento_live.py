@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from mesdesk.data.databento_live import Backoff, DatabentoLiveSource, LiveConfig
+from mesdesk.data.databento_live import Backoff, DatabentoLiveSource, LiveConfig, merge_gap
 from mesdesk.errors import ConfigError, ProviderError
 from mesdesk.runner.service import LiveDriver
 from mesdesk.timeframes import Timeframe
@@ -375,6 +375,52 @@ def test_without_history_an_old_gap_is_reported_not_filled(gateway: FakeGateway,
     got = frame(source)
     assert [t.minute for t in got.index] == [0, 1, 2, 6, 7, 8]
     assert source.status().gaps == ((minute(2), minute(5, seconds=5)),)
+
+
+def test_failed_reconnects_report_an_old_gap_once_and_grow_it_as_the_clock_moves(
+    gateway: FakeGateway, clock: Clock, make: Make
+) -> None:
+    for n in range(3):
+        gateway.publish(bar(n))
+    source = make(replay_window=timedelta(minutes=4))
+    source.start()
+    try:
+        wait_for(lambda: source.status().bars == 3)
+        gateway.go_down()
+        wait_for(lambda: not source.status().connected)
+        clock.set(minute(9, seconds=5))
+        tried = source.status().attempts
+        wait_for(lambda: source.status().attempts >= tried + 2, timeout_s=6.0)  # two refused while down
+        assert source.status().gaps == ((minute(2), minute(5, seconds=5)),)
+        clock.set(minute(9, seconds=35))
+        tried = source.status().attempts
+        wait_for(lambda: source.status().attempts >= tried + 1, timeout_s=6.0)
+        assert source.status().gaps == ((minute(2), minute(5, seconds=35)),)
+        for n in range(3, 9):
+            gateway.publish(bar(n), live=False)
+        gateway.come_back()
+        wait_for(lambda: source.status().sessions == 2, timeout_s=6.0)
+        wait_for(lambda: source.status().bars == 6)  # 10:06..10:08 from the replay, which starts at 10:05:35
+        assert [t.minute for t in frame(source).index] == [0, 1, 2, 6, 7, 8]
+        assert source.status().gaps == ((minute(2), minute(5, seconds=35)),)
+    finally:
+        source.stop()
+
+
+def test_merge_gap_joins_what_overlaps_or_touches_and_says_when_it_grew() -> None:
+    gaps: list[tuple[datetime, datetime]] = []
+    assert merge_gap(gaps, minute(2), minute(5))
+    assert not merge_gap(gaps, minute(2), minute(5))  # the same gap again
+    assert not merge_gap(gaps, minute(3), minute(4))  # inside it
+    assert merge_gap(gaps, minute(10), minute(12))
+    assert gaps == [(minute(2), minute(5)), (minute(10), minute(12))]
+    assert merge_gap(gaps, minute(4), minute(6))  # overlaps the first
+    assert merge_gap(gaps, minute(12), minute(13))  # touches the second
+    assert gaps == [(minute(2), minute(6)), (minute(10), minute(13))]
+    assert merge_gap(gaps, minute(5), minute(11))  # bridges both
+    assert gaps == [(minute(2), minute(13))]
+    assert merge_gap(gaps, minute(0), minute(1))
+    assert gaps == [(minute(0), minute(1)), (minute(2), minute(13))]
 
 
 # --------------------------------------------------------------------------------------- the key

@@ -15,7 +15,8 @@ Disconnects
     at the last bar it holds (intraday replay, within `LiveConfig.replay_window`); what the replay
     sends twice is dropped by (schema, instrument, open time). A gap older than the replay window is
     filled from the historical API when a `history` source is given, else it stays a gap and is
-    listed in `status().gaps`. Bars that arrive late reach the runner like any other: the runner's
+    listed in `status().gaps` (once: each failed reconnect computes it again and only joins it to the
+    listed stretches, logging it when it grew). Bars that arrive late reach the runner like any other: the runner's
     late-decision rule (`RunnerConfig.max_decision_lag_s`) decides what is still tradable.
 The key
     Only the SDK sees it (challenge-response: it never crosses the wire). Every message this module
@@ -121,6 +122,17 @@ class LiveConfig:
             raise ConfigError(f"heartbeat_interval_s must be 5..1800, got {self.heartbeat_interval_s}")
         if not timedelta(0) < self.replay_window <= timedelta(hours=24):
             raise ConfigError(f"replay_window must be within 24 h, got {self.replay_window}")
+
+
+def merge_gap(gaps: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> bool:
+    """Add [lo, hi) to `gaps` (sorted, disjoint, in place), joining the ones it overlaps or touches;
+    True when it covers time not listed before."""
+    keep = [g for g in gaps if g[1] < lo or g[0] > hi]
+    joined = [g for g in gaps if not (g[1] < lo or g[0] > hi)]
+    start, end = min([lo, *(g[0] for g in joined)]), max([hi, *(g[1] for g in joined)])
+    grew = not any(a <= lo and hi <= b for a, b in joined)
+    gaps[:] = sorted([*keep, (start, end)])
+    return grew
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,9 +394,10 @@ class DatabentoLiveSource:
                 self._add_history(tf, frame)
                 return
         if gap:
-            log.warning("databento live: %s..%s is older than the live replay and has no source: a gap", lo, hi)
-            with self._lock:
-                self._gaps.append((lo.to_pydatetime(), hi.to_pydatetime()))
+            with self._lock:  # every failed reconnect computes it again: one entry, grown if the window moved
+                grew = merge_gap(self._gaps, lo.to_pydatetime(), hi.to_pydatetime())
+            if grew:
+                log.warning("databento live: %s..%s is older than the live replay and has no source: a gap", lo, hi)
 
     def _add_history(self, tf: Timeframe, frame: pd.DataFrame) -> None:
         stamps = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
