@@ -69,6 +69,19 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys:
 
 
 @pytest.mark.slow
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc; empty elsewhere)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat") if sys.platform == "linux" else ():
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.parent.name))
+    return found
+
+
 def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
     grid = ["--param", "bracket.tp_pts=0.75:2.5:0.25", "--param", "bracket.sl_pts=0.5:1.5:0.25"]
     grid += ["--param", "limits.max_trades=1:10:1"]  # 400 configs: a sweep still running when it is killed
@@ -84,8 +97,15 @@ def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
         if configs.exists() and len(configs.read_text().splitlines()) > 6:
             break
         time.sleep(0.01)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    if sys.platform == "linux":  # the pool's workers go with it (they used to wait on their queue for ever)
+        assert workers
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+            time.sleep(0.05)
+        assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
     finished = len(configs.read_text().splitlines()) - 1
     assert 5 <= finished < 400  # killed mid-sweep
     assert not (tmp_path / "k" / "summary.json").exists()

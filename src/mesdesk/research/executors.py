@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -117,6 +118,25 @@ _HELD: Evaluator | None = None  # a pool worker's evaluator (`_hold`)
 def _hold(evaluator: Evaluator) -> None:
     global _HELD  # a worker process holds one evaluator, set once when it starts
     _HELD = evaluator
+    exit_with_parent(os.getppid())
+
+
+def exit_with_parent(parent: int, every_s: float = 0.5) -> threading.Thread:
+    """End this process once `parent` is no longer its parent (the sweep was killed, say).
+
+    A pool worker otherwise waits on its task queue for ever: it holds the queue's write end too, so
+    its read never ends. Measured: each worker of a killed `mesdesk optimize` stayed asleep with
+    about 180 MB, one pair per kill. A daemon thread checks the parent every `every_s`.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)  # nothing to hand back to: the results went with the parent
+
+    thread = threading.Thread(target=watch, name="mesdesk-exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def _run_batch(batch: Sequence[tuple[int, Assignment]]) -> list[Finished]:
