@@ -68,7 +68,6 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, capsys:
     assert "Traceback" not in err
 
 
-@pytest.mark.slow
 def _children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux's /proc; empty elsewhere)."""
     found = []
@@ -82,6 +81,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_to_the_same_summary(tmp_path: Path) -> None:
     grid = ["--param", "bracket.tp_pts=0.75:2.5:0.25", "--param", "bracket.sl_pts=0.5:1.5:0.25"]
     grid += ["--param", "limits.max_trades=1:10:1"]  # 400 configs: a sweep still running when it is killed
