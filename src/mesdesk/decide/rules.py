@@ -31,6 +31,9 @@ class RuleDecider:
         if not 0.0 <= threshold <= 100.0:
             raise ValueError(f"threshold must be in 0..100, got {threshold}")
         self.threshold = threshold
+        # One Decision per distinct answer (it is frozen): a backtest asks for thousands of scores that
+        # round to a few dozen reasons, and building the Decision was most of the engine's answer step.
+        self._answers: dict[tuple[str, bool, float], Decision] = {}
 
     @property
     def name(self) -> str:
@@ -41,15 +44,20 @@ class RuleDecider:
 
     def decide_score(self, score: float) -> Decision:
         """The answer for a candidate of prefilter score `score` (nothing else is read)."""
-        take = score >= self.threshold
-        sign = ">=" if take else "<"
-        return Decision(
-            take=take,
-            confidence=None,
-            reason=f"prefilter {score:.0f} {sign} {self.threshold:.0f}; {NO_GATE}",
-            source=self.name,
-            status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
-        )
+        take = bool(score >= self.threshold)
+        key = (f"{score:.0f}", take, self.threshold)
+        answer = self._answers.get(key)
+        if answer is None:
+            sign = ">=" if take else "<"
+            answer = Decision(
+                take=take,
+                confidence=None,
+                reason=f"prefilter {key[0]} {sign} {self.threshold:.0f}; {NO_GATE}",
+                source=self.name,
+                status=DecisionStatus.TAKE if take else DecisionStatus.SKIP,
+            )
+            self._answers[key] = answer
+        return answer
 
     def decide_scores(self, scores: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
         """`take` of `decide_score` for many scores, and the rank the engine picks among takes by
