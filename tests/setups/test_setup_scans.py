@@ -9,6 +9,8 @@ levels; a fixed set of seeds checks that every setup actually fires in both dire
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from mesdesk.indicators import group_starts
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, SetupHits, bars_for
 from mesdesk.setups.ema_pullback import EmaPullbackConfig, detect_ema_pullback
 from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest
+from mesdesk.setups.scalper import SETUP_ORDER, ScalperSetupsConfig, _detect_all
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
 
 TICK = 0.25
@@ -198,6 +201,15 @@ def check_all(seed: int, orb: OrbRetestConfig, ema: EmaPullbackConfig, vwap: Vwa
     for k, (got, sides) in enumerate(cases):
         assert_same(got, SetupHits.concat(sides))
         counts[k] = [sides[0].index.size, sides[1].index.size]
+    # The candidate generator runs the three in one compiled call: the same hits, a setup switched off gives none.
+    config = ScalperSetupsConfig(orb=orb, ema_pullback=ema, vwap_rejection=vwap)
+    fields = ("orb", "ema_pullback", "vwap_rejection")
+    for off in (None, *fields):
+        switched = {} if off is None else {off: replace(getattr(config, off), enabled=False)}
+        together = _detect_all(ctx, replace(config, **switched), edges)
+        assert [setup for setup, _ in together] == list(SETUP_ORDER)
+        for k, (_, hits) in enumerate(together):
+            assert_same(hits, SetupHits.empty() if fields[k] == off else cases[k][0])
     return counts
 
 

@@ -240,6 +240,12 @@ class SetupHits:
         return SetupHits(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
 
     @staticmethod
+    def at(hit: BoolArray, sign: int, level: FloatArray) -> SetupHits:
+        """The bars where a scan's `hit` is true, with `sign` and the `level` series read there."""
+        index = np.flatnonzero(hit)
+        return SetupHits(index, np.full(index.size, sign, dtype=np.int64), level[index])
+
+    @staticmethod
     def concat(parts: list[SetupHits]) -> SetupHits:
         if not parts:
             return SetupHits.empty()

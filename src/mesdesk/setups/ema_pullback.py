@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesdesk.errors import ConfigError
 from mesdesk.setups.context import BarContext, SetupHits
 
@@ -48,29 +46,27 @@ class EmaPullbackConfig:
             raise ConfigError(f"ema_pullback.touch_lookback_bars must be >= 1, got {self.touch_lookback_bars}")
 
 
+def scan_params(cfg: EmaPullbackConfig, tick: float) -> tuple[float, bool, float, float, int]:
+    """`scans.ema_pullback_scan`'s arguments after `sign`: the slope floor (ATRs), the slow-EMA rule, the
+    tolerances in points and the touch look-back in bars."""
+    return (
+        float(cfg.min_slope_atr),
+        bool(cfg.require_slow_ema),
+        float(cfg.touch_ticks * tick),
+        float(cfg.pierce_ticks * tick),
+        int(cfg.touch_lookback_bars),
+    )
+
+
 def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: int) -> SetupHits:
     from mesdesk.setups.scans import ema_pullback_scan
 
-    hit = np.flatnonzero(
-        ema_pullback_scan(
-            ctx.close,
-            ctx.open,
-            ctx.high,
-            ctx.low,
-            ctx.ema_fast,
-            ctx.ema_slow,
-            ctx.ema_slope,
-            ctx.atr_5m,
-            ctx.rth,
-            float(sign),
-            cfg.min_slope_atr,
-            cfg.require_slow_ema,
-            cfg.touch_ticks * tick,
-            cfg.pierce_ticks * tick,
-            cfg.touch_lookback_bars,
-        )
+    hit = ema_pullback_scan(
+        *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.rth),
+        float(sign),
+        *scan_params(cfg, tick),
     )
-    return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), ctx.ema_fast[hit])
+    return SetupHits.at(hit, sign, ctx.ema_fast)
 
 
 def detect_ema_pullback(ctx: BarContext, cfg: EmaPullbackConfig, tick_size: float) -> SetupHits:

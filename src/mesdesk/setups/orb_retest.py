@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesdesk.errors import ConfigError
 from mesdesk.indicators import opening_range
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, SetupHits, bars_for
@@ -55,31 +53,30 @@ class OrbRetestConfig:
                 raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
 
 
+def scan_params(ctx: BarContext, cfg: OrbRetestConfig, tick: float) -> tuple[int, int, float, float, float, int, int]:
+    """`scans.orb_retest_scan`'s arguments after `sign`: the range end and breakout window end (CT minutes),
+    the tolerances in points, the retest and go windows in bars."""
+    range_end = RTH_OPEN_MIN + cfg.range_minutes
+    return (
+        int(range_end),
+        int(range_end + cfg.breakout_window_minutes),
+        float(cfg.breakout_ticks * tick),
+        float(cfg.retest_ticks * tick),
+        float(cfg.hold_ticks * tick),
+        bars_for(cfg.max_retest_minutes, ctx.bar_minutes),
+        bars_for(cfg.max_go_minutes, ctx.bar_minutes),
+    )
+
+
 def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: FloatArray, sign: int) -> SetupHits:
     from mesdesk.setups.scans import orb_retest_scan
 
-    range_end = RTH_OPEN_MIN + cfg.range_minutes
-    hit = np.flatnonzero(
-        orb_retest_scan(
-            ctx.close,
-            ctx.open,
-            ctx.high,
-            ctx.low,
-            edge,
-            ctx.minute_open,
-            ctx.rth,
-            ctx.day,
-            float(sign),
-            range_end,
-            range_end + cfg.breakout_window_minutes,
-            cfg.breakout_ticks * tick,
-            cfg.retest_ticks * tick,
-            cfg.hold_ticks * tick,
-            bars_for(cfg.max_retest_minutes, ctx.bar_minutes),
-            bars_for(cfg.max_go_minutes, ctx.bar_minutes),
-        )
+    hit = orb_retest_scan(
+        *(ctx.close, ctx.open, ctx.high, ctx.low, edge, ctx.minute_open, ctx.rth, ctx.day),
+        float(sign),
+        *scan_params(ctx, cfg, tick),
     )
-    return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), edge[hit])
+    return SetupHits.at(hit, sign, edge)
 
 
 def opening_range_edges(ctx: BarContext, cfg: OrbRetestConfig) -> tuple[FloatArray, FloatArray]:

@@ -27,6 +27,7 @@ from mesdesk.candidates import CANDIDATE_COLUMNS, FEATURE_COLUMNS, empty_candida
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, score
+from mesdesk.setups import ema_pullback, orb_retest, vwap_rejection
 from mesdesk.setups.context import (
     NS_PER_MIN,
     RTH_OPEN_MIN,
@@ -37,9 +38,9 @@ from mesdesk.setups.context import (
     build_context,
     ct_wall_ns,
 )
-from mesdesk.setups.ema_pullback import EmaPullbackConfig, detect_ema_pullback
-from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest, opening_range_edges
-from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
+from mesdesk.setups.ema_pullback import EmaPullbackConfig
+from mesdesk.setups.orb_retest import OrbRetestConfig, opening_range_edges
+from mesdesk.setups.vwap_rejection import VwapRejectionConfig
 from mesdesk.timeframes import Timeframe
 
 __all__ = [
@@ -74,12 +75,37 @@ class ScalperSetupsConfig:
 def _detect_all(
     ctx: BarContext, config: ScalperSetupsConfig, or_edges: tuple[FloatArray, FloatArray]
 ) -> list[tuple[SetupType, SetupHits]]:
+    """The three setups' hits, as `detect_orb_retest`, `detect_ema_pullback` and `detect_vwap_rejection`
+    give them, from one compiled call (`scans.scalper_scans`)."""
+    from mesdesk.setups.scans import scalper_scans
+
     tick = config.indicators.tick_size
-    return [
-        (SetupType.ORB_RETEST_GO, detect_orb_retest(ctx, config.orb, tick, or_edges)),
-        (SetupType.EMA20_PULLBACK, detect_ema_pullback(ctx, config.ema_pullback, tick)),
-        (SetupType.VWAP_REJECTION, detect_vwap_rejection(ctx, config.vwap_rejection, tick)),
-    ]
+    enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
+    if ctx.size == 0 or not any(enabled):
+        return [(setup, SetupHits.empty()) for setup in SETUP_ORDER]
+    or_high, or_low = or_edges
+    series = (
+        *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.minute_open, ctx.rth, ctx.day),
+        *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap, ctx.minutes_since_open),
+    )
+    hit = scalper_scans(
+        series,
+        (or_high, or_low),
+        orb_retest.scan_params(ctx, config.orb, tick),
+        ema_pullback.scan_params(config.ema_pullback, tick),
+        vwap_rejection.scan_params(config.vwap_rejection, tick),
+        (bool(enabled[0]), bool(enabled[1]), bool(enabled[2])),
+    )
+    levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
+    found = []
+    for k, setup in enumerate(SETUP_ORDER):
+        if not enabled[k]:
+            found.append((setup, SetupHits.empty()))
+            continue
+        long_level, short_level = levels[k]
+        sides = [SetupHits.at(hit[2 * k], 1, long_level), SetupHits.at(hit[2 * k + 1], -1, short_level)]
+        found.append((setup, SetupHits.concat(sides)))
+    return found
 
 
 def _per_atr(x: FloatArray, atr_pts: FloatArray) -> FloatArray:

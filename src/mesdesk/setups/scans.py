@@ -173,3 +173,57 @@ def vwap_rejection_scan(
         prev_close = s_close
         prev_vwap = s_vwap
     return hit
+
+
+@compiled
+def scalper_scans(
+    series: tuple[np.ndarray, ...],
+    edges: tuple[np.ndarray, np.ndarray],
+    orb: tuple[int, int, float, float, float, int, int],
+    ema: tuple[float, bool, float, float, int],
+    vwap: tuple[float, float, float, int, float],
+    enabled: tuple[bool, bool, bool],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The three scans, long then short, in one call: ORB, EMA pullback, VWAP rejection (an empty array for
+    a setup not `enabled`).
+
+    `series` holds the context's close, open, high, low, minute_open, rth, day, ema_fast, ema_slow,
+    ema_slope, atr_5m, vwap and minutes_since_open; `edges` the opening range's high and low; `orb`, `ema`
+    and `vwap` each setup's arguments after `sign` (its module's `scan_params`). The same loops as the
+    scans called one by one, in one machine-code library: numba loads one library from its cache instead
+    of three, which is most of what the first call costs.
+    """
+    close, open_, high, low, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
+    range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
+    min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback = ema
+    vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open = vwap
+    none = np.zeros(0, dtype=np.bool_)
+    orb_long = orb_short = ema_long = ema_short = vwap_long = vwap_short = none
+    if enabled[0]:
+        orb_long = orb_retest_scan(
+            close, open_, high, low, edges[0], minute_open, rth, day, 1.0,
+            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
+        )  # fmt: skip
+        orb_short = orb_retest_scan(
+            close, open_, high, low, edges[1], minute_open, rth, day, -1.0,
+            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
+        )  # fmt: skip
+    if enabled[1]:
+        ema_long = ema_pullback_scan(
+            close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, 1.0,
+            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback,
+        )  # fmt: skip
+        ema_short = ema_pullback_scan(
+            close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, -1.0,
+            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback,
+        )  # fmt: skip
+    if enabled[2]:
+        vwap_long = vwap_rejection_scan(
+            close, high, low, vwap_, ema_fast, since, rth, 1.0,
+            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open,
+        )  # fmt: skip
+        vwap_short = vwap_rejection_scan(
+            close, high, low, vwap_, ema_fast, since, rth, -1.0,
+            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open,
+        )  # fmt: skip
+    return orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short

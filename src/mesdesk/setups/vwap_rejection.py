@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mesdesk.errors import ConfigError
 from mesdesk.setups.context import BarContext, SetupHits
 
@@ -45,27 +43,27 @@ class VwapRejectionConfig:
             raise ConfigError(f"vwap_rejection.min_close_position must be in 0..1, got {self.min_close_position}")
 
 
+def scan_params(cfg: VwapRejectionConfig, tick: float) -> tuple[float, float, float, int, float]:
+    """`scans.vwap_rejection_scan`'s arguments after `sign`: the tolerances in points, the close position,
+    the freshness in bars and the minutes after the open."""
+    return (
+        float(cfg.touch_ticks * tick),
+        float(cfg.close_ticks * tick),
+        float(cfg.min_close_position),
+        int(cfg.fresh_bars),
+        float(cfg.min_minutes_after_open),
+    )
+
+
 def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign: int) -> SetupHits:
     from mesdesk.setups.scans import vwap_rejection_scan
 
-    hit = np.flatnonzero(
-        vwap_rejection_scan(
-            ctx.close,
-            ctx.high,
-            ctx.low,
-            ctx.vwap,
-            ctx.ema_fast,
-            ctx.minutes_since_open,
-            ctx.rth,
-            float(sign),
-            cfg.touch_ticks * tick,
-            cfg.close_ticks * tick,
-            cfg.min_close_position,
-            cfg.fresh_bars,
-            float(cfg.min_minutes_after_open),
-        )
+    hit = vwap_rejection_scan(
+        *(ctx.close, ctx.high, ctx.low, ctx.vwap, ctx.ema_fast, ctx.minutes_since_open, ctx.rth),
+        float(sign),
+        *scan_params(cfg, tick),
     )
-    return SetupHits(hit, np.full(hit.size, sign, dtype=np.int64), ctx.vwap[hit])
+    return SetupHits.at(hit, sign, ctx.vwap)
 
 
 def detect_vwap_rejection(ctx: BarContext, cfg: VwapRejectionConfig, tick_size: float) -> SetupHits:
