@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from mesdesk.indicators import group_starts
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, SetupHits, bars_for
 from mesdesk.setups.ema_pullback import EmaPullbackConfig, detect_ema_pullback
-from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest
+from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest, opening_range_edges
 from mesdesk.setups.scalper import SETUP_ORDER, ScalperSetupsConfig, _detect_all
+from mesdesk.setups.scans import opening_range_into
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
 
 TICK = 0.25
@@ -201,16 +202,40 @@ def check_all(seed: int, orb: OrbRetestConfig, ema: EmaPullbackConfig, vwap: Vwa
     for k, (got, sides) in enumerate(cases):
         assert_same(got, SetupHits.concat(sides))
         counts[k] = [sides[0].index.size, sides[1].index.size]
-    # The candidate generator runs the three in one compiled call: the same hits, a setup switched off gives none.
+    # The candidate generator runs the three in one compiled call, with the context's own opening range:
+    # the same hits and range, and a setup switched off gives none.
     config = ScalperSetupsConfig(orb=orb, ema_pullback=ema, vwap_rejection=vwap)
+    alone = [detect_orb_retest(ctx, orb, TICK), cases[1][0], cases[2][0]]
     fields = ("orb", "ema_pullback", "vwap_rejection")
     for off in (None, *fields):
         switched = {} if off is None else {off: replace(getattr(config, off), enabled=False)}
-        together = _detect_all(ctx, replace(config, **switched), edges)
+        together, (or_high, or_low) = _detect_all(ctx, replace(config, **switched))
         assert [setup for setup, _ in together] == list(SETUP_ORDER)
         for k, (_, hits) in enumerate(together):
-            assert_same(hits, SetupHits.empty() if fields[k] == off else cases[k][0])
+            assert_same(hits, SetupHits.empty() if fields[k] == off else alone[k])
+        want_high, want_low = opening_range_edges(ctx, orb)
+        assert or_high.tobytes() == want_high.tobytes()
+        assert or_low.tobytes() == want_low.tobytes()
     return counts
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), range_minutes=st.integers(1, 45))
+def test_compiled_opening_range_equals_the_vectorised_one(seed: int, range_minutes: int) -> None:
+    """NaN prices on some seeds (numpy's maximum lets NaN win), days without range bars, bars before the range."""
+    ctx = random_context(seed)
+    rng = np.random.default_rng(seed + 2)
+    if rng.random() < 0.3:
+        ctx = replace(ctx, high=np.where(rng.random(ctx.size) < 0.05, np.nan, ctx.high))
+    cfg = OrbRetestConfig(range_minutes=range_minutes)
+    with np.errstate(invalid="ignore"):  # numpy warns of the NaN it lets win
+        want_high, want_low = opening_range_edges(ctx, cfg)
+    got_high, got_low = np.empty(ctx.size), np.empty(ctx.size)
+    opening_range_into(
+        ctx.high, ctx.low, ctx.day, ctx.minute_open, ctx.rth, RTH_OPEN_MIN + range_minutes, got_high, got_low
+    )
+    assert got_high.tobytes() == want_high.tobytes()
+    assert got_low.tobytes() == want_low.tobytes()
 
 
 @settings(max_examples=200, deadline=None)

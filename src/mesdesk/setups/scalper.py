@@ -39,7 +39,7 @@ from mesdesk.setups.context import (
     ct_wall_ns,
 )
 from mesdesk.setups.ema_pullback import EmaPullbackConfig
-from mesdesk.setups.orb_retest import OrbRetestConfig, opening_range_edges
+from mesdesk.setups.orb_retest import OrbRetestConfig
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig
 from mesdesk.timeframes import Timeframe
 
@@ -73,24 +73,21 @@ class ScalperSetupsConfig:
 
 
 def _detect_all(
-    ctx: BarContext, config: ScalperSetupsConfig, or_edges: tuple[FloatArray, FloatArray]
-) -> list[tuple[SetupType, SetupHits]]:
+    ctx: BarContext, config: ScalperSetupsConfig
+) -> tuple[list[tuple[SetupType, SetupHits]], tuple[FloatArray, FloatArray]]:
     """The three setups' hits, as `detect_orb_retest`, `detect_ema_pullback` and `detect_vwap_rejection`
-    give them, from one compiled call (`scans.scalper_scans`)."""
+    give them, and the opening range's high and low (`opening_range_edges`), from one compiled call
+    (`scans.scalper_scans`)."""
     from mesdesk.setups.scans import scalper_scans
 
     tick = config.indicators.tick_size
     enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
-    if ctx.size == 0 or not any(enabled):
-        return [(setup, SetupHits.empty()) for setup in SETUP_ORDER]
-    or_high, or_low = or_edges
     series = (
         *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.minute_open, ctx.rth, ctx.day),
         *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap, ctx.minutes_since_open),
     )
-    hit = scalper_scans(
+    or_high, or_low, *hit = scalper_scans(
         series,
-        (or_high, or_low),
         orb_retest.scan_params(ctx, config.orb, tick),
         ema_pullback.scan_params(config.ema_pullback, tick),
         vwap_rejection.scan_params(config.vwap_rejection, tick),
@@ -99,13 +96,13 @@ def _detect_all(
     levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
     found = []
     for k, setup in enumerate(SETUP_ORDER):
-        if not enabled[k]:
+        if not enabled[k] or ctx.size == 0:
             found.append((setup, SetupHits.empty()))
             continue
         long_level, short_level = levels[k]
         sides = [SetupHits.at(hit[2 * k], 1, long_level), SetupHits.at(hit[2 * k + 1], -1, short_level)]
         found.append((setup, SetupHits.concat(sides)))
-    return found
+    return found, (or_high, or_low)
 
 
 def _per_atr(x: FloatArray, atr_pts: FloatArray) -> FloatArray:
@@ -238,8 +235,8 @@ def detect_candidates(
     """
     config = config or ScalperSetupsConfig()
     ctx = scalper_context(bars, config, timeframe)
-    or_high, or_low = opening_range_edges(ctx, config.orb)  # the ORB setup and a feature share them
-    found = [(setup, hits) for setup, hits in _detect_all(ctx, config, (or_high, or_low)) if hits.index.size]
+    every, (or_high, or_low) = _detect_all(ctx, config)  # the ORB setup and a feature share the range
+    found = [(setup, hits) for setup, hits in every if hits.index.size]
     if not found:
         return empty_candidate_frame()
     idx = np.concatenate([h.index for _, h in found])

@@ -176,36 +176,84 @@ def vwap_rejection_scan(
 
 
 @compiled
+def opening_range_into(
+    high: np.ndarray,
+    low: np.ndarray,
+    day: np.ndarray,
+    minute_open: np.ndarray,
+    rth: np.ndarray,
+    range_end: int,
+    or_high: np.ndarray,
+    or_low: np.ndarray,
+) -> None:
+    """`orb_retest.opening_range_edges` (`indicators.opening_range` of the bars that open in regular hours
+    before the CT minute `range_end`) into `or_high` and `or_low`, value for value: a day's range high and
+    low (numpy's maximum and minimum, in bar order) at its regular-hours bars from `range_end` on that come
+    after every range bar, NaN elsewhere."""
+    m = high.shape[0]
+    for p in range(m):
+        or_high[p] = np.nan
+        or_low[p] = np.nan
+    if m == 0:
+        return
+    first_day = day[0]
+    last_day = day[0]
+    for p in range(m):
+        first_day = min(first_day, day[p])
+        last_day = max(last_day, day[p])
+    n_days = last_day - first_day + 1
+    hi = np.full(n_days, -np.inf)
+    lo = np.full(n_days, np.inf)
+    last = np.full(n_days, -1)  # the day's last range bar; -1: none
+    for p in range(m):
+        if rth[p] and minute_open[p] < range_end:
+            d = day[p] - first_day
+            if hi[d] == hi[d] and (high[p] != high[p] or high[p] > hi[d]):  # np.maximum: NaN wins, ties keep the first
+                hi[d] = high[p]
+            if lo[d] == lo[d] and (low[p] != low[p] or low[p] < lo[d]):
+                lo[d] = low[p]
+            last[d] = p
+    for p in range(m):
+        d = day[p] - first_day
+        if rth[p] and minute_open[p] >= range_end and last[d] >= 0 and p > last[d] and np.isfinite(hi[d]):
+            or_high[p] = hi[d]
+            or_low[p] = lo[d]
+
+
+@compiled
 def scalper_scans(
     series: tuple[np.ndarray, ...],
-    edges: tuple[np.ndarray, np.ndarray],
     orb: tuple[int, int, float, float, float, int, int],
     ema: tuple[float, bool, float, float, int],
     vwap: tuple[float, float, float, int, float],
     enabled: tuple[bool, bool, bool],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The three scans, long then short, in one call: ORB, EMA pullback, VWAP rejection (an empty array for
-    a setup not `enabled`).
+) -> tuple[np.ndarray, ...]:
+    """The opening range's high and low (`opening_range_into`, the ORB setup and a feature read them), then
+    the three scans, long then short: ORB, EMA pullback, VWAP rejection (an empty array for a setup not
+    `enabled`).
 
     `series` holds the context's close, open, high, low, minute_open, rth, day, ema_fast, ema_slow,
-    ema_slope, atr_5m, vwap and minutes_since_open; `edges` the opening range's high and low; `orb`, `ema`
-    and `vwap` each setup's arguments after `sign` (its module's `scan_params`). The same loops as the
-    scans called one by one, in one machine-code library: a fresh process loads one library from numba's
-    cache instead of three (about 4.5 ms less on the first call over a million 1m bars).
+    ema_slope, atr_5m, vwap and minutes_since_open; `orb`, `ema` and `vwap` each setup's arguments after
+    `sign` (its module's `scan_params`; the opening range ends at the first of `orb`). The same loops as
+    the scans called one by one, in one machine-code library: a fresh process loads one library from
+    numba's cache instead of three (about 4.5 ms less on the first call over a million 1m bars).
     """
     close, open_, high, low, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
     range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
     min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback = ema
     vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open = vwap
+    or_high = np.empty(close.shape[0])
+    or_low = np.empty(close.shape[0])
+    opening_range_into(high, low, day, minute_open, rth, range_end, or_high, or_low)
     none = np.zeros(0, dtype=np.bool_)
     orb_long = orb_short = ema_long = ema_short = vwap_long = vwap_short = none
     if enabled[0]:
         orb_long = orb_retest_scan(
-            close, open_, high, low, edges[0], minute_open, rth, day, 1.0,
+            close, open_, high, low, or_high, minute_open, rth, day, 1.0,
             range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
         )  # fmt: skip
         orb_short = orb_retest_scan(
-            close, open_, high, low, edges[1], minute_open, rth, day, -1.0,
+            close, open_, high, low, or_low, minute_open, rth, day, -1.0,
             range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
         )  # fmt: skip
     if enabled[1]:
@@ -226,4 +274,4 @@ def scalper_scans(
             close, high, low, vwap_, ema_fast, since, rth, -1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open,
         )  # fmt: skip
-    return orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short
+    return or_high, or_low, orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short
