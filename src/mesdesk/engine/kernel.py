@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from mesdesk.recursions import compiled
+from mesdesk.recursions import compiled, inlined
 
 EPS = 1e-9
 TEN10 = 1e10
@@ -43,14 +43,14 @@ S_DIRECTION, S_ENTRY_INDEX, S_ENTRY_TS, S_NEXT, S_BE_DONE, S_TRAIL_ON, S_AMBIGUO
 S_EXIT_TS, S_EXIT_REASON = 8, 9
 
 
-@compiled
+@inlined
 def _split(a: float) -> tuple[float, float]:
     t = _SPLIT * a
     hi = t - (t - a)
     return hi, a - hi
 
 
-@compiled
+@inlined
 def round10(x: float) -> float:
     """Python's round(x, 10) for |x| < 1e5 (see the module docstring)."""
     if not math.isfinite(x):
@@ -71,12 +71,12 @@ def round10(x: float) -> float:
     return out
 
 
-@compiled
+@inlined
 def _floor_tick(x: float, tick: float) -> float:
     return round10(math.floor(x / tick + EPS) * tick)
 
 
-@compiled
+@inlined
 def _next_move_level(sf: np.ndarray, si: np.ndarray, fp: np.ndarray) -> float:
     level = math.inf
     be = fp[P_BE]
@@ -91,7 +91,7 @@ def _next_move_level(sf: np.ndarray, si: np.ndarray, fp: np.ndarray) -> float:
     return level - EPS
 
 
-@compiled
+@inlined
 def _apply_moves(sf: np.ndarray, si: np.ndarray, fp: np.ndarray) -> None:
     gain = sf[F_BEST] - sf[F_ENTRY]
     be = fp[P_BE]
@@ -106,7 +106,7 @@ def _apply_moves(sf: np.ndarray, si: np.ndarray, fp: np.ndarray) -> None:
         sf[F_STOP] = max(sf[F_STOP], round10(sf[F_ENTRY] + steps * step))
 
 
-@compiled
+@inlined
 def _stop_reason(sf: np.ndarray, si: np.ndarray) -> int:
     if sf[F_FLOOR] > sf[F_STOP]:
         return EXIT_DAILY_STOP
@@ -117,7 +117,7 @@ def _stop_reason(sf: np.ndarray, si: np.ndarray) -> int:
     return EXIT_SL
 
 
-@compiled
+@inlined
 def _exit(sf: np.ndarray, si: np.ndarray, index: int, ts_ns: int, price: float, reason: int) -> None:
     si[S_EXIT_INDEX] = index
     si[S_EXIT_TS] = ts_ns
@@ -125,14 +125,14 @@ def _exit(sf: np.ndarray, si: np.ndarray, index: int, ts_ns: int, price: float, 
     si[S_EXIT_REASON] = reason
 
 
-@compiled
+@inlined
 def _signed_bar(direction: int, i: int, op: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[float, float, float]:
     if direction == 1:
         return op[i], hi[i], lo[i]
     return -op[i], -lo[i], -hi[i]
 
 
-@compiled
+@inlined
 def _event_bar(
     sf: np.ndarray,
     si: np.ndarray,
@@ -181,7 +181,7 @@ def _event_bar(
         _apply_moves(sf, si, fp)
 
 
-@compiled
+@inlined
 def _walk(
     sf: np.ndarray,
     si: np.ndarray,
@@ -220,7 +220,7 @@ def _walk(
         _exit(sf, si, flat_index, close_ns[flat_index], close, EXIT_SESSION_END)
 
 
-@compiled
+@inlined
 def _record(sf: np.ndarray, si: np.ndarray, fp: np.ndarray, row: int, out_f: np.ndarray, out_i: np.ndarray) -> float:
     """Write a position's outcome into the row's outputs (`fills.outcome`); returns its net points."""
     s = si[S_DIRECTION]
@@ -255,7 +255,7 @@ def _record(sf: np.ndarray, si: np.ndarray, fp: np.ndarray, row: int, out_f: np.
 C_PENDING_ROW, C_PENDING_BATCH, C_OPEN_ROW, C_OPEN_DAY, C_OPEN_FLAT = range(5)
 
 
-@compiled
+@inlined
 def _open(
     ctl: np.ndarray,
     sf: np.ndarray,
@@ -293,7 +293,7 @@ def _open(
     ctl[C_OPEN_FLAT] = flat_ns
 
 
-@compiled
+@inlined
 def _settle(
     until: int,
     ctl: np.ndarray,
@@ -346,7 +346,7 @@ def _settle(
     return STATUS_OK
 
 
-@compiled
+@inlined
 def _gate_code(
     window_ok: bool, trades: int, losses: int, net_d: float, busy: bool, fp: np.ndarray, ip: np.ndarray
 ) -> int:
@@ -364,7 +364,7 @@ def _gate_code(
     return GATE_OK
 
 
-@compiled
+@inlined
 def _decide(
     a0: int, a1: int, row_take: np.ndarray, row_rank: np.ndarray, gate: np.ndarray, decision: np.ndarray
 ) -> int:

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from mesdesk.recursions import compiled
+from mesdesk.recursions import compiled, inlined
 from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 
 NS_PER_5MIN = 5 * NS_PER_MIN
@@ -40,7 +40,7 @@ N_FLOAT = len(FLOAT_ROWS)
 N_INT = len(INT_ROWS)
 
 
-@compiled
+@inlined
 def minute_segment(wall_ns: int, first_minute: float, end_minute: int) -> tuple[int, int, bool]:
     """The CT wall span [start, end) (ns) around `wall_ns` in which "the minute of the day is in
     [`first_minute`, `end_minute`)" keeps one answer, and that answer."""
@@ -59,7 +59,7 @@ def minute_segment(wall_ns: int, first_minute: float, end_minute: int) -> tuple[
     return midnight + lo * NS_PER_MIN, midnight + hi * NS_PER_MIN, kept
 
 
-@compiled
+@inlined
 def kept_rows(
     open_ns: np.ndarray,
     change_ns: np.ndarray,
@@ -94,7 +94,7 @@ def kept_rows(
     return m
 
 
-@compiled
+@inlined
 def emas_at(
     close: np.ndarray,
     src: np.ndarray,
@@ -132,13 +132,13 @@ def emas_at(
             p += 1
 
 
-@compiled
+@inlined
 def true_range(high: float, low: float, prev_close: float) -> float:
     """A bar's (or bin's) true range against the previous close, as `indicators` computes it."""
     return max(high - low, max(abs(high - prev_close), abs(low - prev_close)))
 
 
-@compiled
+@inlined
 def wilder_step(tr: float, z: float, alpha: float, first: bool) -> tuple[float, float]:
     """One step of Wilder's average as `recursions.first_order` runs it (b0 = alpha, a1 = alpha - 1,
     the state seeded from the first value): the average and the next state."""
@@ -148,7 +148,7 @@ def wilder_step(tr: float, z: float, alpha: float, first: bool) -> tuple[float, 
     return y, tr * 0.0 - y * (alpha - 1.0)
 
 
-@compiled
+@inlined
 def wilder_true_range_at(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, src: np.ndarray, period: int, out: np.ndarray
 ) -> None:
@@ -164,7 +164,7 @@ def wilder_true_range_at(
         out[p] = y
 
 
-@compiled
+@inlined
 def rth_vwap(
     high: np.ndarray,
     low: np.ndarray,
@@ -198,7 +198,7 @@ def rth_vwap(
         out[p] = pv / cv if cv > 0 else tp
 
 
-@compiled
+@inlined
 def volume_multiple_at(
     volume: np.ndarray, day: np.ndarray, slot: np.ndarray, lookback_days: int, min_days: int, out: np.ndarray
 ) -> None:
@@ -233,7 +233,7 @@ def volume_multiple_at(
                 out[p] = volume[p] / mean
 
 
-@compiled
+@inlined
 def binned_atr_into(
     open_ns: np.ndarray,
     high: np.ndarray,
@@ -295,7 +295,7 @@ def binned_atr_into(
             out[q] = value[k - 1]
 
 
-@compiled
+@inlined
 def kept_columns(
     open_ns: np.ndarray,
     bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],

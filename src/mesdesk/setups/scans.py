@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mesdesk.recursions import compiled
+from mesdesk.recursions import compiled, inlined
 
 
-@compiled
+@inlined
 def orb_retest_scan(
     close: np.ndarray,
     open_: np.ndarray,
@@ -81,7 +81,7 @@ def orb_retest_scan(
     return hit
 
 
-@compiled
+@inlined
 def ema_pullback_scan(
     close: np.ndarray,
     open_: np.ndarray,
@@ -130,7 +130,7 @@ def ema_pullback_scan(
     return hit
 
 
-@compiled
+@inlined
 def vwap_rejection_scan(
     close: np.ndarray,
     high: np.ndarray,
@@ -175,7 +175,7 @@ def vwap_rejection_scan(
     return hit
 
 
-@compiled
+@inlined
 def opening_range_into(
     high: np.ndarray,
     low: np.ndarray,
