@@ -77,7 +77,7 @@ def test_compiled_5m_atr_equals_bins_then_atr_then_asof(seed: int, timeframe: Ti
     got = np.empty(query.size)
     binned_atr_into(
         *(open_ns, high, low, close, int(pd.Timedelta("5min").value), span, period),
-        *(query, got, np.empty(n, dtype=np.int64), np.empty(n)),
+        *(query, got),
     )
     np.testing.assert_array_equal(got, want)
     assert got.tobytes() == want.tobytes()

@@ -27,12 +27,12 @@ from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
 FLOAT_ROWS = (
-    *("open", "high", "low", "close", "volume", "ema_fast", "ema_slow", "ema_slope"),
+    *("open", "high", "low", "close", "ema_fast", "ema_slow", "ema_slope"),
     *("atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open"),
 )
 INT_ROWS = ("source_index", "close_ns", "trading_day", "day", "minute_open", "slot")
-F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_VOLUME, F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE = range(8)
-F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(8, 13)
+F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE = range(7)
+F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(7, 12)
 I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
 
 
@@ -170,11 +170,13 @@ def rth_vwap(
     low: np.ndarray,
     close: np.ndarray,
     volume: np.ndarray,
+    src: np.ndarray,
     trading_day: np.ndarray,
     rth: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours)."""
+    """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours);
+    the kept bars' volumes are ``volume[src]`` (as floats)."""
     total_pv = 0.0
     total_v = 0.0
     base_pv = 0.0
@@ -182,17 +184,18 @@ def rth_vwap(
     key = -1
     for p in range(high.shape[0]):
         tp = (high[p] + low[p] + close[p]) / 3.0
+        v = float(volume[src[p]])
         previous = key
         key = trading_day[p] * 3 + (1 if rth[p] else 0)
         if p == 0:
-            total_pv = tp * volume[p]
-            total_v = volume[p]
+            total_pv = tp * v
+            total_v = v
         else:
             if key != previous:
                 base_pv = total_pv
                 base_v = total_v
-            total_pv += tp * volume[p]
-            total_v += volume[p]
+            total_pv += tp * v
+            total_v += v
         pv = total_pv - base_pv
         cv = total_v - base_v
         out[p] = pv / cv if cv > 0 else tp
@@ -200,10 +203,17 @@ def rth_vwap(
 
 @inlined
 def volume_multiple_at(
-    volume: np.ndarray, day: np.ndarray, slot: np.ndarray, lookback_days: int, min_days: int, out: np.ndarray
+    volume: np.ndarray,
+    src: np.ndarray,
+    day: np.ndarray,
+    slot: np.ndarray,
+    lookback_days: int,
+    min_days: int,
+    out: np.ndarray,
 ) -> None:
-    """`indicators.volume_multiple` of kept bars (`day` a dense rank from 0, `slot` any integers), into `out`."""
-    m = volume.shape[0]
+    """`indicators.volume_multiple` of the bars `src` (their volumes ``volume[src]``, as floats; `day` a dense
+    rank from 0, `slot` any integers), into `out`."""
+    m = src.shape[0]
     if m == 0:
         return
     first_slot = slot[0]
@@ -218,7 +228,7 @@ def volume_multiple_at(
     count = np.zeros(size)
     for p in range(m):
         cell = (day[p] + 1) * n_slots + slot[p] - first_slot
-        total[cell] += volume[p]
+        total[cell] += float(volume[src[p]])
         count[cell] += 1.0
     for cell in range(n_slots, size):  # running sums down the days: row r holds days 0..r-1
         total[cell] = total[cell - n_slots] + total[cell]
@@ -230,7 +240,7 @@ def volume_multiple_at(
         if n >= min_days and n > 0:
             mean = (total[before] - total[first]) / n
             if mean > 0:
-                out[p] = volume[p] / mean
+                out[p] = float(volume[src[p]]) / mean
 
 
 @inlined
@@ -244,16 +254,14 @@ def binned_atr_into(
     period: int,
     query_ns: np.ndarray,
     out: np.ndarray,
-    known: np.ndarray,
-    value: np.ndarray,
 ) -> None:
     """`align_asof(known, atr(h, l, c, period), query_ns)` of the complete clock bins of `width_ns`, into `out`.
 
     One pass over the bars: a bin's high, low and close as `clock_bins_hlc` takes them, its true range
     and Wilder's step exactly as `indicators.atr` computes them (same operations in the same order),
-    then a merge with the sorted query times. A bin counts once it ends by the last bar's close.
-    `open_ns` must increase strictly (a bin's bars are the ones that open before its end); `known` and
-    `value` are scratch rows as long as the bars (the bins' ends and ATRs).
+    merged on the way with the sorted query times (a query gets the last bin that ended by it). A bin
+    counts once it ends by the last bar's close. `open_ns` must increase strictly (a bin's bars are the
+    ones that open before its end).
     """
     n = open_ns.shape[0]
     for q in range(query_ns.shape[0]):
@@ -263,6 +271,8 @@ def binned_atr_into(
     alpha = 1.0 / period
     data_end = open_ns[n - 1] + span_ns
     m = 0
+    q = 0
+    y_before = np.nan  # the ATR of the last bin that ended (none yet)
     z = 0.0
     prev_close = 0.0
     i = 0
@@ -282,17 +292,18 @@ def binned_atr_into(
         if m == 0:
             prev_close = c
         y, z = wilder_step(true_range(h, lo, prev_close), z, alpha, m == 0)
-        known[m] = end
-        value[m] = y
+        while q < query_ns.shape[0] and query_ns[q] < end:  # before this bin's end: the bin before it
+            if m > 0:
+                out[q] = y_before
+            q += 1
+        y_before = y
         m += 1
         prev_close = c
         i = j
-    k = 0
-    for q in range(query_ns.shape[0]):
-        while k < m and known[k] <= query_ns[q]:
-            k += 1
-        if k > 0:
-            out[q] = value[k - 1]
+    while q < query_ns.shape[0]:  # at or after the last bin's end
+        if m > 0:
+            out[q] = y_before
+        q += 1
 
 
 @inlined
@@ -307,11 +318,11 @@ def kept_columns(
     ints: np.ndarray,
     rth: np.ndarray,
 ) -> None:
-    """The kept bars' prices, volume, close time, trading day (days since 1970-01-01), dense day rank,
+    """The kept bars' prices, close time, trading day (days since 1970-01-01), dense day rank,
     slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the
     (rows, m) arrays `floats` and `ints` (the positions `src` too), from the positions and the CT
     `wall` clock."""
-    open_, high, low, close, volume = bars
+    open_, high, low, close, _ = bars
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
@@ -323,7 +334,6 @@ def kept_columns(
         floats[F_HIGH, p] = high[i]
         floats[F_LOW, p] = low[i]
         floats[F_CLOSE, p] = close[i]
-        floats[F_VOLUME, p] = volume[i]
         ints[I_CLOSE_NS, p] = open_ns[i] + span_ns
         shifted = wall[p] + TRADING_DAY_SHIFT_NS
         if shifted < day_start or shifted >= day_end:
@@ -364,7 +374,7 @@ def context_pass(
     `with_rth_vwap`.
     """
     n = open_ns.shape[0]
-    _, high, low, close, _ = bars
+    _, high, low, close, volume = bars
     src_all = np.empty(n, dtype=np.int64)
     wall = np.empty(n, dtype=np.int64)
     m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, src_all, wall)
@@ -386,16 +396,15 @@ def context_pass(
             periods[3],
             ints[I_CLOSE_NS],
             floats[F_ATR_5M],
-            src_all,  # scratch for the bins' ends: the positions are in ints by now
-            np.empty(n),
         )
-    volume_multiple_at(floats[F_VOLUME], ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
+    volume_multiple_at(volume, src, ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
     if with_rth_vwap:
         rth_vwap(
             floats[F_HIGH],
             floats[F_LOW],
             floats[F_CLOSE],
-            floats[F_VOLUME],
+            volume,
+            src,
             ints[I_TRADING_DAY],
             rth,
             floats[F_VWAP],
