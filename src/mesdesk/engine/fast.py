@@ -230,11 +230,11 @@ def run(inputs: KernelInputs, config: EngineConfig) -> tuple[np.ndarray, np.ndar
 
     fp, ip = kernel_params(config, inputs.now_ns)
     a = inputs.arrays
-    status, gate, decision, out_f, out_i = kernel.run_kernel(
-        a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], inputs.path, fp, ip
-    )
+    state = kernel.new_state(a[6].shape[0], a[9].shape[0])
+    status = kernel.run_kernel(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], inputs.path, fp, ip, *state)
     if status != kernel.STATUS_OK:
         return None
+    gate, decision, out_f, out_i = state[:4]
     return gate, decision, out_f, out_i
 
 

@@ -385,6 +385,25 @@ def _decide(
     return best
 
 
+def new_state(
+    n_rows: int, n_days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`run_kernel`'s outputs and state, as it starts: (gate, decision, out_f, out_i, days, net, sf, si, ctl)."""
+    out_i = np.full((n_rows, 4), -1, dtype=np.int64)
+    out_i[:, 2] = EXIT_NONE
+    return (
+        np.zeros(n_rows, dtype=np.int8),  # gate
+        np.zeros(n_rows, dtype=np.int8),  # decision
+        np.full((n_rows, 8), math.nan),  # out_f
+        out_i,
+        np.zeros((n_days, 2), dtype=np.int64),  # days: trades, losses
+        np.zeros(n_days, dtype=np.float64),  # net
+        np.zeros(7, dtype=np.float64),  # sf
+        np.zeros(10, dtype=np.int64),  # si
+        np.array([-1, -1, -1, -1, 0], dtype=np.int64),  # ctl
+    )
+
+
 @compiled
 def run_kernel(
     batch_ns: np.ndarray,
@@ -400,24 +419,25 @@ def run_kernel(
     path: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     fp: np.ndarray,
     ip: np.ndarray,
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    gate: np.ndarray,
+    decision: np.ndarray,
+    out_f: np.ndarray,
+    out_i: np.ndarray,
+    days: np.ndarray,
+    net: np.ndarray,
+    sf: np.ndarray,
+    si: np.ndarray,
+    ctl: np.ndarray,
+) -> int:
     """The loop over decision batches of the rows that passed the prefilter (`Engine.advance`).
 
     Rows are grouped by decision time: batch b holds rows ``batch_start[b]:batch_start[b + 1]``;
-    `path` is (ts_ns, close_ns, open, high, low, close). Returns (status, gate code per row,
-    decision code per row, float outputs, int outputs).
+    `path` is (ts_ns, close_ns, open, high, low, close). Writes the gate and decision code per row and
+    the float and int outputs into `gate`, `decision`, `out_f` and `out_i`; `days`, `net`, `sf`, `si` and
+    `ctl` are its state (`new_state` makes all nine, as this function expects them). Returns the status.
+    The caller allocates them: an allocation in compiled code brings its own error paths into the
+    machine-code library, which a fresh process then loads from numba's cache.
     """
-    n_rows = row_take.shape[0]
-    gate = np.zeros(n_rows, dtype=np.int8)
-    decision = np.zeros(n_rows, dtype=np.int8)
-    out_f = np.full((n_rows, 8), math.nan)
-    out_i = np.full((n_rows, 4), -1, dtype=np.int64)
-    out_i[:, 2] = EXIT_NONE
-    days = np.zeros((day_flat_ns.shape[0], 2), dtype=np.int64)  # trades, losses
-    net = np.zeros(day_flat_ns.shape[0], dtype=np.float64)
-    sf = np.zeros(7, dtype=np.float64)
-    si = np.zeros(10, dtype=np.int64)
-    ctl = np.array([-1, -1, -1, -1, 0], dtype=np.int64)
     n_batches = batch_ns.shape[0]
     for b in range(n_batches + 1):
         until = batch_ns[b] if b < n_batches else ip[I_NOW_NS]
@@ -442,7 +462,7 @@ def run_kernel(
                 path,
             )
             if status != STATUS_OK:
-                return status, gate, decision, out_f, out_i
+                return status
         if b == n_batches:
             break
         d = batch_day[b]
@@ -457,4 +477,4 @@ def run_kernel(
             ctl[C_PENDING_BATCH] = b
     if ctl[C_OPEN_ROW] >= 0:
         _record(sf, si, fp, ctl[C_OPEN_ROW], out_f, out_i)
-    return STATUS_OK, gate, decision, out_f, out_i
+    return STATUS_OK
