@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from mesdesk.errors import ConfigError
 from mesdesk.setups.context import BarContext, SetupHits
 
@@ -65,6 +67,7 @@ def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: i
         *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.rth),
         float(sign),
         *scan_params(cfg, tick),
+        np.zeros(ctx.size, dtype=np.bool_),
     )
     return SetupHits.at(hit, sign, ctx.ema_fast)
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from mesdesk.errors import ConfigError
 from mesdesk.indicators import opening_range
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, FloatArray, SetupHits, bars_for
@@ -75,6 +77,7 @@ def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: Flo
         *(ctx.close, ctx.open, ctx.high, ctx.low, edge, ctx.minute_open, ctx.rth, ctx.day),
         float(sign),
         *scan_params(ctx, cfg, tick),
+        np.zeros(ctx.size, dtype=np.bool_),
     )
     return SetupHits.at(hit, sign, edge)
 

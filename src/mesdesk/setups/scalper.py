@@ -86,12 +86,15 @@ def _detect_all(
         *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.minute_open, ctx.rth, ctx.day),
         *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap, ctx.minutes_since_open),
     )
-    or_high, or_low, *hit = scalper_scans(
+    or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
+    hit = [np.zeros(ctx.size, dtype=np.bool_) for _ in range(6)]
+    scalper_scans(
         series,
         orb_retest.scan_params(ctx, config.orb, tick),
         ema_pullback.scan_params(config.ema_pullback, tick),
         vwap_rejection.scan_params(config.vwap_rejection, tick),
         (bool(enabled[0]), bool(enabled[1]), bool(enabled[2])),
+        (or_high, or_low, *hit),
     )
     levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
     found = []

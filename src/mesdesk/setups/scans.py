@@ -4,6 +4,10 @@ Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `v
 bar with the same comparisons and arithmetic, so the candidates are the same bit for bit
 (tests/setups/test_setup_scans.py holds them equal to the vectorised versions). The setup modules
 import this one on first use, so importing the setups (the API, the services) does not load numba.
+
+A scan marks its bars in `hit`, which the caller passes in all False (a bool array as long as the bars)
+and gets back; arrays are allocated by the callers, in Python, because an allocation in compiled code
+brings its own error paths into the machine-code library a fresh process loads from numba's cache.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ def orb_retest_scan(
     hold_off: float,
     max_retest: int,
     max_go: int,
+    hit: np.ndarray,
 ) -> np.ndarray:
-    """True at each go bar of ORB retest-go: steps 2-5 of `orb_retest`'s docstring, one pass per trading day.
+    """`hit` True at each go bar of ORB retest-go: steps 2-5 of `orb_retest`'s docstring, one pass per trading day.
 
     Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
     the offsets are the tick tolerances in points. A day's breakout ``b``, retest ``r`` and failure are
@@ -40,7 +45,6 @@ def orb_retest_scan(
     ``b``, or when the retest or go window has run out.
     """
     n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
     current = -1
     b = -1
     r = -1
@@ -98,15 +102,15 @@ def ema_pullback_scan(
     touch_off: float,
     pierce_off: float,
     lookback: int,
+    hit: np.ndarray,
 ) -> np.ndarray:
-    """True at each 20-EMA pullback bar (steps 1-3 of `ema_pullback`'s docstring) in one pass over the bars.
+    """`hit` True at each 20-EMA pullback bar (steps 1-3 of `ema_pullback`'s docstring) in one pass over the bars.
 
     Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
     `touch_off` and `pierce_off` are the tick tolerances in points. The latest touch and the latest
     continuation bar strictly before each bar are carried along.
     """
     n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
     last_touch = -1
     last_cont = -1
     prev_favour = np.nan  # the prior bar's extreme on the trade's side
@@ -145,15 +149,15 @@ def vwap_rejection_scan(
     min_close_position: float,
     fresh_bars: int,
     min_minutes_after_open: float,
+    hit: np.ndarray,
 ) -> np.ndarray:
-    """True at each VWAP rejection bar (steps 1-4 of `vwap_rejection`'s docstring) in one pass over the bars.
+    """`hit` True at each VWAP rejection bar (steps 1-4 of `vwap_rejection`'s docstring) in one pass over the bars.
 
     Prices are "signed" (``sign * price``) so the short side is the long side of the mirrored series;
     `touch_off` and `close_off` are the tick tolerances in points. The latest VWAP test strictly
     before each bar is carried along.
     """
     n = close.shape[0]
-    hit = np.zeros(n, dtype=np.bool_)
     last_touch = -1
     prev_close = np.nan
     prev_vwap = np.nan
@@ -227,51 +231,48 @@ def scalper_scans(
     ema: tuple[float, bool, float, float, int],
     vwap: tuple[float, float, float, int, float],
     enabled: tuple[bool, bool, bool],
-) -> tuple[np.ndarray, ...]:
+    out: tuple[np.ndarray, ...],
+) -> None:
     """The opening range's high and low (`opening_range_into`, the ORB setup and a feature read them), then
-    the three scans, long then short: ORB, EMA pullback, VWAP rejection (an empty array for a setup not
-    `enabled`).
+    the three scans, long then short: ORB, EMA pullback, VWAP rejection (a setup not `enabled` marks none).
 
     `series` holds the context's close, open, high, low, minute_open, rth, day, ema_fast, ema_slow,
     ema_slope, atr_5m, vwap and minutes_since_open; `orb`, `ema` and `vwap` each setup's arguments after
-    `sign` (its module's `scan_params`; the opening range ends at the first of `orb`). The same loops as
-    the scans called one by one, in one machine-code library: a fresh process loads one library from
-    numba's cache instead of three (about 4.5 ms less on the first call over a million 1m bars).
+    `sign` (its module's `scan_params`; the opening range ends at the first of `orb`); `out` the range's
+    high and low (floats) and the six scans' `hit` arrays (all False), each as long as the bars. The same
+    loops as the scans called one by one, in one machine-code library: a fresh process loads one library
+    from numba's cache instead of three.
     """
     close, open_, high, low, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
     range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
     min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback = ema
     vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open = vwap
-    or_high = np.empty(close.shape[0])
-    or_low = np.empty(close.shape[0])
+    or_high, or_low, orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short = out
     opening_range_into(high, low, day, minute_open, rth, range_end, or_high, or_low)
-    none = np.zeros(0, dtype=np.bool_)
-    orb_long = orb_short = ema_long = ema_short = vwap_long = vwap_short = none
     if enabled[0]:
-        orb_long = orb_retest_scan(
+        orb_retest_scan(
             close, open_, high, low, or_high, minute_open, rth, day, 1.0,
-            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
+            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go, orb_long,
         )  # fmt: skip
-        orb_short = orb_retest_scan(
+        orb_retest_scan(
             close, open_, high, low, or_low, minute_open, rth, day, -1.0,
-            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go,
+            range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go, orb_short,
         )  # fmt: skip
     if enabled[1]:
-        ema_long = ema_pullback_scan(
+        ema_pullback_scan(
             close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, 1.0,
-            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback,
+            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback, ema_long,
         )  # fmt: skip
-        ema_short = ema_pullback_scan(
+        ema_pullback_scan(
             close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, -1.0,
-            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback,
+            min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback, ema_short,
         )  # fmt: skip
     if enabled[2]:
-        vwap_long = vwap_rejection_scan(
+        vwap_rejection_scan(
             close, high, low, vwap_, ema_fast, since, rth, 1.0,
-            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open,
+            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_long,
         )  # fmt: skip
-        vwap_short = vwap_rejection_scan(
+        vwap_rejection_scan(
             close, high, low, vwap_, ema_fast, since, rth, -1.0,
-            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open,
+            vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_short,
         )  # fmt: skip
-    return or_high, or_low, orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short

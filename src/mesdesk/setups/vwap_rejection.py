@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from mesdesk.errors import ConfigError
 from mesdesk.setups.context import BarContext, SetupHits
 
@@ -62,6 +64,7 @@ def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign:
         *(ctx.close, ctx.high, ctx.low, ctx.vwap, ctx.ema_fast, ctx.minutes_since_open, ctx.rth),
         float(sign),
         *scan_params(cfg, tick),
+        np.zeros(ctx.size, dtype=np.bool_),
     )
     return SetupHits.at(hit, sign, ctx.vwap)
 
