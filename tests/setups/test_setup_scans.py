@@ -55,12 +55,21 @@ def random_context(seed: int) -> BarContext:
         return np.asarray(np.round(mean / TICK) * TICK, dtype=np.float64)
 
     bar_minutes = 1.0
+    # The context's bars lie among others in the price arrays (as the kept hours do among a day's bars):
+    # the scans read the prices at `source_index`, never at the context's own row.
+    src = np.sort(rng.choice(3 * n, size=n, replace=False)).astype(np.int64)
+
+    def spread(kept: np.ndarray) -> np.ndarray:
+        every = np.where(rng.random(3 * n) < 0.5, np.nan, 1e6 + rng.random(3 * n))
+        every[src] = kept
+        return every
+
     return BarContext(
-        open=open_,
-        high=high,
-        low=low,
-        close=close,
-        source_index=np.arange(n, dtype=np.int64),
+        bar_open=spread(open_),
+        bar_high=spread(high),
+        bar_low=spread(low),
+        bar_close=spread(close),
+        source_index=src,
         close_ns=np.arange(n, dtype=np.int64) * 60_000_000_000,
         bar_minutes=bar_minutes,
         trading_day=(day + 20_000).astype("datetime64[D]"),
@@ -226,13 +235,21 @@ def test_compiled_opening_range_equals_the_vectorised_one(seed: int, range_minut
     ctx = random_context(seed)
     rng = np.random.default_rng(seed + 2)
     if rng.random() < 0.3:
-        ctx = replace(ctx, high=np.where(rng.random(ctx.size) < 0.05, np.nan, ctx.high))
+        ctx = replace(ctx, bar_high=np.where(rng.random(ctx.bar_high.size) < 0.05, np.nan, ctx.bar_high))
     cfg = OrbRetestConfig(range_minutes=range_minutes)
     with np.errstate(invalid="ignore"):  # numpy warns of the NaN it lets win
         want_high, want_low = opening_range_edges(ctx, cfg)
     got_high, got_low = np.empty(ctx.size), np.empty(ctx.size)
     opening_range_into(
-        ctx.high, ctx.low, ctx.day, ctx.minute_open, ctx.rth, RTH_OPEN_MIN + range_minutes, got_high, got_low
+        ctx.bar_high,
+        ctx.bar_low,
+        ctx.source_index,
+        ctx.day,
+        ctx.minute_open,
+        ctx.rth,
+        RTH_OPEN_MIN + range_minutes,
+        got_high,
+        got_low,
     )
     assert got_high.tobytes() == want_high.tobytes()
     assert got_low.tobytes() == want_low.tobytes()

@@ -65,15 +65,17 @@ class BarContext:
     """Columns of the decision bars plus derived series, one value per bar.
 
     Only bars from shortly before 08:30 CT to the RTH end are kept; `source_index` is their position
-    in the input frame. `day` is a dense trading-day rank (0, 1, ...) in bar order; `minute_open` the
-    CT wall minute of the bar's open; `rth` marks bars that open in regular hours;
-    `minutes_since_open` is measured at the bar's close from 08:30 CT.
+    in the input frame, whose every bar's prices are `bar_open`, `bar_high`, `bar_low` and `bar_close`
+    (the kept bars' are `open`, `high`, `low` and `close`, or `price(name, rows)` at some of them). `day`
+    is a dense trading-day rank (0, 1, ...) in bar order; `minute_open` the CT wall minute of the bar's
+    open; `rth` marks bars that open in regular hours; `minutes_since_open` is measured at the bar's
+    close from 08:30 CT.
     """
 
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
+    bar_open: FloatArray
+    bar_high: FloatArray
+    bar_low: FloatArray
+    bar_close: FloatArray
     source_index: IntArray
     close_ns: IntArray
     bar_minutes: float
@@ -93,7 +95,31 @@ class BarContext:
 
     @property
     def size(self) -> int:
-        return int(self.close.size)
+        return int(self.source_index.size)
+
+    def price(self, name: str, rows: IntArray) -> FloatArray:
+        """The kept bars' `rows`' open, high, low or close (`name`)."""
+        prices: FloatArray = getattr(self, f"bar_{name}")
+        return prices[self.source_index[rows]]
+
+    @property
+    def open(self) -> FloatArray:
+        return self.bar_open[self.source_index]
+
+    @property
+    def high(self) -> FloatArray:
+        return self.bar_high[self.source_index]
+
+    @property
+    def low(self) -> FloatArray:
+        return self.bar_low[self.source_index]
+
+    @property
+    def close(self) -> FloatArray:
+        return self.bar_close[self.source_index]
+
+
+BAR_PRICES = ("bar_open", "bar_high", "bar_low", "bar_close")  # every input bar's, not one per kept bar
 
 
 def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
@@ -203,10 +229,10 @@ def build_context(
         all_tday = np.asarray((ct_wall_ns(open_ns) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
         kept["vwap"] = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     return BarContext(
-        open=kept["open"],
-        high=kept["high"],
-        low=kept["low"],
-        close=kept["close"],
+        bar_open=o_all,
+        bar_high=h_all,
+        bar_low=lo_all,
+        bar_close=c_all,
         source_index=src,
         close_ns=kept_int["close_ns"],
         bar_minutes=span_ns / NS_PER_MIN,

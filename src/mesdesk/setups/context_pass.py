@@ -10,7 +10,9 @@ value is the same bit for bit (tests/setups/test_context.py holds the pass equal
 The pass allocates its outputs once it knows m, the number of kept bars: one (rows, m) array of
 floats and one of ints, so only the memory it writes is touched. (Rows as long as the input cost more
 page faults; numpy's large arrays ask for huge pages, and on a fragmented system a call now and then
-waits ~0.1 s while the kernel compacts memory for them.)
+waits ~0.1 s while the kernel compacts memory for them.) It copies nothing it can read where it lies:
+the kept bars' prices and volumes are the input's, at their positions. A fresh process faults in every
+page of the float rows, 2.4 MB a row over a million 1m bars, about 1 ms each on the first call.
 
 The context imports this module on first use, so importing the setups does not load numba.
 """
@@ -26,13 +28,9 @@ from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 
 NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
-FLOAT_ROWS = (
-    *("open", "high", "low", "close", "ema_fast", "ema_slow", "ema_slope"),
-    *("atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open"),
-)
+FLOAT_ROWS = ("ema_fast", "ema_slow", "ema_slope", "atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open")
 INT_ROWS = ("source_index", "close_ns", "trading_day", "day", "minute_open", "slot")
-F_OPEN, F_HIGH, F_LOW, F_CLOSE, F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE = range(7)
-F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(7, 12)
+F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE, F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(8)
 I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
 
 
@@ -175,16 +173,18 @@ def rth_vwap(
     rth: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours);
-    the kept bars' volumes are ``volume[src]`` (as floats)."""
+    """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours), of
+    the bars `src` (their prices ``high[src]``, ``low[src]``, ``close[src]``; their volumes ``volume[src]``,
+    as floats; `trading_day` and `rth` theirs)."""
     total_pv = 0.0
     total_v = 0.0
     base_pv = 0.0
     base_v = 0.0
     key = -1
-    for p in range(high.shape[0]):
-        tp = (high[p] + low[p] + close[p]) / 3.0
-        v = float(volume[src[p]])
+    for p in range(src.shape[0]):
+        i = src[p]
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        v = float(volume[i])
         previous = key
         key = trading_day[p] * 3 + (1 if rth[p] else 0)
         if p == 0:
@@ -309,7 +309,6 @@ def binned_atr_into(
 @inlined
 def kept_columns(
     open_ns: np.ndarray,
-    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     src: np.ndarray,
     wall: np.ndarray,
     span_ns: int,
@@ -318,11 +317,10 @@ def kept_columns(
     ints: np.ndarray,
     rth: np.ndarray,
 ) -> None:
-    """The kept bars' prices, close time, trading day (days since 1970-01-01), dense day rank,
-    slot (bars since 17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the
-    (rows, m) arrays `floats` and `ints` (the positions `src` too), from the positions and the CT
-    `wall` clock."""
-    open_, high, low, close, _ = bars
+    """The kept bars' close time, trading day (days since 1970-01-01), dense day rank, slot (bars since
+    17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the (rows, m) arrays
+    `floats` and `ints` (the positions `src` too), from the positions and the CT `wall` clock. Their
+    prices stay where they are (`BarContext.price`)."""
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
@@ -330,10 +328,6 @@ def kept_columns(
     for p in range(src.shape[0]):
         i = src[p]
         ints[I_SRC, p] = i
-        floats[F_OPEN, p] = open_[i]
-        floats[F_HIGH, p] = high[i]
-        floats[F_LOW, p] = low[i]
-        floats[F_CLOSE, p] = close[i]
         ints[I_CLOSE_NS, p] = open_ns[i] + span_ns
         shifted = wall[p] + TRADING_DAY_SHIFT_NS
         if shifted < day_start or shifted >= day_end:
@@ -381,7 +375,7 @@ def context_pass(
     floats = np.empty((N_FLOAT, m))
     ints = np.empty((N_INT, m), dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
-    kept_columns(open_ns, bars, src_all[:m], wall[:m], span_ns, bar_minutes, floats, ints, rth)
+    kept_columns(open_ns, src_all[:m], wall[:m], span_ns, bar_minutes, floats, ints, rth)
     src = ints[I_SRC]
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
@@ -400,9 +394,9 @@ def context_pass(
     volume_multiple_at(volume, src, ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
     if with_rth_vwap:
         rth_vwap(
-            floats[F_HIGH],
-            floats[F_LOW],
-            floats[F_CLOSE],
+            high,
+            low,
+            close,
             volume,
             src,
             ints[I_TRADING_DAY],

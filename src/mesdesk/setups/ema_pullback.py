@@ -64,7 +64,8 @@ def _one_direction(ctx: BarContext, cfg: EmaPullbackConfig, tick: float, sign: i
     from mesdesk.setups.scans import ema_pullback_scan
 
     hit = ema_pullback_scan(
-        *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.rth),
+        *(ctx.bar_close, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.source_index),
+        *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.rth),
         float(sign),
         *scan_params(cfg, tick),
         np.zeros(ctx.size, dtype=np.bool_),

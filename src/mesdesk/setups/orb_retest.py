@@ -74,7 +74,17 @@ def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: Flo
     from mesdesk.setups.scans import orb_retest_scan
 
     hit = orb_retest_scan(
-        *(ctx.close, ctx.open, ctx.high, ctx.low, edge, ctx.minute_open, ctx.rth, ctx.day),
+        *(
+            ctx.bar_close,
+            ctx.bar_open,
+            ctx.bar_high,
+            ctx.bar_low,
+            ctx.source_index,
+            edge,
+            ctx.minute_open,
+            ctx.rth,
+            ctx.day,
+        ),
         float(sign),
         *scan_params(ctx, cfg, tick),
         np.zeros(ctx.size, dtype=np.bool_),

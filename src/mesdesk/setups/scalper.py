@@ -29,6 +29,7 @@ from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, score
 from mesdesk.setups import ema_pullback, orb_retest, vwap_rejection
 from mesdesk.setups.context import (
+    BAR_PRICES,
     NS_PER_MIN,
     RTH_OPEN_MIN,
     BarContext,
@@ -83,7 +84,7 @@ def _detect_all(
     tick = config.indicators.tick_size
     enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
     series = (
-        *(ctx.close, ctx.open, ctx.high, ctx.low, ctx.minute_open, ctx.rth, ctx.day),
+        *(ctx.bar_close, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.minute_open, ctx.rth, ctx.day),
         *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap, ctx.minutes_since_open),
     )
     or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
@@ -115,7 +116,7 @@ def _per_atr(x: FloatArray, atr_pts: FloatArray) -> FloatArray:
 
 def _features(ctx: BarContext, i: np.ndarray, s: FloatArray, level: FloatArray, or_width: FloatArray) -> dict[str, Any]:
     a = ctx.atr_5m[i]
-    c, o, h, lo = ctx.close[i], ctx.open[i], ctx.high[i], ctx.low[i]
+    c, o, h, lo = (ctx.price(name, i) for name in ("close", "open", "high", "low"))
     rng = h - lo
     with np.errstate(invalid="ignore", divide="ignore"):
         body = np.where(rng > 0, s * (c - o) / np.where(rng > 0, rng, 1.0), 0.0)
@@ -157,14 +158,19 @@ def scalper_context(bars: pd.DataFrame, config: ScalperSetupsConfig, timeframe: 
 
 
 def _padded(ctx: BarContext) -> BarContext:
-    """`ctx` plus one unknown bar at the end (NaN numbers, -1 positions, outside RTH)."""
+    """`ctx` plus one unknown bar at the end (NaN numbers and prices, -1 day and minute, outside RTH)."""
     extra: dict[str, Any] = {}
     for name in ctx.__dataclass_fields__:
         value = getattr(ctx, name)
         if not isinstance(value, np.ndarray):
             continue
-        if value.dtype.kind == "f":
-            fill: Any = np.nan
+        if name in BAR_PRICES:  # every input bar: one more, unknown, where the extra bar's position points
+            extra[name] = np.append(value, np.nan)
+            continue
+        if name == "source_index":
+            fill: Any = ctx.bar_close.size
+        elif value.dtype.kind == "f":
+            fill = np.nan
         elif value.dtype.kind == "b":
             fill = False
         elif value.dtype.kind == "M":
@@ -199,10 +205,10 @@ def context_columns(
     in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
     pf_inputs = PrefilterInputs(
         sign=sign,
-        open=ctx.open[rows],
-        high=ctx.high[rows],
-        low=ctx.low[rows],
-        close=ctx.close[rows],
+        open=ctx.price("open", rows),
+        high=ctx.price("high", rows),
+        low=ctx.price("low", rows),
+        close=ctx.price("close", rows),
         level=level,
         ema_fast=ctx.ema_fast[rows],
         ema_slow=ctx.ema_slow[rows],
@@ -255,7 +261,7 @@ def detect_candidates(
         "bar_index": ctx.source_index[idx],
         "setup_type": setup_names[setup_code],
         "direction": np.where(sign > 0, Direction.LONG.value, Direction.SHORT.value).astype(object),
-        "ref_entry": ctx.close[idx],
+        "ref_entry": ctx.price("close", idx),
         "trading_day": ctx.trading_day[idx],
         **context_columns(ctx, idx, sign, level, or_high - or_low, close_ns, config),
     }

@@ -5,7 +5,9 @@ bar with the same comparisons and arithmetic, so the candidates are the same bit
 (tests/setups/test_setup_scans.py holds them equal to the vectorised versions). The setup modules
 import this one on first use, so importing the setups (the API, the services) does not load numba.
 
-A scan marks its bars in `hit`, which the caller passes in all False (a bool array as long as the bars)
+A scan walks the context's bars: its prices are the input bars' (all of them), read at the context's
+positions `src` (`BarContext.source_index`), and its other series are the context's own. It marks its
+bars in `hit`, which the caller passes in all False (a bool array as long as the bars)
 and gets back; arrays are allocated by the callers, in Python, because an allocation in compiled code
 brings its own error paths into the machine-code library a fresh process loads from numba's cache.
 """
@@ -23,6 +25,7 @@ def orb_retest_scan(
     open_: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
+    src: np.ndarray,
     edge: np.ndarray,
     minute_open: np.ndarray,
     rth: np.ndarray,
@@ -44,15 +47,16 @@ def orb_retest_scan(
     each the first bar with its condition, so the day stops at its go bar, its first failure after
     ``b``, or when the retest or go window has run out.
     """
-    n = close.shape[0]
+    n = src.shape[0]
     current = -1
     b = -1
     r = -1
     done = False
     prev_favour = np.nan  # the prior bar's extreme on the trade's side (any bar, as `previous`)
     for i in range(n):
+        j = src[i]  # the bar's position in the price arrays
         favour_before = prev_favour
-        prev_favour = high[i] if sign > 0 else -low[i]
+        prev_favour = high[j] if sign > 0 else -low[j]
         if day[i] != current:
             current = day[i]
             b = -1
@@ -60,7 +64,7 @@ def orb_retest_scan(
             done = False
         if done or not (rth[i] and np.isfinite(edge[i]) and minute_open[i] >= range_end):
             continue
-        s_close = sign * close[i]
+        s_close = sign * close[j]
         s_edge = sign * edge[i]
         if b < 0:
             if minute_open[i] < breakout_end and s_close > s_edge + breakout_off:
@@ -72,14 +76,14 @@ def orb_retest_scan(
         if r >= 0:
             if i - r > max_go:
                 done = True
-            elif s_close > favour_before and s_close > sign * open_[i] and s_close > s_edge:
+            elif s_close > favour_before and s_close > sign * open_[j] and s_close > s_edge:
                 hit[i] = True
                 done = True
             continue
         if i - b > max_retest:
             done = True
             continue
-        s_adverse = low[i] if sign > 0 else -high[i]
+        s_adverse = low[j] if sign > 0 else -high[j]
         if s_adverse <= s_edge + retest_off and s_close >= s_edge - hold_off:
             r = i
     return hit
@@ -91,6 +95,7 @@ def ema_pullback_scan(
     open_: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
+    src: np.ndarray,
     ema_fast: np.ndarray,
     ema_slow: np.ndarray,
     ema_slope: np.ndarray,
@@ -110,13 +115,14 @@ def ema_pullback_scan(
     `touch_off` and `pierce_off` are the tick tolerances in points. The latest touch and the latest
     continuation bar strictly before each bar are carried along.
     """
-    n = close.shape[0]
+    n = src.shape[0]
     last_touch = -1
     last_cont = -1
     prev_favour = np.nan  # the prior bar's extreme on the trade's side
     for i in range(n):
-        s_close = sign * close[i]
-        s_open = sign * open_[i]
+        j = src[i]  # the bar's position in the price arrays
+        s_close = sign * close[j]
+        s_open = sign * open_[j]
         s_ema = sign * ema_fast[i]
         cont = s_close > prev_favour and s_close > s_open
         if cont and rth[i] and last_touch >= 0 and i - last_touch <= lookback and last_cont <= last_touch:
@@ -125,12 +131,12 @@ def ema_pullback_scan(
                 trend = trend and s_ema > sign * ema_slow[i]
             hit[i] = trend
         floor = s_ema - pierce_off
-        s_adverse = low[i] if sign > 0 else -high[i]
+        s_adverse = low[j] if sign > 0 else -high[j]
         if s_adverse <= s_ema + touch_off and s_close >= floor and s_open >= floor:
             last_touch = i
         if cont:
             last_cont = i
-        prev_favour = high[i] if sign > 0 else -low[i]
+        prev_favour = high[j] if sign > 0 else -low[j]
     return hit
 
 
@@ -139,6 +145,7 @@ def vwap_rejection_scan(
     close: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
+    src: np.ndarray,
     vwap: np.ndarray,
     ema_fast: np.ndarray,
     minutes_since_open: np.ndarray,
@@ -157,17 +164,18 @@ def vwap_rejection_scan(
     `touch_off` and `close_off` are the tick tolerances in points. The latest VWAP test strictly
     before each bar is carried along.
     """
-    n = close.shape[0]
+    n = src.shape[0]
     last_touch = -1
     prev_close = np.nan
     prev_vwap = np.nan
     for i in range(n):
-        s_close = sign * close[i]
+        j = src[i]  # the bar's position in the price arrays
+        s_close = sign * close[j]
         s_vwap = sign * vwap[i]
-        s_adverse = low[i] if sign > 0 else -high[i]
+        s_adverse = low[j] if sign > 0 else -high[j]
         touch = s_adverse <= s_vwap + touch_off
         if touch and rth[i] and minutes_since_open[i] >= min_minutes_after_open:
-            rng = high[i] - low[i]
+            rng = high[j] - low[j]
             close_pos = (s_close - s_adverse) / rng if rng > 0 else 0.0
             side = sign * ema_fast[i] > s_vwap and prev_close > prev_vwap
             reject = s_close >= s_vwap + close_off and close_pos >= min_close_position
@@ -183,6 +191,7 @@ def vwap_rejection_scan(
 def opening_range_into(
     high: np.ndarray,
     low: np.ndarray,
+    src: np.ndarray,
     day: np.ndarray,
     minute_open: np.ndarray,
     rth: np.ndarray,
@@ -191,10 +200,11 @@ def opening_range_into(
     or_low: np.ndarray,
 ) -> None:
     """`orb_retest.opening_range_edges` (`indicators.opening_range` of the bars that open in regular hours
-    before the CT minute `range_end`) into `or_high` and `or_low`, value for value: a day's range high and
+    before the CT minute `range_end`; the context's bars are ``high[src]`` and ``low[src]``) into `or_high`
+    and `or_low`, value for value: a day's range high and
     low (numpy's maximum and minimum, in bar order) at its regular-hours bars from `range_end` on that come
     after every range bar, NaN elsewhere."""
-    m = high.shape[0]
+    m = src.shape[0]
     for p in range(m):
         or_high[p] = np.nan
         or_low[p] = np.nan
@@ -212,10 +222,12 @@ def opening_range_into(
     for p in range(m):
         if rth[p] and minute_open[p] < range_end:
             d = day[p] - first_day
-            if hi[d] == hi[d] and (high[p] != high[p] or high[p] > hi[d]):  # np.maximum: NaN wins, ties keep the first
-                hi[d] = high[p]
-            if lo[d] == lo[d] and (low[p] != low[p] or low[p] < lo[d]):
-                lo[d] = low[p]
+            h = high[src[p]]
+            lo_p = low[src[p]]
+            if hi[d] == hi[d] and (h != h or h > hi[d]):  # np.maximum: NaN wins, ties keep the first
+                hi[d] = h
+            if lo[d] == lo[d] and (lo_p != lo_p or lo_p < lo[d]):
+                lo[d] = lo_p
             last[d] = p
     for p in range(m):
         d = day[p] - first_day
@@ -236,43 +248,43 @@ def scalper_scans(
     """The opening range's high and low (`opening_range_into`, the ORB setup and a feature read them), then
     the three scans, long then short: ORB, EMA pullback, VWAP rejection (a setup not `enabled` marks none).
 
-    `series` holds the context's close, open, high, low, minute_open, rth, day, ema_fast, ema_slow,
-    ema_slope, atr_5m, vwap and minutes_since_open; `orb`, `ema` and `vwap` each setup's arguments after
-    `sign` (its module's `scan_params`; the opening range ends at the first of `orb`); `out` the range's
-    high and low (floats) and the six scans' `hit` arrays (all False), each as long as the bars. The same
-    loops as the scans called one by one, in one machine-code library: a fresh process loads one library
-    from numba's cache instead of three.
+    `series` holds the bars' close, open, high and low, the context's positions into them (`source_index`),
+    and its minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap and minutes_since_open;
+    `orb`, `ema` and `vwap` each setup's arguments after `sign` (its module's `scan_params`; the opening
+    range ends at the first of `orb`); `out` the range's high and low (floats) and the six scans' `hit`
+    arrays (all False), each as long as the context. The same loops as the scans called one by one, in one
+    machine-code library: a fresh process loads one library from numba's cache instead of three.
     """
-    close, open_, high, low, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
+    close, open_, high, low, src, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
     range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
     min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback = ema
     vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open = vwap
     or_high, or_low, orb_long, orb_short, ema_long, ema_short, vwap_long, vwap_short = out
-    opening_range_into(high, low, day, minute_open, rth, range_end, or_high, or_low)
+    opening_range_into(high, low, src, day, minute_open, rth, range_end, or_high, or_low)
     if enabled[0]:
         orb_retest_scan(
-            close, open_, high, low, or_high, minute_open, rth, day, 1.0,
+            close, open_, high, low, src, or_high, minute_open, rth, day, 1.0,
             range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go, orb_long,
         )  # fmt: skip
         orb_retest_scan(
-            close, open_, high, low, or_low, minute_open, rth, day, -1.0,
+            close, open_, high, low, src, or_low, minute_open, rth, day, -1.0,
             range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go, orb_short,
         )  # fmt: skip
     if enabled[1]:
         ema_pullback_scan(
-            close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, 1.0,
+            close, open_, high, low, src, ema_fast, ema_slow, ema_slope, atr_5m, rth, 1.0,
             min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback, ema_long,
         )  # fmt: skip
         ema_pullback_scan(
-            close, open_, high, low, ema_fast, ema_slow, ema_slope, atr_5m, rth, -1.0,
+            close, open_, high, low, src, ema_fast, ema_slow, ema_slope, atr_5m, rth, -1.0,
             min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback, ema_short,
         )  # fmt: skip
     if enabled[2]:
         vwap_rejection_scan(
-            close, high, low, vwap_, ema_fast, since, rth, 1.0,
+            close, high, low, src, vwap_, ema_fast, since, rth, 1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_long,
         )  # fmt: skip
         vwap_rejection_scan(
-            close, high, low, vwap_, ema_fast, since, rth, -1.0,
+            close, high, low, src, vwap_, ema_fast, since, rth, -1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_short,
         )  # fmt: skip

@@ -60,12 +60,9 @@ def scan_params(cfg: VwapRejectionConfig, tick: float) -> tuple[float, float, fl
 def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign: int) -> SetupHits:
     from mesdesk.setups.scans import vwap_rejection_scan
 
-    hit = vwap_rejection_scan(
-        *(ctx.close, ctx.high, ctx.low, ctx.vwap, ctx.ema_fast, ctx.minutes_since_open, ctx.rth),
-        float(sign),
-        *scan_params(cfg, tick),
-        np.zeros(ctx.size, dtype=np.bool_),
-    )
+    series = (ctx.bar_close, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.vwap, ctx.ema_fast)
+    hit = np.zeros(ctx.size, dtype=np.bool_)
+    vwap_rejection_scan(*series, ctx.minutes_since_open, ctx.rth, float(sign), *scan_params(cfg, tick), hit)
     return SetupHits.at(hit, sign, ctx.vwap)
 
 
