@@ -76,7 +76,6 @@ def random_context(seed: int) -> BarContext:
         day=day.astype(np.int64),
         n_days=int(day[-1]) + 1,
         minute_open=minute,
-        minutes_since_open=(minute - RTH_OPEN_MIN).astype(np.float64) + bar_minutes,
         rth=minute >= RTH_OPEN_MIN,
         ema_fast=near(close, 4),
         ema_slow=near(close, 6),

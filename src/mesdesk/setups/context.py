@@ -83,7 +83,6 @@ class BarContext:
     day: IntArray
     n_days: int
     minute_open: IntArray
-    minutes_since_open: FloatArray
     rth: BoolArray
     ema_fast: FloatArray
     ema_slow: FloatArray
@@ -101,6 +100,17 @@ class BarContext:
         """The kept bars' `rows`' open, high, low or close (`name`)."""
         prices: FloatArray = getattr(self, f"bar_{name}")
         return prices[self.source_index[rows]]
+
+    @property
+    def minutes_since_open(self) -> FloatArray:
+        """Minutes from 08:30 CT to each kept bar's close (as the setups compute it from `minute_open`)."""
+        return self.minutes_since_open_at(np.arange(self.size))
+
+    def minutes_since_open_at(self, rows: IntArray) -> FloatArray:
+        """`minutes_since_open` of the kept bars `rows` (NaN at a row of unknown minute, below 0)."""
+        minute = self.minute_open[rows]
+        since = (minute - RTH_OPEN_MIN).astype(np.float64) + self.bar_minutes
+        return np.where(minute >= 0, since, np.nan)
 
     @property
     def open(self) -> FloatArray:
@@ -215,7 +225,6 @@ def build_context(
         float(RTH_OPEN_MIN - pre_open_minutes),
         config.rth_end_min,
         span_ns,
-        span_ns / NS_PER_MIN,
         periods,
         config.vwap_anchor == "rth",
     )
@@ -240,7 +249,6 @@ def build_context(
         day=day,
         n_days=int(day[-1]) + 1 if day.size else 0,
         minute_open=minute,
-        minutes_since_open=kept["minutes_since_open"],
         rth=rth,
         ema_fast=kept["ema_fast"],
         ema_slow=kept["ema_slow"],

@@ -28,9 +28,9 @@ from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 
 NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
-FLOAT_ROWS = ("ema_fast", "ema_slow", "ema_slope", "atr_bar", "atr_5m", "volume_multiple", "vwap", "minutes_since_open")
+FLOAT_ROWS = ("ema_fast", "ema_slow", "ema_slope", "atr_bar", "atr_5m", "volume_multiple", "vwap")
 INT_ROWS = ("source_index", "close_ns", "trading_day", "day", "minute_open", "slot")
-F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE, F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP, F_MINUTES_SINCE_OPEN = range(8)
+F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE, F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP = range(7)
 I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
 
 
@@ -312,15 +312,13 @@ def kept_columns(
     src: np.ndarray,
     wall: np.ndarray,
     span_ns: int,
-    bar_minutes: float,
-    floats: np.ndarray,
     ints: np.ndarray,
     rth: np.ndarray,
 ) -> None:
-    """The kept bars' close time, trading day (days since 1970-01-01), dense day rank, slot (bars since
-    17:00 CT), CT minute, RTH flag and minutes from 08:30 CT to the close, into the (rows, m) arrays
-    `floats` and `ints` (the positions `src` too), from the positions and the CT `wall` clock. Their
-    prices stay where they are (`BarContext.price`)."""
+    """The kept bars' positions `src`, close time, trading day (days since 1970-01-01), dense day rank,
+    slot (bars since 17:00 CT) and CT minute into the (rows, m) array `ints`, and their RTH flags into
+    `rth`, from the positions and the CT `wall` clock. Their prices stay where they are
+    (`BarContext.price`)."""
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
@@ -344,7 +342,6 @@ def kept_columns(
         minute = (into_day // NS_PER_MIN + 17 * 60) % (24 * 60)  # of the CT wall day: 17:00 is the day's 0
         ints[I_MINUTE, p] = minute
         rth[p] = minute >= RTH_OPEN_MIN
-        floats[F_MINUTES_SINCE_OPEN, p] = float(minute - RTH_OPEN_MIN) + bar_minutes
 
 
 @compiled
@@ -356,7 +353,6 @@ def context_pass(
     first_minute: float,
     end_minute: int,
     span_ns: int,
-    bar_minutes: float,
     periods: np.ndarray,
     with_rth_vwap: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,7 +371,7 @@ def context_pass(
     floats = np.empty((N_FLOAT, m))
     ints = np.empty((N_INT, m), dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
-    kept_columns(open_ns, src_all[:m], wall[:m], span_ns, bar_minutes, floats, ints, rth)
+    kept_columns(open_ns, src_all[:m], wall[:m], span_ns, ints, rth)
     src = ints[I_SRC]
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])

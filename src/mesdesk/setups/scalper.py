@@ -85,7 +85,7 @@ def _detect_all(
     enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
     series = (
         *(ctx.bar_close, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.minute_open, ctx.rth, ctx.day),
-        *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap, ctx.minutes_since_open),
+        *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap),
     )
     or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
     hit = [np.zeros(ctx.size, dtype=np.bool_) for _ in range(6)]
@@ -95,6 +95,7 @@ def _detect_all(
         ema_pullback.scan_params(config.ema_pullback, tick),
         vwap_rejection.scan_params(config.vwap_rejection, tick),
         (bool(enabled[0]), bool(enabled[1]), bool(enabled[2])),
+        float(ctx.bar_minutes),
         (or_high, or_low, *hit),
     )
     levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
@@ -126,7 +127,7 @@ def _features(ctx: BarContext, i: np.ndarray, s: FloatArray, level: FloatArray, 
         "dist_vwap_atr": _per_atr(s * (c - ctx.vwap[i]), a),
         "dist_ema_atr": _per_atr(s * (c - ctx.ema_fast[i]), a),
         "ema_slope_atr": _per_atr(s * ctx.ema_slope[i], a),
-        "minutes_since_open": ctx.minutes_since_open[i],
+        "minutes_since_open": ctx.minutes_since_open_at(i),
         "dist_level_atr": _per_atr(s * (c - level), a),
         "ema_spread_atr": _per_atr(s * (ctx.ema_fast[i] - ctx.ema_slow[i]), a),
         "bar_range_atr": _per_atr(rng, a),

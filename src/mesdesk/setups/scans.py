@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from mesdesk.recursions import compiled, inlined
+from mesdesk.setups.context import RTH_OPEN_MIN
 
 
 @inlined
@@ -148,7 +149,8 @@ def vwap_rejection_scan(
     src: np.ndarray,
     vwap: np.ndarray,
     ema_fast: np.ndarray,
-    minutes_since_open: np.ndarray,
+    minute_open: np.ndarray,
+    bar_minutes: float,
     rth: np.ndarray,
     sign: float,
     touch_off: float,
@@ -174,7 +176,8 @@ def vwap_rejection_scan(
         s_vwap = sign * vwap[i]
         s_adverse = low[j] if sign > 0 else -high[j]
         touch = s_adverse <= s_vwap + touch_off
-        if touch and rth[i] and minutes_since_open[i] >= min_minutes_after_open:
+        since = float(minute_open[i] - RTH_OPEN_MIN) + bar_minutes  # minutes from 08:30 CT to the close
+        if touch and rth[i] and since >= min_minutes_after_open:
             rng = high[j] - low[j]
             close_pos = (s_close - s_adverse) / rng if rng > 0 else 0.0
             side = sign * ema_fast[i] > s_vwap and prev_close > prev_vwap
@@ -243,19 +246,20 @@ def scalper_scans(
     ema: tuple[float, bool, float, float, int],
     vwap: tuple[float, float, float, int, float],
     enabled: tuple[bool, bool, bool],
+    bar_minutes: float,
     out: tuple[np.ndarray, ...],
 ) -> None:
     """The opening range's high and low (`opening_range_into`, the ORB setup and a feature read them), then
     the three scans, long then short: ORB, EMA pullback, VWAP rejection (a setup not `enabled` marks none).
 
     `series` holds the bars' close, open, high and low, the context's positions into them (`source_index`),
-    and its minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap and minutes_since_open;
+    and its minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m and vwap; `bar_minutes` its bars' span;
     `orb`, `ema` and `vwap` each setup's arguments after `sign` (its module's `scan_params`; the opening
     range ends at the first of `orb`); `out` the range's high and low (floats) and the six scans' `hit`
     arrays (all False), each as long as the context. The same loops as the scans called one by one, in one
     machine-code library: a fresh process loads one library from numba's cache instead of three.
     """
-    close, open_, high, low, src, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_, since = series
+    close, open_, high, low, src, minute_open, rth, day, ema_fast, ema_slow, ema_slope, atr_5m, vwap_ = series
     range_end, breakout_end, breakout_off, retest_off, hold_off, max_retest, max_go = orb
     min_slope_atr, require_slow_ema, touch_off, pierce_off, lookback = ema
     vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open = vwap
@@ -281,10 +285,10 @@ def scalper_scans(
         )  # fmt: skip
     if enabled[2]:
         vwap_rejection_scan(
-            close, high, low, src, vwap_, ema_fast, since, rth, 1.0,
+            close, high, low, src, vwap_, ema_fast, minute_open, bar_minutes, rth, 1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_long,
         )  # fmt: skip
         vwap_rejection_scan(
-            close, high, low, src, vwap_, ema_fast, since, rth, -1.0,
+            close, high, low, src, vwap_, ema_fast, minute_open, bar_minutes, rth, -1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_short,
         )  # fmt: skip

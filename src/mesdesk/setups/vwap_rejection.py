@@ -62,7 +62,7 @@ def _one_direction(ctx: BarContext, cfg: VwapRejectionConfig, tick: float, sign:
 
     series = (ctx.bar_close, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.vwap, ctx.ema_fast)
     hit = np.zeros(ctx.size, dtype=np.bool_)
-    vwap_rejection_scan(*series, ctx.minutes_since_open, ctx.rth, float(sign), *scan_params(cfg, tick), hit)
+    vwap_rejection_scan(*series, ctx.minute_open, ctx.bar_minutes, ctx.rth, float(sign), *scan_params(cfg, tick), hit)
     return SetupHits.at(hit, sign, ctx.vwap)
 
 
