@@ -32,6 +32,24 @@ def test_fast_wall_clock_matches_calendar_across_both_dst_changes() -> None:
         np.testing.assert_array_equal(ct_wall_ns(np.asarray(idx.asi8)), np.asarray(oracle.asi8))
 
 
+def test_wall_clock_from_a_context_s_runs_matches_and_falls_back_outside_them() -> None:
+    idx = pd.date_range("2025-11-01 00:00", periods=3 * 24 * 60, freq="1min", tz="UTC").as_unit("ns")
+    utc = np.asarray(idx.asi8)
+    oracle = np.asarray(idx.tz_convert("America/Chicago").tz_localize(None).asi8)
+    runs = (int(utc[0]), int(utc[-1]), *ct_offset_runs(int(utc[0]), int(utc[-1])))
+    np.testing.assert_array_equal(ct_wall_ns(utc[100:3000], runs), oracle[100:3000])  # across the DST change
+    stale = (int(utc[0]), int(utc[10]), np.empty(0, dtype=np.int64), np.array([0], dtype=np.int64))
+    np.testing.assert_array_equal(ct_wall_ns(utc, stale), oracle)  # runs that do not cover them are not used
+    # A context's runs reach its last bar's close: here the last bar closes as CDT ends (07:00 UTC).
+    opens = pd.date_range("2025-11-01 13:00", "2025-11-02 06:59", freq="1min", tz="UTC")
+    bars = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1}, index=opens)
+    ctx = build_context(bars, IndicatorConfig(), Timeframe.M1)
+    closes = np.asarray(opens.as_unit("ns").asi8) + 60 * 10**9
+    want = np.asarray((opens + pd.Timedelta("1min")).tz_convert("America/Chicago").tz_localize(None).as_unit("ns").asi8)
+    assert ctx.ct_runs[1] >= closes[-1]  # so the candidates' times use them
+    np.testing.assert_array_equal(ct_wall_ns(closes, ctx.ct_runs), want)
+
+
 def test_volume_multiple_compares_the_same_minute_of_earlier_days() -> None:
     days = ["2025-06-09", "2025-06-10", "2025-06-11", "2025-06-12"]
     frames = []

@@ -22,6 +22,7 @@ from mesdesk.timeframes import Timeframe
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+CtRuns = tuple[int, int, IntArray, IntArray]  # the first and last UTC instant (ns) covered, `ct_offset_runs`
 BoolArray = npt.NDArray[np.bool_]
 
 NS_PER_MIN = 60 * 1_000_000_000
@@ -79,6 +80,7 @@ class BarContext:
     source_index: IntArray
     close_ns: IntArray
     bar_minutes: float
+    ct_runs: CtRuns  # the Central offsets over the bars' span, opens to the last close (`ct_wall_ns`)
     trading_day: npt.NDArray[np.datetime64]
     day: IntArray
     n_days: int
@@ -173,15 +175,19 @@ def ct_offset_runs(first_ns: int, last_ns: int) -> tuple[IntArray, IntArray]:
     return hours[change], offset[np.concatenate(([0], change))]
 
 
-def ct_wall_ns(utc_ns: IntArray) -> IntArray:
+def ct_wall_ns(utc_ns: IntArray, runs: CtRuns | None = None) -> IntArray:
     """Central wall-clock nanoseconds of sorted UTC instants.
 
     The instants are shifted in a few slices, one per run of equal offsets (`ct_offset_runs`; a DST
-    change starts a new run), which keeps a million bars at a few milliseconds.
+    change starts a new run), which keeps a million bars at a few milliseconds. `runs` are used when
+    they cover the instants (a context's, `BarContext.ct_runs`), else worked out.
     """
     if utc_ns.size == 0:
         return utc_ns.copy()
-    change_ns, run_offset = ct_offset_runs(int(utc_ns[0]), int(utc_ns[-1]))
+    if runs is not None and runs[0] <= int(utc_ns[0]) and int(utc_ns[-1]) <= runs[1]:
+        change_ns, run_offset = runs[2], runs[3]
+    else:
+        change_ns, run_offset = ct_offset_runs(int(utc_ns[0]), int(utc_ns[-1]))
     edges = np.concatenate(([0], np.searchsorted(utc_ns, change_ns), [utc_ns.size]))
     out = np.empty_like(utc_ns, dtype=np.int64)
     for k, shift in enumerate(run_offset.tolist()):
@@ -205,7 +211,10 @@ def build_context(
     index = _check_bars(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.asi8, dtype=np.int64)
-    change_ns, run_offset = ct_offset_runs(int(open_ns[0]), int(open_ns[-1])) if open_ns.size else (open_ns, open_ns)
+    # The runs reach the last bar's close: the candidates' times (closes) are put on the CT clock with them.
+    last_ns = int(open_ns[-1]) + span_ns if open_ns.size else 0
+    change_ns, run_offset = ct_offset_runs(int(open_ns[0]), last_ns) if open_ns.size else (open_ns, open_ns)
+    runs: CtRuns = (int(open_ns[0]) if open_ns.size else 0, last_ns, change_ns, run_offset)
     o_all, h_all, lo_all, c_all = (
         np.ascontiguousarray(bars[col].to_numpy(dtype=np.float64)) for col in BAR_COLUMNS[:4]
     )
@@ -235,7 +244,7 @@ def build_context(
     kept_int: dict[str, IntArray] = dict(zip(kernel.INT_ROWS, ints, strict=True))
     src, minute, day = kept_int["source_index"], kept_int["minute_open"], kept_int["day"]
     if config.vwap_anchor == "trading_day":
-        all_tday = np.asarray((ct_wall_ns(open_ns) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
+        all_tday = np.asarray((ct_wall_ns(open_ns, runs) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
         kept["vwap"] = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
     return BarContext(
         bar_open=o_all,
@@ -245,6 +254,7 @@ def build_context(
         source_index=src,
         close_ns=kept_int["close_ns"],
         bar_minutes=span_ns / NS_PER_MIN,
+        ct_runs=runs,
         trading_day=kept_int["trading_day"].view("datetime64[D]"),
         day=day,
         n_days=int(day[-1]) + 1 if day.size else 0,

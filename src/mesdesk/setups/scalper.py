@@ -201,7 +201,7 @@ def context_columns(
         or_width = np.append(or_width, np.nan)
         rows = np.where(rows < 0, ctx.size - 1, rows)
     s = sign.astype(np.float64)
-    wall_ns = ct_wall_ns(close_ns)
+    wall_ns = ct_wall_ns(close_ns, ctx.ct_runs)
     labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
     in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
     pf_inputs = PrefilterInputs(
