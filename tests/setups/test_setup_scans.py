@@ -70,10 +70,11 @@ def random_context(seed: int) -> BarContext:
         bar_low=spread(low),
         bar_close=spread(close),
         source_index=src,
-        close_ns=np.arange(n, dtype=np.int64) * 60_000_000_000,
+        bar_open_ns=np.arange(3 * n, dtype=np.int64) * 60_000_000_000,
+        span_ns=60_000_000_000,
         bar_minutes=bar_minutes,
         ct_runs=(0, -1, np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64)),  # covers nothing
-        trading_day=(day + 20_000).astype("datetime64[D]"),
+        day_dates=(np.arange(int(day[-1]) + 1) + 20_000).astype("datetime64[D]"),
         day=day.astype(np.int64),
         n_days=int(day[-1]) + 1,
         minute_open=minute,

@@ -78,10 +78,11 @@ class BarContext:
     bar_low: FloatArray
     bar_close: FloatArray
     source_index: IntArray
-    close_ns: IntArray
+    bar_open_ns: IntArray  # every input bar's open (UTC ns)
+    span_ns: int
     bar_minutes: float
     ct_runs: CtRuns  # the Central offsets over the bars' span, opens to the last close (`ct_wall_ns`)
-    trading_day: npt.NDArray[np.datetime64]
+    day_dates: npt.NDArray[np.datetime64]  # the trading day of each day rank
     day: IntArray
     n_days: int
     minute_open: IntArray
@@ -97,6 +98,22 @@ class BarContext:
     @property
     def size(self) -> int:
         return int(self.source_index.size)
+
+    def close_ns_at(self, rows: IntArray) -> IntArray:
+        """The close (UTC ns) of the kept bars `rows`."""
+        return np.asarray(self.bar_open_ns[self.source_index[rows]] + self.span_ns, dtype=np.int64)
+
+    def trading_day_at(self, rows: IntArray) -> npt.NDArray[np.datetime64]:
+        """The trading day of the kept bars `rows`."""
+        return self.day_dates[self.day[rows]]
+
+    @property
+    def close_ns(self) -> IntArray:
+        return self.close_ns_at(np.arange(self.size))
+
+    @property
+    def trading_day(self) -> npt.NDArray[np.datetime64]:
+        return self.day_dates[self.day]
 
     def price(self, name: str, rows: IntArray) -> FloatArray:
         """The kept bars' `rows`' open, high, low or close (`name`)."""
@@ -226,7 +243,7 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    floats, ints, rth = kernel.context_pass(
+    floats, ints, rth, day_dates = kernel.context_pass(
         open_ns,
         (o_all, h_all, lo_all, c_all, volume),
         change_ns,
@@ -252,12 +269,13 @@ def build_context(
         bar_low=lo_all,
         bar_close=c_all,
         source_index=src,
-        close_ns=kept_int["close_ns"],
+        bar_open_ns=open_ns,
+        span_ns=span_ns,
         bar_minutes=span_ns / NS_PER_MIN,
         ct_runs=runs,
-        trading_day=kept_int["trading_day"].view("datetime64[D]"),
+        day_dates=day_dates.view("datetime64[D]"),
         day=day,
-        n_days=int(day[-1]) + 1 if day.size else 0,
+        n_days=int(day_dates.size),
         minute_open=minute,
         rth=rth,
         ema_fast=kept["ema_fast"],

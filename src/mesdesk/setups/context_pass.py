@@ -29,9 +29,9 @@ from mesdesk.setups.context import NS_PER_DAY, NS_PER_MIN, RTH_OPEN_MIN
 NS_PER_5MIN = 5 * NS_PER_MIN
 TRADING_DAY_SHIFT_NS = 7 * 60 * NS_PER_MIN  # 17:00 CT -> 00:00 of the trading day
 FLOAT_ROWS = ("ema_fast", "ema_slow", "ema_slope", "atr_bar", "atr_5m", "volume_multiple", "vwap")
-INT_ROWS = ("source_index", "close_ns", "trading_day", "day", "minute_open", "slot")
+INT_ROWS = ("source_index", "day", "minute_open")
 F_EMA_FAST, F_EMA_SLOW, F_EMA_SLOPE, F_ATR_BAR, F_ATR_5M, F_VOLUME_MULTIPLE, F_VWAP = range(7)
-I_SRC, I_CLOSE_NS, I_TRADING_DAY, I_DAY, I_MINUTE, I_SLOT = range(6)
+I_SRC, I_DAY, I_MINUTE = range(3)
 
 
 N_FLOAT = len(FLOAT_ROWS)
@@ -169,13 +169,13 @@ def rth_vwap(
     close: np.ndarray,
     volume: np.ndarray,
     src: np.ndarray,
-    trading_day: np.ndarray,
+    day: np.ndarray,
     rth: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """`session_vwap_kernel` with a session per trading day and part (before the open, regular hours), of
     the bars `src` (their prices ``high[src]``, ``low[src]``, ``close[src]``; their volumes ``volume[src]``,
-    as floats; `trading_day` and `rth` theirs)."""
+    as floats; `day`, their trading day or its dense rank, and `rth` theirs)."""
     total_pv = 0.0
     total_v = 0.0
     base_pv = 0.0
@@ -186,7 +186,7 @@ def rth_vwap(
         tp = (high[i] + low[i] + close[i]) / 3.0
         v = float(volume[i])
         previous = key
-        key = trading_day[p] * 3 + (1 if rth[p] else 0)
+        key = day[p] * 3 + (1 if rth[p] else 0)
         if p == 0:
             total_pv = tp * v
             total_v = v
@@ -314,11 +314,12 @@ def kept_columns(
     span_ns: int,
     ints: np.ndarray,
     rth: np.ndarray,
-) -> None:
-    """The kept bars' positions `src`, close time, trading day (days since 1970-01-01), dense day rank,
-    slot (bars since 17:00 CT) and CT minute into the (rows, m) array `ints`, and their RTH flags into
-    `rth`, from the positions and the CT `wall` clock. Their prices stay where they are
-    (`BarContext.price`)."""
+    day_dates: np.ndarray,
+) -> int:
+    """The kept bars' positions `src`, dense day rank and CT minute into the (rows, m) array `ints`, their
+    RTH flags into `rth` and each day rank's trading day (days since 1970-01-01) into `day_dates`, from
+    the positions and the CT `wall` clock, which is overwritten with the bars' slots (bars since 17:00
+    CT); returns how many days. Their prices stay where they are (`BarContext.price`)."""
     rank = -1
     tday = 0
     day_start = 0  # the current trading day's 00:00 (CT wall + 7 h, ns); the day is worked out once
@@ -326,22 +327,22 @@ def kept_columns(
     for p in range(src.shape[0]):
         i = src[p]
         ints[I_SRC, p] = i
-        ints[I_CLOSE_NS, p] = open_ns[i] + span_ns
         shifted = wall[p] + TRADING_DAY_SHIFT_NS
         if shifted < day_start or shifted >= day_end:
             new_day = shifted // NS_PER_DAY
             if rank < 0 or new_day != tday:
                 rank += 1
+                day_dates[rank] = new_day
             tday = new_day
             day_start = tday * NS_PER_DAY
             day_end = day_start + NS_PER_DAY
-        ints[I_TRADING_DAY, p] = tday
         ints[I_DAY, p] = rank
         into_day = shifted - day_start  # shifted % NS_PER_DAY
-        ints[I_SLOT, p] = into_day // span_ns
+        wall[p] = into_day // span_ns  # the slot
         minute = (into_day // NS_PER_MIN + 17 * 60) % (24 * 60)  # of the CT wall day: 17:00 is the day's 0
         ints[I_MINUTE, p] = minute
         rth[p] = minute >= RTH_OPEN_MIN
+    return rank + 1
 
 
 @compiled
@@ -355,9 +356,11 @@ def context_pass(
     span_ns: int,
     periods: np.ndarray,
     with_rth_vwap: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kept bars and their series, in `BarContext`'s terms: a (`N_FLOAT`, m) float array in the
-    order of `FLOAT_ROWS`, a (`N_INT`, m) int array in the order of `INT_ROWS` and the m RTH flags.
+    order of `FLOAT_ROWS`, a (`N_INT`, m) int array in the order of `INT_ROWS`, the m RTH flags and each
+    day rank's trading day (days since 1970-01-01). The close times and the slots are worked out in
+    the scratch rows of the kept bars' positions and wall times, not kept.
 
     `bars` are the open, high, low, close and volume of all bars; `periods` holds ema_fast, ema_slow,
     slope_bars, atr_period, volume_lookback_days, volume_min_days. The VWAP row is filled only if
@@ -371,8 +374,13 @@ def context_pass(
     floats = np.empty((N_FLOAT, m))
     ints = np.empty((N_INT, m), dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
-    kept_columns(open_ns, src_all[:m], wall[:m], span_ns, ints, rth)
+    day_dates = np.empty(m, dtype=np.int64)  # at most one day per kept bar; only the days are written
+    slot = wall[:m]
+    n_days = kept_columns(open_ns, src_all[:m], slot, span_ns, ints, rth, day_dates)
     src = ints[I_SRC]
+    close_ns = src_all[:m]  # the positions are in ints by now
+    for p in range(m):
+        close_ns[p] = open_ns[src[p]] + span_ns
     emas_at(close, src, periods[0], periods[1], periods[2], floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE])
     wilder_true_range_at(high, low, close, src, periods[3], floats[F_ATR_BAR])
     if m:
@@ -384,10 +392,10 @@ def context_pass(
             NS_PER_5MIN,
             span_ns,
             periods[3],
-            ints[I_CLOSE_NS],
+            close_ns,
             floats[F_ATR_5M],
         )
-    volume_multiple_at(volume, src, ints[I_DAY], ints[I_SLOT], periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
+    volume_multiple_at(volume, src, ints[I_DAY], slot, periods[4], periods[5], floats[F_VOLUME_MULTIPLE])
     if with_rth_vwap:
         rth_vwap(
             high,
@@ -395,8 +403,8 @@ def context_pass(
             close,
             volume,
             src,
-            ints[I_TRADING_DAY],
+            ints[I_DAY],
             rth,
             floats[F_VWAP],
         )
-    return floats, ints, rth
+    return floats, ints, rth, day_dates[:n_days]

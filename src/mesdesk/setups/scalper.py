@@ -168,6 +168,9 @@ def _padded(ctx: BarContext) -> BarContext:
         if name in BAR_PRICES:  # every input bar: one more, unknown, where the extra bar's position points
             extra[name] = np.append(value, np.nan)
             continue
+        if name == "bar_open_ns":
+            extra[name] = np.append(value, np.int64(-1))
+            continue
         if name == "source_index":
             fill: Any = ctx.bar_close.size
         elif value.dtype.kind == "f":
@@ -255,7 +258,7 @@ def detect_candidates(
     setup_code = np.concatenate([np.full(h.index.size, SETUP_ORDER.index(s)) for s, h in found])
     order = np.lexsort((-sign, setup_code, idx))
     idx, sign, level, setup_code = idx[order], sign[order], level[order], setup_code[order]
-    close_ns = ctx.close_ns[idx]
+    close_ns = ctx.close_ns_at(idx)
     setup_names = np.array([t.value for t in SETUP_ORDER], dtype=object)
     columns: dict[str, Any] = {
         "ts": pd.DatetimeIndex(pd.to_datetime(close_ns, unit="ns", utc=True)),
@@ -263,7 +266,7 @@ def detect_candidates(
         "setup_type": setup_names[setup_code],
         "direction": np.where(sign > 0, Direction.LONG.value, Direction.SHORT.value).astype(object),
         "ref_entry": ctx.price("close", idx),
-        "trading_day": ctx.trading_day[idx],
+        "trading_day": ctx.trading_day_at(idx),
         **context_columns(ctx, idx, sign, level, or_high - or_low, close_ns, config),
     }
     return pd.DataFrame({name: columns[name] for name in CANDIDATE_COLUMNS})
