@@ -5,13 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from setup_bars import random_walk_days
 
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.model import Candidate, Direction
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, components, score
 from mesdesk.setups.orb_retest import OrbRetestConfig
-from mesdesk.setups.scalper import CANDIDATE_COLUMNS, ScalperSetupsConfig, candidate_from_row, detect_candidates
+from mesdesk.setups.scalper import (
+    CANDIDATE_COLUMNS,
+    ScalperSetupsConfig,
+    _second_text,
+    candidate_from_row,
+    detect_candidates,
+)
 from mesdesk.timeframes import Timeframe
 
 
@@ -168,3 +176,16 @@ def test_opening_range_must_be_whole_bars() -> None:
     cfg = ScalperSetupsConfig(orb=OrbRetestConfig(range_minutes=7))
     with pytest.raises(ConfigError, match=r"orb\.range_minutes=7"):
         detect_candidates(bars, cfg, Timeframe.M5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1), n=st.integers(0, 3000))
+def test_candidate_ct_times_are_numpy_s_text(seed: int, n: int) -> None:
+    """`timestamp_ct` formats each distinct date and time once: the same text as numpy's, before 1970 too."""
+    rng = np.random.default_rng(seed)
+    seconds = np.sort(rng.integers(-(10**9), 3 * 10**9, n))
+    seconds[: n // 2] = seconds[: n // 2] // 60 * 60  # many on whole minutes, as bar closes are
+    wall = np.sort(seconds).astype("datetime64[s]")
+    got = _second_text(wall)
+    assert got.dtype == object
+    assert got.tolist() == np.datetime_as_string(wall, unit="s").tolist()

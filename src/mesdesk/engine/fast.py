@@ -158,7 +158,7 @@ def prepare(
     take_many, rank_many = decider.decide_scores(scores[rows])
     take = np.ascontiguousarray(take_many, dtype=np.bool_)
     rank = np.ascontiguousarray(rank_many, dtype=np.float64)
-    sign = np.where(candidates["direction"].astype(str).to_numpy(dtype=object)[:n][rows] == "long", 1, -1)
+    sign = np.where((candidates["direction"].astype(str) == "long").to_numpy(dtype=bool)[:n][rows], 1, -1)
 
     times = decision_ns[rows]
     starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]]) if rows.size else np.zeros(0, dtype=np.int64)
