@@ -63,14 +63,17 @@ class IndicatorConfig:
 
 @dataclass(frozen=True, slots=True)
 class BarContext:
-    """Columns of the decision bars plus derived series, one value per bar.
+    """The decision bars the setups can use (the kept bars) and their derived series, one value per kept
+    bar, with what the rest is worked out from.
 
     Only bars from shortly before 08:30 CT to the RTH end are kept; `source_index` is their position
-    in the input frame, whose every bar's prices are `bar_open`, `bar_high`, `bar_low` and `bar_close`
-    (the kept bars' are `open`, `high`, `low` and `close`, or `price(name, rows)` at some of them). `day`
-    is a dense trading-day rank (0, 1, ...) in bar order; `minute_open` the CT wall minute of the bar's
-    open; `rth` marks bars that open in regular hours; `minutes_since_open` is measured at the bar's
-    close from 08:30 CT.
+    in the input frame. The input's own columns stay whole and are read at those positions: every bar's
+    prices `bar_open`, `bar_high`, `bar_low`, `bar_close` (the kept bars' are `open`, `high`, `low`,
+    `close`, or `price(name, rows)` at some of them) and opens `bar_open_ns` (closes: `close_ns`,
+    `close_ns_at`). `day` is a dense trading-day rank (0, 1, ...) in bar order and `day_dates[day]` its
+    trading day (`trading_day`, `trading_day_at`); `minute_open` the CT wall minute of the bar's open;
+    `rth` marks bars that open in regular hours; `minutes_since_open` (worked out from `minute_open`) is
+    measured at the bar's close from 08:30 CT. The other arrays hold one value per kept bar.
     """
 
     bar_open: FloatArray

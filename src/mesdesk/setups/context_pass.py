@@ -10,9 +10,11 @@ value is the same bit for bit (tests/setups/test_context.py holds the pass equal
 The pass allocates its outputs once it knows m, the number of kept bars: one (rows, m) array of
 floats and one of ints, so only the memory it writes is touched. (Rows as long as the input cost more
 page faults; numpy's large arrays ask for huge pages, and on a fragmented system a call now and then
-waits ~0.1 s while the kernel compacts memory for them.) It copies nothing it can read where it lies:
-the kept bars' prices and volumes are the input's, at their positions. A fresh process faults in every
-page of the float rows, 2.4 MB a row over a million 1m bars, about 1 ms each on the first call.
+waits ~0.1 s while the kernel compacts memory for them.) It keeps no row it can do without: the
+kept bars' prices and volumes are read where they lie (at their positions), their close times and slots
+are worked out in the scratch rows of the positions and wall times, their trading days are kept per day.
+A fresh process faults in every page of the rows it keeps that no freed memory serves, 2.4 MB a row over
+a million 1m bars, about 1.5 ms each on the first call.
 
 The context imports this module on first use, so importing the setups does not load numba.
 """

@@ -1,4 +1,5 @@
-"""The setups' one-pass loops, compiled with numba: the three scans.
+"""The setups' one-pass loops, compiled with numba: the three scans, the opening range, and the call that
+runs them together for the candidate generator (`scalper_scans`).
 
 Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `vwap_rejection`) bar by
 bar with the same comparisons and arithmetic, so the candidates are the same bit for bit
@@ -7,9 +8,9 @@ import this one on first use, so importing the setups (the API, the services) do
 
 A scan walks the context's bars: its prices are the input bars' (all of them), read at the context's
 positions `src` (`BarContext.source_index`), and its other series are the context's own. It marks its
-bars in `hit`, which the caller passes in all False (a bool array as long as the bars)
-and gets back; arrays are allocated by the callers, in Python, because an allocation in compiled code
-brings its own error paths into the machine-code library a fresh process loads from numba's cache.
+bars in `hit`, which the caller passes in all False (a bool array as long as the context) and gets
+back. The callers allocate the arrays, in Python: an allocation in compiled code brings its own error
+paths into the machine-code library that a fresh process loads from numba's cache.
 """
 
 from __future__ import annotations
@@ -203,10 +204,9 @@ def opening_range_into(
     or_low: np.ndarray,
 ) -> None:
     """`orb_retest.opening_range_edges` (`indicators.opening_range` of the bars that open in regular hours
-    before the CT minute `range_end`; the context's bars are ``high[src]`` and ``low[src]``) into `or_high`
-    and `or_low`, value for value: a day's range high and
+    before the CT minute `range_end`) into `or_high` and `or_low`, value for value: a day's range high and
     low (numpy's maximum and minimum, in bar order) at its regular-hours bars from `range_end` on that come
-    after every range bar, NaN elsewhere."""
+    after every range bar, NaN elsewhere. The context's prices are ``high[src]`` and ``low[src]``."""
     m = src.shape[0]
     for p in range(m):
         or_high[p] = np.nan
