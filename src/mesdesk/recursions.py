@@ -25,10 +25,7 @@ def compiled(fn: F) -> F:
     """`fn` compiled with numba, its machine code cached on disk (beside the module, else the user's cache
     directory, or NUMBA_CACHE_DIR) so a second process pays no JIT; compiled per process when no cache
     location is writable."""
-    try:
-        return cast(F, njit(cache=True)(fn))
-    except RuntimeError:  # numba found no writable cache location
-        return cast(F, njit(fn))
+    return _njit(fn)
 
 
 def inlined(fn: F) -> F:
@@ -36,10 +33,14 @@ def inlined(fn: F) -> F:
     code goes into the caller's own library, not into a library of its own that the caller links). A
     fresh process then loads fewer symbols from numba's cache with the caller; called from Python it is
     an ordinary compiled function."""
+    return _njit(fn, inline="always")
+
+
+def _njit(fn: F, **options: Any) -> F:
     try:
-        return cast(F, njit(cache=True, inline="always")(fn))
+        return cast(F, njit(cache=True, **options)(fn))
     except RuntimeError:  # numba found no writable cache location
-        return cast(F, njit(inline="always")(fn))
+        return cast(F, njit(**options)(fn))
 
 
 @compiled
