@@ -115,11 +115,24 @@ def test_kept_rows_equal_the_minute_mask_of_the_wall_clock(seed: int, first: flo
     minute = wall // NS_PER_MIN % (24 * 60)
     want = np.flatnonzero((minute >= first) & (minute < end))
     src, got_wall = np.empty(utc.size, dtype=np.int64), np.empty(utc.size, dtype=np.int64)
-    m = kept_rows(utc, *ct_offset_runs(int(utc[0]), int(utc[-1])), first, end, src, got_wall)
+    prices = tuple(np.full(utc.size, 100.0) for _ in range(4))
+    runs = ct_offset_runs(int(utc[0]), int(utc[-1]))
+    m = kept_rows(utc, prices, *runs, first, end, src, got_wall)
     src, got_wall = src[:m], got_wall[:m]
     np.testing.assert_array_equal(src, want)
     np.testing.assert_array_equal(got_wall, wall[want])
     assert src.dtype == got_wall.dtype == np.int64
+    # Refused (-1): a price that is not finite in any of the four columns, an open not after the one before.
+    row = int(rng.integers(0, utc.size))
+    for column in range(4):
+        for bad in (np.nan, np.inf, -np.inf):
+            broken = tuple(p.copy() for p in prices)
+            broken[column][row] = bad
+            assert kept_rows(utc, broken, *runs, first, end, src, got_wall) == -1
+    if utc.size > 1:
+        repeated = utc.copy()
+        repeated[max(row, 1)] = repeated[max(row, 1) - 1]
+        assert kept_rows(repeated, prices, *runs, first, end, src, got_wall) == -1
 
 
 def reference_context(

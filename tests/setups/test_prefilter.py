@@ -154,6 +154,13 @@ def test_broken_input_is_refused_with_the_reason() -> None:
     bars = random_walk_days(["2025-06-10"], seed=2)
     with pytest.raises(DataError, match="strictly increasing"):
         detect_candidates(bars.iloc[::-1])
+    repeated = bars.iloc[[*range(10), 9, *range(10, len(bars))]]  # one timestamp twice
+    with pytest.raises(DataError, match="strictly increasing"):
+        detect_candidates(repeated)
+    disordered = bars.iloc[::-1].copy()
+    disordered.iloc[3, disordered.columns.get_loc("low")] = np.nan  # the price is named before the order
+    with pytest.raises(DataError, match="low is not a finite price at row 3 "):
+        detect_candidates(disordered)
     naive = bars.copy()
     naive.index = naive.index.tz_localize(None)
     with pytest.raises(DataError, match="timezone-aware"):

@@ -8,7 +8,7 @@ have closed by then, and `volume_multiple` compares with earlier trading days on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -154,30 +154,27 @@ class BarContext:
 BAR_PRICES = ("bar_open", "bar_high", "bar_low", "bar_close")  # every input bar's, not one per kept bar
 
 
-def _check_bars(bars: pd.DataFrame) -> pd.DatetimeIndex:
-    """The bars' index in UTC, nanoseconds, once the columns, the prices and the order are checked."""
+def _bars_index(bars: pd.DataFrame) -> pd.DatetimeIndex:
+    """The bars' index in UTC, nanoseconds, once the columns and the index are checked (the prices and
+    the order are checked in the context's pass, which reads them anyway; `_refuse_values` says why)."""
     missing = [c for c in BAR_COLUMNS if c not in bars.columns]
     if missing:
         raise DataError(f"detect_candidates: missing column(s) {', '.join(missing)}")
     if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
         raise DataError("detect_candidates: bars need a timezone-aware DatetimeIndex (bar open, UTC)")
-    for col in ("open", "high", "low", "close"):
-        values = bars[col].to_numpy(dtype=np.float64)
-        if values.size and np.isfinite(values.min()) and np.isfinite(values.max()):
-            continue  # min and max are finite only when no value is NaN or infinite (no temporary array)
-        finite = np.isfinite(values)
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise DataError(
-                f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({bars.index[bad[0]]})"
-            )
     index = bars.index.tz_convert("UTC")
     if index.unit != "ns":  # as_unit copies even when the unit is already ns
         index = index.as_unit("ns")
-    ns = index.asi8
-    if len(index) > 1 and not (ns[1:] > ns[:-1]).all():
-        raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
     return index
+
+
+def _refuse_values(prices: tuple[FloatArray, ...], index: pd.DatetimeIndex) -> NoReturn:
+    """Raise for the first price (open, high, low, close) that is not finite, else for timestamps out of order."""
+    for col, values in zip(BAR_COLUMNS[:4], prices, strict=True):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DataError(f"detect_candidates: {col} is not a finite price at row {int(bad[0])} ({index[bad[0]]})")
+    raise DataError("detect_candidates: bar timestamps must be strictly increasing (validate_bars first)")
 
 
 def ct_offset_runs(first_ns: int, last_ns: int) -> tuple[IntArray, IntArray]:
@@ -228,11 +225,12 @@ def build_context(
     """
     from mesdesk.setups import context_pass as kernel
 
-    index = _check_bars(bars)
+    index = _bars_index(bars)
     span_ns = int(pd.Timedelta(timeframe.span).value)
     open_ns = np.asarray(index.asi8, dtype=np.int64)
     # The runs reach the last bar's close: the candidates' times (closes) are put on the CT clock with them.
-    last_ns = int(open_ns[-1]) + span_ns if open_ns.size else 0
+    # (max: bars out of order reach the pass, which refuses them, with runs that cover at least the first.)
+    last_ns = max(int(open_ns[-1]), int(open_ns[0])) + span_ns if open_ns.size else 0
     change_ns, run_offset = ct_offset_runs(int(open_ns[0]), last_ns) if open_ns.size else (open_ns, open_ns)
     runs: CtRuns = (int(open_ns[0]) if open_ns.size else 0, last_ns, change_ns, run_offset)
     o_all, h_all, lo_all, c_all = (
@@ -246,7 +244,7 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    floats, ints, rth, day_dates = kernel.context_pass(
+    floats, ints, rth, day_dates, valid = kernel.context_pass(
         open_ns,
         (o_all, h_all, lo_all, c_all, volume),
         change_ns,
@@ -257,6 +255,8 @@ def build_context(
         periods,
         config.vwap_anchor == "rth",
     )
+    if not valid:
+        _refuse_values((o_all, h_all, lo_all, c_all), index)
     m = rth.size
     if m and timeframe.span > Timeframe.M5.span:
         raise ConfigError(f"timeframe={timeframe.value}: scalper setups run on bars of 5m or finer")

@@ -62,6 +62,7 @@ def minute_segment(wall_ns: int, first_minute: float, end_minute: int) -> tuple[
 @inlined
 def kept_rows(
     open_ns: np.ndarray,
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     change_ns: np.ndarray,
     run_offset_ns: np.ndarray,
     first_minute: float,
@@ -70,18 +71,25 @@ def kept_rows(
     wall: np.ndarray,
 ) -> int:
     """Positions (into `src`) and CT wall times (ns, into `wall`) of the bars opening at CT wall minutes
-    in [`first_minute`, `end_minute`); returns how many.
+    in [`first_minute`, `end_minute`); returns how many, or -1 if a price (open, high, low, close) is not
+    finite or an open is not later than the one before (`context._refuse_values` says which and where).
 
     The CT offset of a bar is ``run_offset_ns[r]``, ``r`` being the number of `change_ns` instants at or
     before its open (`context.ct_offset_runs`). The minute is worked out again only when a bar leaves
     the span of wall times that share its answer (`minute_segment`): a few times a day.
     """
+    o, h, lo, c = prices
     m = 0
     r = 0
     start = 0
     end = 0  # an empty span: the first bar works its minute out
     kept = False
+    valid = True
     for i in range(open_ns.shape[0]):
+        # x - x is 0.0 for a finite x, NaN for NaN and the infinities: one test of the sum covers the bar
+        valid &= (o[i] - o[i]) + (h[i] - h[i]) + (lo[i] - lo[i]) + (c[i] - c[i]) == 0.0
+        if i:
+            valid &= open_ns[i] > open_ns[i - 1]
         while r < change_ns.shape[0] and open_ns[i] >= change_ns[r]:
             r += 1
         wall_ns = open_ns[i] + run_offset_ns[r]
@@ -91,7 +99,7 @@ def kept_rows(
             src[m] = i
             wall[m] = wall_ns
             m += 1
-    return m
+    return m if valid else -1
 
 
 @inlined
@@ -116,7 +124,9 @@ def emas_at(
     a1_slow = alpha_slow - 1.0
     z_fast = (1.0 - alpha_fast) * close[0]
     z_slow = (1.0 - alpha_slow) * close[0]
-    recent = np.empty(slope_bars + 1)  # the fast EMA of the last slope_bars + 1 bars, by i % (slope_bars + 1)
+    ring = slope_bars + 1
+    recent = np.empty(ring)  # the fast EMA of the last slope_bars + 1 bars: bar i at i % ring
+    k = 0  # i % ring, kept without a division per bar
     p = 0
     for i in range(src[m - 1] + 1):
         x = close[i]
@@ -124,11 +134,14 @@ def emas_at(
         z_fast = x * 0.0 - y_fast * a1_fast
         y_slow = z_slow + alpha_slow * x
         z_slow = x * 0.0 - y_slow * a1_slow
-        recent[i % (slope_bars + 1)] = y_fast
+        recent[k] = y_fast
+        k += 1
+        if k == ring:
+            k = 0
         if src[p] == i:
             fast[p] = y_fast
             slow[p] = y_slow
-            slope[p] = y_fast - recent[(i - slope_bars) % (slope_bars + 1)] if i >= slope_bars else np.nan
+            slope[p] = y_fast - recent[k] if i >= slope_bars else np.nan  # k: (i + 1) % ring, bar i - slope_bars
             p += 1
 
 
@@ -358,21 +371,26 @@ def context_pass(
     span_ns: int,
     periods: np.ndarray,
     with_rth_vwap: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """The kept bars and their series, in `BarContext`'s terms: a (`N_FLOAT`, m) float array in the
-    order of `FLOAT_ROWS`, a (`N_INT`, m) int array in the order of `INT_ROWS`, the m RTH flags and each
-    day rank's trading day (days since 1970-01-01). The close times and the slots are worked out in
-    the scratch rows of the kept bars' positions and wall times, not kept.
+    order of `FLOAT_ROWS`, a (`N_INT`, m) int array in the order of `INT_ROWS`, the m RTH flags, each
+    day rank's trading day (days since 1970-01-01), and whether the bars are valid: every price finite
+    and the opens strictly increasing (checked on the way, in the loop that reads every open; when not,
+    the series are empty and `context._refuse_values` names the column and row). The close times and the
+    slots are worked out in the scratch rows of the kept bars' positions and wall times, not kept.
 
     `bars` are the open, high, low, close and volume of all bars; `periods` holds ema_fast, ema_slow,
     slope_bars, atr_period, volume_lookback_days, volume_min_days. The VWAP row is filled only if
     `with_rth_vwap`.
     """
     n = open_ns.shape[0]
-    _, high, low, close, volume = bars
+    open_, high, low, close, volume = bars
     src_all = np.empty(n, dtype=np.int64)
     wall = np.empty(n, dtype=np.int64)
-    m = kept_rows(open_ns, change_ns, run_offset_ns, first_minute, end_minute, src_all, wall)
+    m = kept_rows(open_ns, (open_, high, low, close), change_ns, run_offset_ns, first_minute, end_minute, src_all, wall)
+    if m < 0:  # bars the context refuses (`context._refuse_values` says why): no series
+        no_rth = np.empty(0, dtype=np.bool_)
+        return np.empty((N_FLOAT, 0)), np.empty((N_INT, 0), dtype=np.int64), no_rth, wall[:0], False
     floats = np.empty((N_FLOAT, m))
     ints = np.empty((N_INT, m), dtype=np.int64)
     rth = np.empty(m, dtype=np.bool_)
@@ -409,4 +427,4 @@ def context_pass(
             rth,
             floats[F_VWAP],
         )
-    return floats, ints, rth, day_dates[:n_days]
+    return floats, ints, rth, day_dates[:n_days], True
