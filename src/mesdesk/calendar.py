@@ -59,13 +59,51 @@ def trading_day_close(day: date) -> datetime:
 
 
 _NS_HOUR = 3_600_000_000_000
+_PROBE_HOURS = 7 * 24  # Central Time changes its offset at most once a week (months apart; tested 1900-2100)
+
+
+def _ct_offset_s(hour: int) -> int:
+    """Central Time's UTC offset (seconds) at the start of UTC hour `hour` (hours since the epoch)."""
+    offset = datetime.fromtimestamp(hour * 3600, tz=CT).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def ct_hour_runs(first_hour: int, last_hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """Central Time's UTC offset from UTC hour `first_hour` to `last_hour` (hours since the epoch) as runs:
+    the hours at which it changes and the offset (ns) of each run, one more than the changes. Hour
+    ``h`` has offset ``run_offset[np.searchsorted(change_hours, h, side="right")]``.
+
+    The offset is asked of `CT` (the tz database) once a week of hours and, where two answers differ,
+    by bisection down to the hour: a few hundred lookups a year instead of pandas' conversion of every
+    hour, whose first use in a process also builds a second, pure-Python copy of the zone (~5 ms).
+    Exact while the offset changes at most once a week and on the hour (tests/foundation/test_calendar.py
+    holds it equal to pandas' conversion of every hour from 1900 to 2100).
+    """
+    last_hour = max(last_hour, first_hour)
+    probes = list(range(first_hour, last_hour, _PROBE_HOURS)) + [last_hour]
+    offsets = [_ct_offset_s(h) for h in probes]
+    change_hours: list[int] = []
+    run_offsets = [offsets[0]]
+    for k in range(1, len(probes)):
+        if offsets[k] == offsets[k - 1]:
+            continue
+        lo, hi = probes[k - 1], probes[k]  # offset(lo) differs from offset(hi): the change is in (lo, hi]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _ct_offset_s(mid) == offsets[k - 1]:
+                lo = mid
+            else:
+                hi = mid
+        change_hours.append(hi)
+        run_offsets.append(offsets[k])
+    return np.array(change_hours, dtype=np.int64), np.array(run_offsets, dtype=np.int64) * 1_000_000_000
 
 
 def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Central wall-clock times (naive) of UTC instants.
 
-    The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), which keeps
-    a year of minutes at a few milliseconds whatever time-zone backend pandas uses. Sorted instants
+    The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), from the
+    offset's runs (`ct_hour_runs`), which keeps a year of minutes at a few milliseconds. Sorted instants
     (bars always are) find their hours as runs, without the sort `np.unique` makes.
     """
     if index.tz is None:
@@ -78,8 +116,11 @@ def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
         uniq = hours[firsts]
     else:
         uniq, inverse = np.unique(hours, return_inverse=True)
-    starts = pd.DatetimeIndex(uniq * _NS_HOUR, tz="UTC")
-    offsets = np.asarray(starts.tz_convert(CT).tz_localize(None).asi8) - uniq * _NS_HOUR
+    if uniq.size:
+        change_hours, run_offset = ct_hour_runs(int(uniq[0]), int(uniq[-1]))
+        offsets = run_offset[np.searchsorted(change_hours, uniq, side="right")]
+    else:
+        offsets = np.zeros(0, dtype=np.int64)
     shift = np.repeat(offsets, np.diff(np.r_[firsts, len(hours)])) if runs else offsets[inverse]
     return pd.DatetimeIndex((ns + shift).astype("datetime64[ns]"), name=index.name)
 
@@ -110,12 +151,16 @@ def in_window(index: pd.DatetimeIndex, window: Window) -> np.ndarray:
 
 def session_labels(index: pd.DatetimeIndex, rth_end: time = time(15, 0)) -> np.ndarray:
     """Label each instant: rth_a, rth_b, rth (other regular hours), break (16-17 CT), or globex."""
-    m = minutes_of_ct_day(index)
-    labels = np.full(len(index), "globex", dtype=object)
+    return minute_labels(minutes_of_ct_day(index), rth_end)
+
+
+def minute_labels(m: np.ndarray, rth_end: time = time(15, 0)) -> np.ndarray:
+    """`session_labels` of CT wall minutes `m` (minutes after CT midnight): the label depends on the minute only."""
+    labels = np.full(len(m), "globex", dtype=object)
     rth = (m >= _minutes(RTH_OPEN_CT)) & (m < _minutes(rth_end))
     labels[rth] = "rth"
-    labels[in_window(index, RTH_A)] = "rth_a"
-    labels[in_window(index, RTH_B)] = "rth_b"
+    for window in (RTH_A, RTH_B):
+        labels[(m >= _minutes(window.start)) & (m < _minutes(window.end))] = window.label
     labels[(m >= _minutes(DAY_CLOSE_CT)) & (m < _minutes(DAY_OPEN_CT))] = "break"
     return labels
 

@@ -36,7 +36,8 @@ class PathBars:
         index = frame.index
         if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
             raise DataError("path bars need a timezone-aware DatetimeIndex (bar open, UTC)")
-        ts_ns = np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64)
+        utc = index.tz_convert("UTC")
+        ts_ns = np.asarray((utc if utc.unit == "ns" else utc.as_unit("ns")).asi8, dtype=np.int64)  # as_unit copies
         span_ns = int(pd.Timedelta(span).value)
         if span_ns <= 0:
             raise DataError(f"bar span must be positive, got {span}")

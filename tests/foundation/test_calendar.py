@@ -10,6 +10,7 @@ import pytest
 
 from mesdesk.calendar import (
     CALENDAR_OVERRIDES,
+    ct_hour_runs,
     ct_wall,
     early_closes,
     expiry,
@@ -169,3 +170,24 @@ def test_ct_wall_of_sorted_and_shuffled_instants_reads_the_zone_across_both_chan
     # 07:59 UTC is 01:59 CST, 08:00 UTC is 03:00 CDT; 06:59 and 07:00 UTC on 2025-11-02 are 01:59 CDT and 01:00 CST
     edges = pd.DatetimeIndex(["2025-03-09 07:59", "2025-03-09 08:00", "2025-11-02 06:59", "2025-11-02 07:00"], tz="UTC")
     assert [t.strftime("%H:%M") for t in ct_wall(edges)] == ["01:59", "03:00", "01:59", "01:00"]
+
+
+def test_ct_hour_runs_equal_pandas_conversion_of_every_hour_from_1900_to_2100() -> None:
+    """The weekly probes and the bisection find every change of the offset pandas finds, to the hour."""
+    first, last = -613_608, 1_148_687  # 1900-01-01 and 2100-12-31 in hours since the epoch
+    hours = np.arange(first, last + 1, dtype=np.int64)
+    ns = hours * 3_600_000_000_000
+    want = np.asarray(pd.DatetimeIndex(ns, tz="UTC").tz_convert("America/Chicago").tz_localize(None).asi8) - ns
+    change_hours, run_offset = ct_hour_runs(first, last)
+    got = run_offset[np.searchsorted(change_hours, hours, side="right")]
+    np.testing.assert_array_equal(got, want)
+    assert change_hours.size == np.count_nonzero(want[1:] != want[:-1])  # no change reported twice
+    rng = np.random.default_rng(5)
+    for a, b in np.sort(rng.integers(first, last, size=(200, 2)), axis=1):  # any span: its own runs
+        sub_changes, sub_offset = ct_hour_runs(int(a), int(b))
+        span = hours[a - first : b - first + 1]
+        np.testing.assert_array_equal(sub_offset[np.searchsorted(sub_changes, span, side="right")], want[span - first])
+        assert sub_changes.size == np.count_nonzero(want[a - first + 1 : b - first + 1] != want[a - first : b - first])
+    single = ct_hour_runs(500_000, 500_000)
+    assert single[0].size == 0
+    assert single[1].size == 1

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from mesdesk.bars import BAR_COLUMNS
-from mesdesk.calendar import CT, RTH_OPEN_CT
+from mesdesk.calendar import RTH_OPEN_CT, ct_hour_runs
 from mesdesk.errors import ConfigError, DataError
 from mesdesk.indicators import session_vwap
 from mesdesk.timeframes import Timeframe
@@ -180,16 +180,13 @@ def _refuse_values(prices: tuple[FloatArray, ...], index: pd.DatetimeIndex) -> N
 def ct_offset_runs(first_ns: int, last_ns: int) -> tuple[IntArray, IntArray]:
     """The Central offsets (ns) from one UTC instant to another: the instants where it changes, each run's offset.
 
-    The offset changes only on whole UTC hours, so converting every UTC hour from the first instant
-    to the last to Central Time (as `calendar.ct_wall` does, here without its search for distinct
-    hours) gives it exactly. An instant ``t`` has offset ``run_offset[r]``, ``r`` being the number of
-    change instants at or before ``t``.
+    The offset changes only on whole UTC hours: these are `calendar.ct_hour_runs` of the hours from the
+    first instant to the last, their change hours in ns. An instant ``t`` has offset ``run_offset[r]``,
+    ``r`` being the number of change instants at or before ``t``.
     """
     hour_ns = 3600 * 1_000_000_000
-    hours = np.arange(first_ns // hour_ns, last_ns // hour_ns + 1, dtype=np.int64) * hour_ns
-    offset = np.asarray(pd.DatetimeIndex(hours, tz="UTC").tz_convert(CT).tz_localize(None).asi8) - hours
-    change = np.flatnonzero(offset[1:] != offset[:-1]) + 1
-    return hours[change], offset[np.concatenate(([0], change))]
+    change_hours, run_offset = ct_hour_runs(first_ns // hour_ns, last_ns // hour_ns)
+    return change_hours * hour_ns, run_offset
 
 
 def ct_wall_ns(utc_ns: IntArray, runs: CtRuns | None = None) -> IntArray:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import time
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import CT, RTH_A, RTH_B, session_labels
+from mesdesk.calendar import RTH_A, RTH_B, minute_labels
 from mesdesk.candidates import CANDIDATE_COLUMNS, FEATURE_COLUMNS, empty_candidate_frame
 from mesdesk.errors import ConfigError
 from mesdesk.model import Candidate, Direction, SetupType
@@ -142,9 +142,7 @@ def _features(ctx: BarContext, i: np.ndarray, s: FloatArray, level: FloatArray, 
 @lru_cache(maxsize=4)
 def _label_table(rth_end_min: int) -> np.ndarray:
     """`calendar.session_labels` for each CT wall minute of a day (labels depend on the wall minute only)."""
-    minutes = pd.date_range(datetime(2025, 6, 11, tzinfo=CT), periods=24 * 60, freq="min")  # no DST change that day
-    table: np.ndarray = session_labels(minutes, rth_end=time(rth_end_min // 60, rth_end_min % 60))
-    return table
+    return minute_labels(np.arange(24 * 60), rth_end=time(rth_end_min // 60, rth_end_min % 60))
 
 
 def scalper_context(bars: pd.DataFrame, config: ScalperSetupsConfig, timeframe: Timeframe) -> BarContext:
