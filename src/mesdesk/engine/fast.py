@@ -27,6 +27,7 @@ from mesdesk.engine.candidates import decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig, SessionConfig
 from mesdesk.engine.journal import JOURNAL_COLUMNS, assemble_journal, blank_columns
 from mesdesk.engine.risk import close_time_utc
+from mesdesk.frames import text_column
 from mesdesk.model import Decision
 from mesdesk.pathbars import PathBars
 
@@ -313,16 +314,21 @@ def _journal(
 
     cols = blank_columns(passed)
     touched = gate != kernel.GATE_NONE
-    cols["gate"][rows[touched]] = _gate_text(config)[gate[touched]]
+    # Text columns as label codes (`frames.text_column`): code 0 the blank's text, then the labels.
+    gate_code = np.where(passed, 0, 1)
+    gate_code[rows[touched]] = 2 + gate[touched]
+    cols["gate"] = text_column(["", "below prefilter", *_gate_text(config).tolist()], gate_code)
     asked = decision != kernel.DEC_NOT_ASKED
     asked_rows = rows[asked]
     # Each field once per distinct answer, then spread to the rows (`which`: a row's answer).
-    cols["decision"][asked_rows] = np.array([a.status.value for a in answers], dtype=object)[which]
-    cols["decision_source"][asked_rows] = np.array([a.source for a in answers], dtype=object)[which]
+    answer_code = np.zeros(n, dtype=np.int64)
+    answer_code[asked_rows] = 1 + which
+    cols["decision"] = text_column(["not_asked", *(a.status.value for a in answers)], answer_code)
+    cols["decision_source"] = text_column(["", *(a.source for a in answers)], answer_code)
     cols["fallback"][asked_rows] = np.array([a.fallback for a in answers], dtype=object)[which]
     confidence = [math.nan if a.confidence is None else a.confidence for a in answers]
     cols["confidence"][asked_rows] = np.array(confidence, dtype=np.float64)[which]
-    cols["reason"][asked_rows] = np.array([a.reason for a in answers], dtype=object)[which]
+    cols["reason"] = text_column(["", *(a.reason for a in answers)], answer_code)
     traded = out_i[:, 2] != kernel.EXIT_NONE
     t_rows = rows[traded]
     for k, name in enumerate(
@@ -331,7 +337,9 @@ def _journal(
         cols[name][t_rows] = out_f[traded, k]
     cols["entry_ts_ns"][t_rows] = out_i[traded, 0]
     cols["exit_ts_ns"][t_rows] = out_i[traded, 1]
-    cols["exit_reason"][t_rows] = EXIT_TEXT[out_i[traded, 2]]
+    exit_code = np.zeros(n, dtype=np.int64)  # EXIT_TEXT[0] is None, the blank's
+    exit_code[t_rows] = out_i[traded, 2]
+    cols["exit_reason"] = text_column(EXIT_TEXT.tolist(), exit_code)
     cols["ambiguous"][t_rows] = out_i[traded, 3].astype(bool)
     base = candidates.iloc[:n].reset_index(drop=True)
     return assemble_journal(base, passed, decision_ns, cols)

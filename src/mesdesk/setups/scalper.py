@@ -25,6 +25,7 @@ import pandas as pd
 from mesdesk.calendar import RTH_A, RTH_B, minute_labels
 from mesdesk.candidates import CANDIDATE_COLUMNS, FEATURE_COLUMNS, empty_candidate_frame
 from mesdesk.errors import ConfigError
+from mesdesk.frames import joined_text_column, text_column
 from mesdesk.model import Candidate, Direction, SetupType
 from mesdesk.prefilter import PF_COLUMNS, PrefilterConfig, PrefilterInputs, score
 from mesdesk.setups import ema_pullback, orb_retest, vwap_rejection
@@ -183,17 +184,17 @@ def _padded(ctx: BarContext) -> BarContext:
     return replace(ctx, **extra)
 
 
-def _second_text(wall: np.ndarray) -> np.ndarray:
-    """``np.datetime_as_string(wall, unit="s")`` as objects, each distinct date and time of day formatted
-    once (a backtest's candidates share a few hundred dates and at most 86,400 times of day)."""
+def _second_text(wall: np.ndarray) -> Any:
+    """``np.datetime_as_string(wall, unit="s")`` as a text column (`frames.joined_text_column`), each
+    distinct date and time of day formatted once (a backtest's candidates share a few hundred dates and
+    at most 86,400 times of day)."""
     seconds = wall.astype(np.int64)
     day = seconds // 86_400
     days, which_day = np.unique(day, return_inverse=True)
     times, which_time = np.unique(seconds - day * 86_400, return_inverse=True)
-    day_text = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").astype(object)
-    time_text = np.array([t[10:] for t in np.datetime_as_string(times.astype("datetime64[s]"), unit="s")], dtype=object)
-    text: np.ndarray = day_text[which_day.reshape(-1)] + time_text[which_time.reshape(-1)]
-    return text
+    day_text = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").tolist()
+    time_text = [t[10:] for t in np.datetime_as_string(times.astype("datetime64[s]"), unit="s")]
+    return joined_text_column(day_text, which_day.reshape(-1), time_text, which_time.reshape(-1))
 
 
 def context_columns(
@@ -216,7 +217,9 @@ def context_columns(
         rows = np.where(rows < 0, ctx.size - 1, rows)
     s = sign.astype(np.float64)
     wall_ns = ct_wall_ns(close_ns, ctx.ct_runs)
-    labels = _label_table(config.indicators.rth_end_min)[(wall_ns // NS_PER_MIN) % (24 * 60)]
+    table = _label_table(config.indicators.rth_end_min)
+    minute = (wall_ns // NS_PER_MIN) % (24 * 60)
+    labels = table[minute]
     in_window = (labels == RTH_A.label) | (labels == RTH_B.label)
     pf_inputs = PrefilterInputs(
         sign=sign,
@@ -241,7 +244,7 @@ def context_columns(
         **points,
         "volume_multiple": ctx.volume_multiple[rows],
         "atr_5m": ctx.atr_5m[rows],
-        "session_label": labels.astype(object),
+        "session_label": text_column(table.tolist(), minute),
         "timestamp_ct": _second_text(wall),
         **_features(ctx, rows, s, level, or_width),
     }
@@ -270,12 +273,11 @@ def detect_candidates(
     order = np.lexsort((-sign, setup_code, idx))
     idx, sign, level, setup_code = idx[order], sign[order], level[order], setup_code[order]
     close_ns = ctx.close_ns_at(idx)
-    setup_names = np.array([t.value for t in SETUP_ORDER], dtype=object)
     columns: dict[str, Any] = {
         "ts": pd.DatetimeIndex(pd.to_datetime(close_ns, unit="ns", utc=True)),
         "bar_index": ctx.source_index[idx],
-        "setup_type": setup_names[setup_code],
-        "direction": np.where(sign > 0, Direction.LONG.value, Direction.SHORT.value).astype(object),
+        "setup_type": text_column([t.value for t in SETUP_ORDER], setup_code),
+        "direction": text_column([Direction.SHORT.value, Direction.LONG.value], (sign > 0).astype(np.int64)),
         "ref_entry": ctx.price("close", idx),
         "trading_day": ctx.trading_day_at(idx),
         **context_columns(ctx, idx, sign, level, or_high - or_low, close_ns, config),
