@@ -28,6 +28,7 @@ from mesdesk.decide.rules import RuleDecider
 from mesdesk.engine import BracketConfig, EngineConfig, ExecutionConfig, RiskLimits, SessionConfig, run_backtest
 from mesdesk.engine import fast as fast_module
 from mesdesk.engine.fast import fast_journal
+from mesdesk.engine.journal import TRADE_COLUMNS, trade_result, trades_from_journal
 from mesdesk.engine.kernel import round10
 from mesdesk.engine.loop import EngineResult, infer_span
 from mesdesk.pathbars import PathBars
@@ -181,6 +182,32 @@ def test_fast_path_equals_the_loop_over_random_markets_and_configs() -> None:
     assert allj["ambiguous"].any()
     assert set(allj["decision"]) >= {"take", "skip", "not_asked"}
     assert len(allj[allj["entry_ts"].notna()]) >= 300
+
+
+def trades_by_row_selection(journal: pd.DataFrame) -> pd.DataFrame:
+    """The trades as the journal's filled rows selected with `.loc`, then shaped (what `trades_from_journal`
+    gave before it took each column on its own)."""
+    wanted = [c for c in (*TRADE_COLUMNS, "session_label") if c in journal.columns]
+    filled = journal.loc[journal["entry_ts"].notna().to_numpy(), wanted]
+    own = {
+        "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
+        "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
+    }
+    columns = {col: own[col] if col in own else filled[col].array for col in TRADE_COLUMNS}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(filled)))
+
+
+def test_trades_are_the_journals_filled_rows() -> None:
+    journal = pd.concat([one_case(seed) for seed in range(8)], ignore_index=True)
+    journal["session_label"] = np.array(["rth_a", "rth_b", "globex"], dtype=object)[np.arange(len(journal)) % 3]
+    for frame in (
+        journal,
+        journal.iloc[::-3],  # rows out of order
+        journal.iloc[:0],  # no rows
+        journal[journal["entry_ts"].isna()],  # no trade
+        journal.drop(columns="session_label"),
+    ):
+        pd.testing.assert_frame_equal(trades_from_journal(frame), trades_by_row_selection(frame), check_exact=True)
 
 
 @settings(max_examples=25, deadline=None)

@@ -161,15 +161,19 @@ def trade_result(pnl_pts: np.ndarray, exit_reason: np.ndarray) -> np.ndarray:
 
 def trades_from_journal(journal: pd.DataFrame) -> pd.DataFrame:
     """The filled trades of a journal in the seed's /metrics/trades shape (plus context columns)."""
-    # Only the columns a trade shows are filtered (the journal also carries every candidate feature).
-    wanted = [c for c in (*TRADE_COLUMNS, "session_label") if c in journal.columns]
-    filled = journal.loc[journal["entry_ts"].notna().to_numpy(), wanted]
+    # Only the columns a trade shows are taken, each on its own (the journal also carries every candidate
+    # feature, and selecting rows of the whole frame first costs more than the rest together).
+    rows = np.flatnonzero(journal["entry_ts"].notna().to_numpy())
+
+    def taken(col: str) -> Any:
+        return journal[col].array.take(rows)
+
     own = {
-        "result": trade_result(filled["pnl_pts"].to_numpy(), filled["exit_reason"].to_numpy()),
-        "session": filled["session_label"].to_numpy() if "session_label" in filled else "",
+        "result": trade_result(taken("pnl_pts").to_numpy(), taken("exit_reason").to_numpy()),
+        "session": taken("session_label").to_numpy() if "session_label" in journal.columns else "",
     }
-    columns = {col: own[col] if col in own else filled[col].array for col in TRADE_COLUMNS}
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(filled)))
+    columns = {col: own[col] if col in own else taken(col) for col in TRADE_COLUMNS}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
 def write_journal(
