@@ -241,17 +241,43 @@ def test_environment_switch_runs_the_reference_loop(monkeypatch: pytest.MonkeyPa
         run_backtest(bars, cands, RuleDecider(), EngineConfig())
 
 
-@pytest.mark.parametrize("where", ["all", "all negative", "one low"])
-def test_prices_beyond_exact_rounding_fall_back_to_the_loop(where: str) -> None:
+@pytest.mark.parametrize("where", ["all", "all negative", "walked low", "walked high", "entry open", "flat close"])
+def test_prices_beyond_exact_rounding_the_kernel_reads_fall_back_to_the_loop(where: str) -> None:
     rng = np.random.default_rng(8)
     bars = market(rng, DAYS[:2], end_mid_session=False)
-    if where == "one low":  # a single bar's magnitude is enough
-        bars.iloc[len(bars) // 2, bars.columns.get_loc("low")] = -100_000.0
-    else:
-        bars[["open", "high", "low", "close"]] += 200_000.0 if where == "all" else -210_000.0
     cands = candidates(rng, bars, pd.Timedelta("1min"), with_passed=True)
+    wide = BracketConfig(tp_pts=40.0, sl_pts=40.0, breakeven_at_pts=None, trail_after_pts=None)
+    config = EngineConfig(bracket=wide, limits=RiskLimits(daily_point_stop=-500.0))  # held to the session's end
+    trades = run_backtest(bars, cands, RuleDecider(), config, kernel="reference").trades
+    walked = trades[trades["exit_ts"] - trades["entry_ts"] >= pd.Timedelta("3min")].iloc[0]
+    inside = bars.index.get_loc(walked["entry_ts"] + pd.Timedelta("1min"))  # a bar after the entry bar
+    flat = trades[trades["exit_reason"] == "session_end"]
+    if where in ("all", "all negative"):
+        bars[["open", "high", "low", "close"]] += 200_000.0 if where == "all" else -210_000.0
+    elif where == "walked low":  # a single bar's magnitude is enough
+        bars.iloc[inside, bars.columns.get_loc("low")] = -100_000.0
+    elif where == "walked high":
+        bars.iloc[inside, bars.columns.get_loc("high")] = 100_000.0
+    elif where == "entry open":
+        bars.iloc[bars.index.get_loc(walked["entry_ts"]), bars.columns.get_loc("open")] = 1e6
+    else:
+        assert len(flat), "a position held to the session's end"
+        bars.iloc[bars.index.get_loc(flat.iloc[0]["exit_ts"] - pd.Timedelta("1min")), bars.columns.get_loc("close")] = (
+            1e5
+        )
     path = PathBars.from_frame(bars, pd.Timedelta("1min"))
-    assert fast_journal(path, cands, RuleDecider(), EngineConfig(), int(path.close_ns[-1])) is None
+    assert fast_journal(path, cands, RuleDecider(), config, int(path.close_ns[-1])) is None
+    ref, fast = both(bars, cands, config, None, 75.0)
+    assert_same(ref, fast)
+
+
+def test_a_large_price_no_position_reads_leaves_the_kernel_running() -> None:
+    rng = np.random.default_rng(8)
+    bars = market(rng, DAYS[:2], end_mid_session=False)
+    cands = candidates(rng, bars, pd.Timedelta("1min"), with_passed=True)
+    bars.iloc[0, bars.columns.get_loc("low")] = -100_000.0  # before every candidate: no position reads it
+    path = PathBars.from_frame(bars, pd.Timedelta("1min"))
+    assert fast_journal(path, cands, RuleDecider(), EngineConfig(), int(path.close_ns[-1])) is not None
     ref, fast = both(bars, cands, EngineConfig(), None, 75.0)
     assert_same(ref, fast)
 

@@ -3,9 +3,9 @@
 `fast_journal` gives the journal `Engine.advance` would give in one step at `now_ns`, computed by
 the numba kernel (`mesdesk.engine.kernel`): decisions come from `decider.decide_score` once per
 distinct score, entry windows and flat times are worked out here with numpy, and the kernel runs the
-gate, limits, fills and bracket. It returns None where it cannot promise identical output (prices or
-points too large for its exact rounding, a session that closes before any bar, a score the decider
-refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds the two equal.
+gate, limits, fills and bracket. It returns None where it cannot promise identical output (a price the
+kernel reads too large for its exact rounding, a session that closes before any bar, a score the
+decider refuses); the caller then runs the loop. tests/engine/test_fast_path.py holds the two equal.
 
 `fast_journal` is three steps that the optimizer also uses apart (`research.evaluate.KernelSums`):
 `prepare` (what the bracket, limits and fill rules do not change), `run` (the kernel with a config's
@@ -34,7 +34,6 @@ from mesdesk.pathbars import PathBars
 _NS_DAY = 86_400_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_PRICE_LIMIT = 1e5  # |price| below which the kernel's round(x, 10) is exact
 
 
 def _gate_text(config: EngineConfig) -> np.ndarray:
@@ -99,11 +98,6 @@ def _answers(decider: ScoreDecider, scores: np.ndarray) -> tuple[list[Decision],
     return answers, which.reshape(-1)
 
 
-def _largest_magnitude(*arrays: np.ndarray) -> float:
-    """max |x| over non-empty `arrays`, from their minima and maxima (no temporary array; NaN if one holds NaN)."""
-    return max(max(float(a.max()), -float(a.min())) for a in arrays)
-
-
 def _ns_of_time(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
 
@@ -132,8 +126,8 @@ class KernelInputs:
 
 def prepare(
     path: PathBars, candidates: pd.DataFrame, decider: ScoreDecider, config: EngineConfig, now_ns: int
-) -> KernelInputs | None:
-    """The kernel's inputs for `candidates` at `now_ns`, or None where the kernel cannot promise exact output."""
+) -> KernelInputs:
+    """The kernel's inputs for `candidates` at `now_ns` (the kernel itself checks the prices it reads)."""
     decision_ns = decision_times(candidates, config.execution.batch_window_s)
     n = int(np.searchsorted(decision_ns, now_ns, side="right"))
     decision_ns = decision_ns[:n]
@@ -153,8 +147,6 @@ def prepare(
             _kernel_path(path),
             now_ns,
         )
-    if len(path) and _largest_magnitude(path.high, path.low) >= _PRICE_LIMIT:
-        return None
     scores = candidates["prefilter_score"].to_numpy(dtype=np.float64)[:n]
     take_many, rank_many = decider.decide_scores(scores[rows])
     take = np.ascontiguousarray(take_many, dtype=np.bool_)
@@ -264,8 +256,6 @@ def fast_journal(
     from mesdesk.engine import kernel
 
     inputs = prepare(path, candidates, decider, config, now_ns)
-    if inputs is None:
-        return None
     if inputs.n == 0:
         return pd.DataFrame(columns=list(JOURNAL_COLUMNS))
     result = run(inputs, config)

@@ -7,7 +7,9 @@ tests/engine/test_fast_path.py hold both paths equal, journal for journal.
 
 Python's ``round(x, 10)`` is reproduced exactly (`round10`): the product x * 1e10 is formed without
 error as a double-double (Dekker), rounded half-to-even on its exact value, and divided back, which is
-what CPython's correctly rounded `round` gives for |x| < 1e5 (prices and points; the caller checks).
+what CPython's correctly rounded `round` gives for |x| < 1e5 (prices and points). The kernel checks
+every price it reads (the entry bar's open, the walked bars' open, high and low, the flat bar's close):
+one of 1e5 or more in magnitude ends the run as unsupported, and the caller runs the loop instead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mesdesk.recursions import compiled, inlined
 
 EPS = 1e-9
 TEN10 = 1e10
+PRICE_LIMIT = 1e5  # |price| below which round10 is exact for the prices and points made from it
 _SPLIT = 134217729.0  # 2**27 + 1
 
 # Gate codes (journal text in fast.GATE_TEXT).
@@ -196,14 +199,17 @@ def _walk(
     hi: np.ndarray,
     lo: np.ndarray,
     cl: np.ndarray,
-) -> None:
-    """`fills.walk` bar by bar: stop, target and stop moves decided per bar in the same order."""
+) -> bool:
+    """`fills.walk` bar by bar: stop, target and stop moves decided per bar in the same order. False (the
+    position left as it is) at a price of `PRICE_LIMIT` or more in magnitude."""
     last = min(end, flat_index + 1) if has_flat else end
     through = ip[I_THROUGH] == 1
     direction = si[S_DIRECTION]
     while si[S_EXIT_INDEX] < 0 and si[S_NEXT] < last:
         i = si[S_NEXT]
         o, h, lw = _signed_bar(direction, i, op, hi, lo)
+        if abs(o) >= PRICE_LIMIT or abs(h) >= PRICE_LIMIT or abs(lw) >= PRICE_LIMIT:
+            return False
         stop = max(sf[F_STOP], sf[F_FLOOR]) + EPS
         target = sf[F_TARGET]
         target_hit = h > target + EPS if through else h >= target - EPS
@@ -214,10 +220,13 @@ def _walk(
             sf[F_WORST] = min(sf[F_WORST], lw)
         si[S_NEXT] = i + 1
     if si[S_EXIT_INDEX] < 0 and has_flat and si[S_NEXT] > flat_index:
+        if abs(cl[flat_index]) >= PRICE_LIMIT:
+            return False
         close = direction * cl[flat_index] - fp[P_SLIP]
         sf[F_WORST] = min(sf[F_WORST], close)
         sf[F_BEST] = max(sf[F_BEST], close)
         _exit(sf, si, flat_index, close_ns[flat_index], close, EXIT_SESSION_END)
+    return True
 
 
 @inlined
@@ -327,6 +336,8 @@ def _settle(
             gate[row] = GATE_OUTSIDE
             return STATUS_OK
         d = batch_day[pb]
+        if abs(op[e]) >= PRICE_LIMIT:
+            return STATUS_UNSUPPORTED
         _open(ctl, sf, si, fp, e, d, row, row_sign[row], net[d], day_flat_ns[d], ts_ns, op)
         days[d, 0] += 1
     if ctl[C_OPEN_ROW] < 0:
@@ -335,7 +346,8 @@ def _settle(
     flat_index = int(np.searchsorted(close_ns, ctl[C_OPEN_FLAT], side="right")) - 1 if has_flat else -1
     if has_flat and flat_index < 0:
         return STATUS_UNSUPPORTED
-    _walk(sf, si, fp, ip, known, flat_index, has_flat, ts_ns, close_ns, op, hi, lo, cl)
+    if not _walk(sf, si, fp, ip, known, flat_index, has_flat, ts_ns, close_ns, op, hi, lo, cl):
+        return STATUS_UNSUPPORTED
     if si[S_EXIT_INDEX] >= 0:
         d = ctl[C_OPEN_DAY]
         pnl = _record(sf, si, fp, ctl[C_OPEN_ROW], out_f, out_i)

@@ -408,7 +408,7 @@ class KernelSums:
         passed = passed.assign(passed_prefilter=True)
         decider = RuleDecider() if threshold is None else RuleDecider(threshold=float(threshold))
         inputs = fast_path.prepare(self.path, passed, decider, config, self.now_ns)
-        if inputs is None or "trading_day" not in passed.columns:
+        if "trading_day" not in passed.columns:
             return None
         rows = inputs.rows
         if not fast_path.answers_agree(decider, inputs.scores[rows], inputs.take, inputs.rank):
