@@ -99,30 +99,23 @@ def ct_hour_runs(first_hour: int, last_hour: int) -> tuple[np.ndarray, np.ndarra
     return np.array(change_hours, dtype=np.int64), np.array(run_offsets, dtype=np.int64) * 1_000_000_000
 
 
-def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Central wall-clock times (naive) of UTC instants.
+def ct_wall_values(utc_ns: np.ndarray) -> np.ndarray:
+    """Central wall-clock nanoseconds of UTC instants (epoch ns, int64, in any order): each instant plus
+    the offset of its run (`ct_hour_runs` of the hours they span; offsets change on the hour)."""
+    ns = np.asarray(utc_ns, dtype=np.int64)
+    if ns.size == 0:
+        return ns.copy()
+    change_hours, run_offset = ct_hour_runs(int(ns.min()) // _NS_HOUR, int(ns.max()) // _NS_HOUR)
+    wall: np.ndarray = ns + run_offset[np.searchsorted(change_hours * _NS_HOUR, ns, side="right")]
+    return wall
 
-    The UTC offset is looked up once per distinct UTC hour (offsets change on the hour), from the
-    offset's runs (`ct_hour_runs`), which keeps a year of minutes at a few milliseconds. Sorted instants
-    (bars always are) find their hours as runs, without the sort `np.unique` makes.
-    """
+
+def ct_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Central wall-clock times (naive) of UTC instants (`ct_wall_values`: a year of minutes in a few ms)."""
     if index.tz is None:
         raise ValueError("ct_wall needs timezone-aware timestamps")
-    ns = np.asarray(index.as_unit("ns").asi8)
-    hours = ns // _NS_HOUR
-    runs = len(hours) > 1 and bool(np.all(hours[1:] >= hours[:-1]))
-    if runs:
-        firsts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
-        uniq = hours[firsts]
-    else:
-        uniq, inverse = np.unique(hours, return_inverse=True)
-    if uniq.size:
-        change_hours, run_offset = ct_hour_runs(int(uniq[0]), int(uniq[-1]))
-        offsets = run_offset[np.searchsorted(change_hours, uniq, side="right")]
-    else:
-        offsets = np.zeros(0, dtype=np.int64)
-    shift = np.repeat(offsets, np.diff(np.r_[firsts, len(hours)])) if runs else offsets[inverse]
-    return pd.DatetimeIndex((ns + shift).astype("datetime64[ns]"), name=index.name)
+    wall = ct_wall_values(np.asarray(index.as_unit("ns").asi8))
+    return pd.DatetimeIndex(wall.astype("datetime64[ns]"), name=index.name)
 
 
 def trading_days(index: pd.DatetimeIndex) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
 import numpy as np
@@ -31,6 +31,7 @@ from mesdesk.engine.fast import fast_journal
 from mesdesk.engine.journal import TRADE_COLUMNS, trade_result, trades_from_journal
 from mesdesk.engine.kernel import round10
 from mesdesk.engine.loop import EngineResult, infer_span
+from mesdesk.engine.risk import close_time_utc
 from mesdesk.pathbars import PathBars
 from mesdesk.services.root import Root
 from mesdesk.timeframes import Timeframe
@@ -321,3 +322,21 @@ def test_fast_path_on_real_es_bars(es_1m_and_5m: tuple[pd.DataFrame, pd.DataFram
     one, five = es_1m_and_5m
     assert _root_runs(one, None, Timeframe.M1) > 0
     assert _root_runs(five, one, Timeframe.M5) > 0
+
+
+def test_day_close_instants_equal_close_time_utc_over_dst_gaps_and_repeated_hours() -> None:
+    """The vectorised flat instants are `close_time_utc`'s (cut to microseconds) on every day of 30 years."""
+    days = np.arange(np.datetime64("2000-01-01"), np.datetime64("2030-12-31"))
+    early = {date(2025, 3, 9): time(2, 30), date(2025, 11, 2): time(1, 30, 0, 250)}  # a gap, a repeated hour
+    rng = np.random.default_rng(6)
+    for k in rng.choice(days.size, 300, replace=False).tolist():
+        early[days[k].item()] = time(int(rng.integers(0, 24)), int(rng.integers(0, 60)), 0, int(rng.integers(0, 10**6)))
+    session = SessionConfig(flat_at=time(15, 15), early_closes=MappingProxyType(early))
+    flat, close_tod = fast_module._day_close_ns(days, session)
+    for k, day in enumerate(days.tolist()):
+        close = session.close_on(day)
+        want = close_time_utc(day, close)
+        assert flat[k] == (want - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000, day
+        assert close_tod[k] == ((close.hour * 60 + close.minute) * 60 + close.second) * 10**9 + close.microsecond * 1000
+    empty_flat, empty_tod = fast_module._day_close_ns(days[:0], session)
+    assert empty_flat.size == empty_tod.size == 0

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
 
-from mesdesk.calendar import ct_wall, trading_days
+from mesdesk.calendar import ct_hour_runs, ct_wall_values
 from mesdesk.decider import ScoreDecider
 from mesdesk.engine.candidates import decision_times, passed_mask
 from mesdesk.engine.config import EngineConfig, SessionConfig
@@ -32,6 +32,7 @@ from mesdesk.model import Decision
 from mesdesk.pathbars import PathBars
 
 _NS_DAY = 86_400_000_000_000
+_TRADING_DAY_SHIFT_NS = 7 * 3_600_000_000_000  # 17:00 CT starts the next trading day
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -55,14 +56,31 @@ def _gate_text(config: EngineConfig) -> np.ndarray:
 EXIT_TEXT = np.array([None, "open", "sl", "be", "trail", "daily_stop", "tp", "session_end"], dtype=object)
 
 
-def _day_close_ns(days: list[date], session: SessionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per trading day: the flat instant (UTC ns) and the CT wall time of the close (ns after midnight)."""
-    flat = np.empty(len(days), dtype=np.int64)
-    close_tod = np.empty(len(days), dtype=np.int64)
-    for k, day in enumerate(days):
-        close = session.close_on(day)
-        flat[k] = ((close_time_utc(day, close) - _EPOCH) // _MICROSECOND) * 1000
-        close_tod[k] = _ns_of_time(close)
+def _day_close_ns(days: np.ndarray, session: SessionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per trading day (datetime64[D]): the flat instant (UTC ns) and the CT wall time of the close (ns after
+    midnight), the instant being `risk.close_time_utc` cut to microseconds.
+
+    The instant is the close's wall time less the one Central offset that maps it back to that wall time
+    (`calendar.ct_hour_runs`); a day where no offset or two do (a close in a DST gap or repeated hour) is
+    asked of `close_time_utc` itself, which decides those as the loop does.
+    """
+    closes = [session.close_on(day) for day in days.tolist()]
+    tod_of = {t: _ns_of_time(t) for t in set(closes)}
+    close_tod = np.array([tod_of[t] for t in closes], dtype=np.int64)
+    wall = days.astype("datetime64[ns]").astype(np.int64) + close_tod
+    flat = np.empty(len(closes), dtype=np.int64)
+    if not closes:
+        return flat, close_tod
+    hour = 3_600_000_000_000
+    change_hours, run_offset = ct_hour_runs(int(wall.min()) // hour - 48, int(wall.max()) // hour + 48)
+    matches = np.zeros(len(closes), dtype=np.int64)
+    for offset in np.unique(run_offset).tolist():
+        utc = wall - offset
+        maps_back = run_offset[np.searchsorted(change_hours * hour, utc, side="right")] == offset
+        flat[maps_back] = utc[maps_back]
+        matches += maps_back
+    for k in np.flatnonzero(matches != 1).tolist():
+        flat[k] = ((close_time_utc(days[k].item(), closes[k]) - _EPOCH) // _MICROSECOND) * 1000
     return flat, close_tod
 
 
@@ -74,8 +92,7 @@ def _in_entry_window(
     loop's datetimes are."""
     if ts_ns.size == 0:
         return np.zeros(0, dtype=bool)
-    micro = (ts_ns // 1000) * 1000
-    wall = np.asarray(ct_wall(pd.DatetimeIndex(micro.astype("datetime64[ns]"), tz="UTC")).asi8, dtype=np.int64)
+    wall = ct_wall_values((ts_ns // 1000) * 1000)
     wall_day = np.floor_divide(wall, _NS_DAY)
     tod = wall - wall_day * _NS_DAY
     ok = np.zeros(ts_ns.size, dtype=bool)
@@ -156,10 +173,9 @@ def prepare(
     times = decision_ns[rows]
     starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]]) if rows.size else np.zeros(0, dtype=np.int64)
     batch_ns = times[starts]
-    day_of = trading_days(pd.DatetimeIndex(pd.to_datetime(batch_ns, unit="ns", utc=True))).astype("datetime64[D]")
+    day_of = ((ct_wall_values(batch_ns) + _TRADING_DAY_SHIFT_NS) // _NS_DAY).astype("datetime64[D]")  # trading_days
     uniq_days, batch_day = np.unique(day_of, return_inverse=True)
-    days = [d.item() for d in uniq_days]
-    flat_ns, close_tod = _day_close_ns(days, config.session)
+    flat_ns, close_tod = _day_close_ns(uniq_days, config.session)
     day_ns = uniq_days.astype("datetime64[ns]").astype(np.int64)
     window_ok = _in_entry_window(batch_ns, day_ns[batch_day], close_tod[batch_day], config.session)
     entry = np.searchsorted(path.ts_ns, batch_ns, side="left").astype(np.int64)
