@@ -12,16 +12,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from setup_bars import random_walk_days
 
+from mesdesk.errors import DataError
 from mesdesk.indicators import group_starts
 from mesdesk.setups.context import RTH_OPEN_MIN, BarContext, SetupHits, bars_for
 from mesdesk.setups.ema_pullback import EmaPullbackConfig, detect_ema_pullback
 from mesdesk.setups.orb_retest import OrbRetestConfig, detect_orb_retest, opening_range_edges
-from mesdesk.setups.scalper import SETUP_ORDER, ScalperSetupsConfig, _detect_all
+from mesdesk.setups.scalper import SETUP_ORDER, ScalperSetupsConfig, _context_and_scan, _detect_all, scalper_context
 from mesdesk.setups.scans import opening_range_into
 from mesdesk.setups.vwap_rejection import VwapRejectionConfig, detect_vwap_rejection
+from mesdesk.timeframes import Timeframe
 
 TICK = 0.25
 
@@ -298,3 +302,48 @@ def test_every_setup_fires_in_both_directions_on_the_fixed_seeds() -> None:
     for seed in range(150):
         totals += check_all(seed, orb, EmaPullbackConfig(), VwapRejectionConfig())
     assert (totals >= 15).all(), totals
+
+
+@pytest.mark.parametrize(("seed", "minutes"), [(1, 1), (2, 1), (3, 5), (4, 1), (6, 5)])
+def test_the_context_and_the_scans_in_one_call_equal_them_called_apart(seed: int, minutes: int) -> None:
+    """`context_and_scans` (the candidate generator's call) gives the context and the hits the context
+    pass and `scalper_scans` give when called one after the other, bit for bit."""
+    days = ["2025-03-06", "2025-03-07", "2025-03-10", "2025-03-11", "2025-06-10"]  # across the spring change
+    bars = random_walk_days(days, seed=seed, minutes=minutes)
+    timeframe = Timeframe.M1 if minutes == 1 else Timeframe.M5
+    rng = np.random.default_rng(seed)
+    config = ScalperSetupsConfig(
+        orb=OrbRetestConfig(enabled=bool(rng.random() < 0.8), range_minutes=int(rng.choice([15, 30]))),
+        vwap_rejection=VwapRejectionConfig(enabled=bool(rng.random() < 0.8)),
+    )
+    fused, scanned = _context_and_scan(bars, config, timeframe, scan=True)
+    apart = scalper_context(bars, config, timeframe)
+    assert scanned is not None
+    for name in fused.__dataclass_fields__:
+        got, want = getattr(fused, name), getattr(apart, name)
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype, name
+            assert got.tobytes() == want.tobytes(), name
+        elif name != "ct_runs":
+            assert got == want, name
+    hits_fused, edges_fused = _detect_all(fused, config, scanned)
+    hits_apart, edges_apart = _detect_all(apart, config)
+    for (setup_a, a), (setup_b, b) in zip(hits_fused, hits_apart, strict=True):
+        assert setup_a == setup_b
+        assert_same(a, b)
+    for got, want in zip(edges_fused, edges_apart, strict=True):
+        assert got.tobytes() == want.tobytes()
+    assert sum(h.index.size for _, h in hits_apart) > 0
+
+
+def test_a_trading_day_vwap_runs_the_scans_after_the_context() -> None:
+    """That VWAP is worked out after the compiled pass, so the scans cannot run inside it."""
+    bars = random_walk_days(["2025-06-10", "2025-06-11"], seed=5)
+    config = ScalperSetupsConfig()
+    anchored = replace(config, indicators=replace(config.indicators, vwap_anchor="trading_day"))
+    assert _context_and_scan(bars, anchored, Timeframe.M1, scan=True)[1] is None
+    assert _context_and_scan(bars, config, Timeframe.M1, scan=True)[1] is not None
+    broken = bars.copy()
+    broken.iloc[3, broken.columns.get_loc("high")] = np.nan
+    with pytest.raises(DataError, match="high is not a finite price at row 3"):
+        _context_and_scan(broken, config, Timeframe.M1, scan=True)

@@ -8,7 +8,7 @@ have closed by then, and `volume_multiple` compares with earlier trading days on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -209,10 +209,31 @@ def ct_wall_ns(utc_ns: IntArray, runs: CtRuns | None = None) -> IntArray:
     return out
 
 
+ScanArgs = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], tuple[bool, bool, bool]]
+Scanned = tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]
+
+
 def build_context(
     bars: pd.DataFrame, config: IndicatorConfig, timeframe: Timeframe, pre_open_minutes: float = 30.0
 ) -> BarContext:
     """Compute every shared series in one compiled pass (`context_pass`), keeping only the bars the setups can use.
+
+    (`build_context_and_scan` without scans.)
+    """
+    return build_context_and_scan(bars, config, timeframe, pre_open_minutes, None)[0]
+
+
+def build_context_and_scan(
+    bars: pd.DataFrame,
+    config: IndicatorConfig,
+    timeframe: Timeframe,
+    pre_open_minutes: float,
+    scan: ScanArgs | None,
+) -> tuple[BarContext, Scanned | None]:
+    """The context (`build_context`) and, given the scans' arguments after their series (`scan`: the orb,
+    ema and vwap tuples and `enabled` of `scans.scalper_scans`) and an RTH-anchored VWAP, the scans run in
+    the same compiled call (`scans.context_and_scans`): the opening range's high and low and the six hit
+    rows. Otherwise (no `scan`, or the trading-day VWAP, worked out after the pass) None for the scans.
 
     The EMAs and the 5m ATR run over all bars (so they are warm at the open); the context keeps the
     bars from `pre_open_minutes` before 08:30 CT to the RTH end of each day (setups only complete on
@@ -241,17 +262,18 @@ def build_context(
         ],
         dtype=np.int64,
     )
-    floats, ints, rth, day_dates, valid = kernel.context_pass(
-        open_ns,
-        (o_all, h_all, lo_all, c_all, volume),
-        change_ns,
-        run_offset,
-        float(RTH_OPEN_MIN - pre_open_minutes),
-        config.rth_end_min,
-        span_ns,
-        periods,
-        config.vwap_anchor == "rth",
+    args = (
+        *(open_ns, (o_all, h_all, lo_all, c_all, volume), change_ns, run_offset),
+        *(float(RTH_OPEN_MIN - pre_open_minutes), config.rth_end_min, span_ns, periods),
     )
+    scanned: Scanned | None = None
+    if scan is not None and config.vwap_anchor == "rth":
+        from mesdesk.setups.scans import context_and_scans
+
+        floats, ints, rth, day_dates, valid, edges, hits = context_and_scans(*args, *scan)
+        scanned = (edges[0], edges[1], hits)
+    else:
+        floats, ints, rth, day_dates, valid = kernel.context_pass(*args, config.vwap_anchor == "rth")
     if not valid:
         _refuse_values((o_all, h_all, lo_all, c_all), index)
     m = rth.size
@@ -263,7 +285,7 @@ def build_context(
     if config.vwap_anchor == "trading_day":
         all_tday = np.asarray((ct_wall_ns(open_ns, runs) + 7 * 60 * NS_PER_MIN) // NS_PER_DAY, dtype=np.int64)
         kept["vwap"] = session_vwap(h_all, lo_all, c_all, volume.astype(np.float64), all_tday)[src]
-    return BarContext(
+    context = BarContext(
         bar_open=o_all,
         bar_high=h_all,
         bar_low=lo_all,
@@ -286,6 +308,7 @@ def build_context(
         atr_bar=kept["atr_bar"],
         volume_multiple=kept["volume_multiple"],
     )
+    return context, scanned
 
 
 @dataclass(frozen=True, slots=True)

@@ -360,8 +360,8 @@ def kept_columns(
     return rank + 1
 
 
-@compiled
-def context_pass(
+@inlined
+def kept_context(
     open_ns: np.ndarray,
     bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     change_ns: np.ndarray,
@@ -428,3 +428,21 @@ def context_pass(
             floats[F_VWAP],
         )
     return floats, ints, rth, day_dates[:n_days], True
+
+
+@compiled
+def context_pass(
+    open_ns: np.ndarray,
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    change_ns: np.ndarray,
+    run_offset_ns: np.ndarray,
+    first_minute: float,
+    end_minute: int,
+    span_ns: int,
+    periods: np.ndarray,
+    with_rth_vwap: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """`kept_context` as one compiled call (`scans.context_and_scans` runs it with the scans in another)."""
+    return kept_context(
+        open_ns, bars, change_ns, run_offset_ns, first_minute, end_minute, span_ns, periods, with_rth_vwap
+    )

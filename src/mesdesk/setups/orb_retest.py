@@ -55,9 +55,11 @@ class OrbRetestConfig:
                 raise ConfigError(f"orb.{name} must be >= 1, got {getattr(self, name)}")
 
 
-def scan_params(ctx: BarContext, cfg: OrbRetestConfig, tick: float) -> tuple[int, int, float, float, float, int, int]:
+def scan_params(
+    bar_minutes: float, cfg: OrbRetestConfig, tick: float
+) -> tuple[int, int, float, float, float, int, int]:
     """`scans.orb_retest_scan`'s arguments after `sign`: the range end and breakout window end (CT minutes),
-    the tolerances in points, the retest and go windows in bars."""
+    the tolerances in points, the retest and go windows in bars (of `bar_minutes`)."""
     range_end = RTH_OPEN_MIN + cfg.range_minutes
     return (
         int(range_end),
@@ -65,8 +67,8 @@ def scan_params(ctx: BarContext, cfg: OrbRetestConfig, tick: float) -> tuple[int
         float(cfg.breakout_ticks * tick),
         float(cfg.retest_ticks * tick),
         float(cfg.hold_ticks * tick),
-        bars_for(cfg.max_retest_minutes, ctx.bar_minutes),
-        bars_for(cfg.max_go_minutes, ctx.bar_minutes),
+        bars_for(cfg.max_retest_minutes, bar_minutes),
+        bars_for(cfg.max_go_minutes, bar_minutes),
     )
 
 
@@ -86,7 +88,7 @@ def _one_direction(ctx: BarContext, cfg: OrbRetestConfig, tick: float, edge: Flo
             ctx.day,
         ),
         float(sign),
-        *scan_params(ctx, cfg, tick),
+        *scan_params(ctx.bar_minutes, cfg, tick),
         np.zeros(ctx.size, dtype=np.bool_),
     )
     return SetupHits.at(hit, sign, edge)

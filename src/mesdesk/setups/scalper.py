@@ -36,8 +36,10 @@ from mesdesk.setups.context import (
     BarContext,
     FloatArray,
     IndicatorConfig,
+    ScanArgs,
+    Scanned,
     SetupHits,
-    build_context,
+    build_context_and_scan,
     ct_wall_ns,
 )
 from mesdesk.setups.ema_pullback import EmaPullbackConfig
@@ -74,31 +76,38 @@ class ScalperSetupsConfig:
             raise ConfigError("orb.range_minutes leaves no regular-hours bars after the opening range")
 
 
-def _detect_all(
-    ctx: BarContext, config: ScalperSetupsConfig
-) -> tuple[list[tuple[SetupType, SetupHits]], tuple[FloatArray, FloatArray]]:
-    """The three setups' hits, as `detect_orb_retest`, `detect_ema_pullback` and `detect_vwap_rejection`
-    give them, and the opening range's high and low (`opening_range_edges`), from one compiled call
-    (`scans.scalper_scans`)."""
-    from mesdesk.setups.scans import scalper_scans
-
+def _scan_args(config: ScalperSetupsConfig, bar_minutes: float) -> ScanArgs:
+    """`scans.scalper_scans`'s arguments after its series: each setup's `scan_params` and which are enabled."""
     tick = config.indicators.tick_size
     enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
-    series = (
-        *(ctx.bar_close, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.minute_open, ctx.rth, ctx.day),
-        *(ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap),
-    )
-    or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
-    hit = [np.zeros(ctx.size, dtype=np.bool_) for _ in range(6)]
-    scalper_scans(
-        series,
-        orb_retest.scan_params(ctx, config.orb, tick),
+    return (
+        orb_retest.scan_params(bar_minutes, config.orb, tick),
         ema_pullback.scan_params(config.ema_pullback, tick),
         vwap_rejection.scan_params(config.vwap_rejection, tick),
         (bool(enabled[0]), bool(enabled[1]), bool(enabled[2])),
-        float(ctx.bar_minutes),
-        (or_high, or_low, *hit),
     )
+
+
+def _detect_all(
+    ctx: BarContext, config: ScalperSetupsConfig, scanned: Scanned | None = None
+) -> tuple[list[tuple[SetupType, SetupHits]], tuple[FloatArray, FloatArray]]:
+    """The three setups' hits, as `detect_orb_retest`, `detect_ema_pullback` and `detect_vwap_rejection`
+    give them, and the opening range's high and low (`opening_range_edges`): `scanned` when the context's
+    call ran the scans (`build_context_and_scan`), else from one compiled call (`scans.scalper_scans`)."""
+    args = _scan_args(config, ctx.bar_minutes)
+    enabled = args[3]
+    if scanned is None:
+        from mesdesk.setups.scans import scalper_scans
+
+        series = (
+            *(ctx.bar_close, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.source_index, ctx.minute_open, ctx.rth),
+            *(ctx.day, ctx.ema_fast, ctx.ema_slow, ctx.ema_slope, ctx.atr_5m, ctx.vwap),
+        )
+        or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
+        hit: Any = [np.zeros(ctx.size, dtype=np.bool_) for _ in range(6)]
+        scalper_scans(series, *args, float(ctx.bar_minutes), (or_high, or_low, *hit))
+    else:
+        or_high, or_low, hit = scanned
     levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
     found = []
     for k, setup in enumerate(SETUP_ORDER):
@@ -148,13 +157,23 @@ def _label_table(rth_end_min: int) -> np.ndarray:
 
 def scalper_context(bars: pd.DataFrame, config: ScalperSetupsConfig, timeframe: Timeframe) -> BarContext:
     """The shared point-in-time series of `bars` with the look-back the three setups need."""
+    return _context_and_scan(bars, config, timeframe, scan=False)[0]
+
+
+def _context_and_scan(
+    bars: pd.DataFrame, config: ScalperSetupsConfig, timeframe: Timeframe, *, scan: bool
+) -> tuple[BarContext, Scanned | None]:
+    """`scalper_context`, and with `scan` the three setups' scans in the same compiled call where the
+    context allows it (`build_context_and_scan`)."""
     if config.orb.range_minutes % timeframe.minutes:
         raise ConfigError(
             f"orb.range_minutes={config.orb.range_minutes} is not a whole number of {timeframe.value} bars"
         )
     lookback_bars = max(config.ema_pullback.touch_lookback_bars, config.vwap_rejection.fresh_bars) + 2
     pre_open_minutes = max(30.0, lookback_bars * timeframe.minutes)
-    return build_context(bars, config.indicators, timeframe, pre_open_minutes)
+    bar_minutes = int(pd.Timedelta(timeframe.span).value) / NS_PER_MIN  # BarContext.bar_minutes
+    args = _scan_args(config, bar_minutes) if scan else None
+    return build_context_and_scan(bars, config.indicators, timeframe, pre_open_minutes, args)
 
 
 def _padded(ctx: BarContext) -> BarContext:
@@ -261,8 +280,8 @@ def detect_candidates(
     `trading_day` is the CME trading day (pandas holds it as datetime64[s] at midnight).
     """
     config = config or ScalperSetupsConfig()
-    ctx = scalper_context(bars, config, timeframe)
-    every, (or_high, or_low) = _detect_all(ctx, config)  # the ORB setup and a feature share the range
+    ctx, scanned = _context_and_scan(bars, config, timeframe, scan=True)
+    every, (or_high, or_low) = _detect_all(ctx, config, scanned)  # the ORB setup and a feature share the range
     found = [(setup, hits) for setup, hits in every if hits.index.size]
     if not found:
         return empty_candidate_frame()

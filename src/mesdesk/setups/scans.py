@@ -1,5 +1,6 @@
-"""The setups' one-pass loops, compiled with numba: the three scans, the opening range, and the call that
-runs them together for the candidate generator (`scalper_scans`).
+"""The setups' one-pass loops, compiled with numba: the three scans, the opening range, the call that runs
+them together on a context (`scalper_scans`), and the one the candidate generator makes, which builds the
+context's series first (`context_and_scans`: one library for both to load from numba's cache).
 
 Each loop repeats the rule of its setup module (`orb_retest`, `ema_pullback`, `vwap_rejection`) bar by
 bar with the same comparisons and arithmetic, so the candidates are the same bit for bit
@@ -9,8 +10,9 @@ import this one on first use, so importing the setups (the API, the services) do
 A scan walks the context's bars: its prices are the input bars' (all of them), read at the context's
 positions `src` (`BarContext.source_index`), and its other series are the context's own. It marks its
 bars in `hit`, which the caller passes in all False (a bool array as long as the context) and gets
-back. The callers allocate the arrays, in Python: an allocation in compiled code brings its own error
-paths into the machine-code library that a fresh process loads from numba's cache.
+back. The callers allocate the arrays, in Python (an allocation in compiled code brings its own error
+paths into the machine-code library that a fresh process loads from numba's cache), except in
+`context_and_scans`, which learns the context's size inside the call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,17 @@ import numpy as np
 
 from mesdesk.recursions import compiled, inlined
 from mesdesk.setups.context import RTH_OPEN_MIN
+from mesdesk.setups.context_pass import (
+    F_ATR_5M,
+    F_EMA_FAST,
+    F_EMA_SLOPE,
+    F_EMA_SLOW,
+    F_VWAP,
+    I_DAY,
+    I_MINUTE,
+    I_SRC,
+    kept_context,
+)
 
 
 @inlined
@@ -239,8 +252,8 @@ def opening_range_into(
             or_low[p] = lo[d]
 
 
-@compiled
-def scalper_scans(
+@inlined
+def scans_into(
     series: tuple[np.ndarray, ...],
     orb: tuple[int, int, float, float, float, int, int],
     ema: tuple[float, bool, float, float, int],
@@ -292,3 +305,56 @@ def scalper_scans(
             close, high, low, src, vwap_, ema_fast, minute_open, bar_minutes, rth, -1.0,
             vwap_touch_off, close_off, min_close_position, fresh_bars, min_minutes_after_open, vwap_short,
         )  # fmt: skip
+
+
+@compiled
+def scalper_scans(
+    series: tuple[np.ndarray, ...],
+    orb: tuple[int, int, float, float, float, int, int],
+    ema: tuple[float, bool, float, float, int],
+    vwap: tuple[float, float, float, int, float],
+    enabled: tuple[bool, bool, bool],
+    bar_minutes: float,
+    out: tuple[np.ndarray, ...],
+) -> None:
+    """`scans_into` as one compiled call, on a context built before (`context_and_scans` runs both)."""
+    scans_into(series, orb, ema, vwap, enabled, bar_minutes, out)
+
+
+@compiled
+def context_and_scans(
+    open_ns: np.ndarray,
+    bars: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    change_ns: np.ndarray,
+    run_offset_ns: np.ndarray,
+    first_minute: float,
+    end_minute: int,
+    span_ns: int,
+    periods: np.ndarray,
+    orb: tuple[int, int, float, float, float, int, int],
+    ema: tuple[float, bool, float, float, int],
+    vwap: tuple[float, float, float, int, float],
+    enabled: tuple[bool, bool, bool],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, np.ndarray, np.ndarray]:
+    """The context's pass with its RTH-anchored VWAP (`context_pass.kept_context`), then the scans on it
+    (`scans_into`), in one compiled call: a fresh process loads one library from numba's cache for both.
+
+    Returns the pass's five outputs, then the opening range's high and low and the six scans' hits as
+    rows of a (6, m) bool array (long then short: ORB, EMA pullback, VWAP rejection); on bars the pass
+    refuses, the scans do not run.
+    """
+    floats, ints, rth, day_dates, valid = kept_context(
+        open_ns, bars, change_ns, run_offset_ns, first_minute, end_minute, span_ns, periods, True
+    )
+    m = rth.shape[0]
+    edges = np.empty((2, m))
+    hits = np.zeros((6, m), dtype=np.bool_)
+    if valid:
+        open_, high, low, close, _ = bars
+        series = (
+            close, open_, high, low, ints[I_SRC], ints[I_MINUTE], rth, ints[I_DAY],
+            floats[F_EMA_FAST], floats[F_EMA_SLOW], floats[F_EMA_SLOPE], floats[F_ATR_5M], floats[F_VWAP],
+        )  # fmt: skip
+        out = (edges[0], edges[1], hits[0], hits[1], hits[2], hits[3], hits[4], hits[5])
+        scans_into(series, orb, ema, vwap, enabled, span_ns / 60_000_000_000, out)
+    return floats, ints, rth, day_dates, valid, edges, hits
