@@ -79,13 +79,17 @@ class ScalperSetupsConfig:
 def _scan_args(config: ScalperSetupsConfig, bar_minutes: float) -> ScanArgs:
     """`scans.scalper_scans`'s arguments after its series: each setup's `scan_params` and which are enabled."""
     tick = config.indicators.tick_size
-    enabled = (config.orb.enabled, config.ema_pullback.enabled, config.vwap_rejection.enabled)
     return (
         orb_retest.scan_params(bar_minutes, config.orb, tick),
         ema_pullback.scan_params(config.ema_pullback, tick),
         vwap_rejection.scan_params(config.vwap_rejection, tick),
-        (bool(enabled[0]), bool(enabled[1]), bool(enabled[2])),
+        _enabled(config),
     )
+
+
+def _enabled(config: ScalperSetupsConfig) -> tuple[bool, bool, bool]:
+    """Which setups run, in `SETUP_ORDER`."""
+    return (bool(config.orb.enabled), bool(config.ema_pullback.enabled), bool(config.vwap_rejection.enabled))
 
 
 def _detect_all(
@@ -94,8 +98,7 @@ def _detect_all(
     """The three setups' hits, as `detect_orb_retest`, `detect_ema_pullback` and `detect_vwap_rejection`
     give them, and the opening range's high and low (`opening_range_edges`): `scanned` when the context's
     call ran the scans (`build_context_and_scan`), else from one compiled call (`scans.scalper_scans`)."""
-    args = _scan_args(config, ctx.bar_minutes)
-    enabled = args[3]
+    enabled = _enabled(config)
     if scanned is None:
         from mesdesk.setups.scans import scalper_scans
 
@@ -105,7 +108,7 @@ def _detect_all(
         )
         or_high, or_low = np.empty(ctx.size), np.empty(ctx.size)
         hit: Any = [np.zeros(ctx.size, dtype=np.bool_) for _ in range(6)]
-        scalper_scans(series, *args, float(ctx.bar_minutes), (or_high, or_low, *hit))
+        scalper_scans(series, *_scan_args(config, ctx.bar_minutes), float(ctx.bar_minutes), (or_high, or_low, *hit))
     else:
         or_high, or_low, hit = scanned
     levels = ((or_high, or_low), (ctx.ema_fast, ctx.ema_fast), (ctx.vwap, ctx.vwap))
